@@ -1,0 +1,215 @@
+import type {
+  AgentEvent,
+  AgentwireError,
+  AgentwireState,
+  Codec,
+  EventOf,
+  EventType,
+  RequestView,
+  WireFrame,
+} from 'agentwire/protocol'
+
+/** The connection's state. `offline`: the browser says there is no network; `unauthorized`: the token was refused and no new one came. */
+export type ConnectionStatus = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'offline' | 'unauthorized' | 'closed'
+
+export interface StateChange {
+  readonly previous: ConnectionStatus
+  readonly current: ConnectionStatus
+  /** Why: the close code and reason, or the error. */
+  readonly reason?: { readonly code?: number; readonly message?: string; readonly error?: AgentwireError }
+}
+
+/** Where an event came from. */
+export interface EventContext {
+  readonly channel: string
+  /** Absent for backends without positions. */
+  readonly seq?: number
+  readonly epoch?: string
+  readonly time?: number
+  /** Delivered from the gateway's replay window after a reconnect. */
+  readonly replayed: boolean
+}
+
+export interface ResyncInfo {
+  readonly channel: string
+  /** `window`: the replay window no longer reached back; `epoch`: the server lost its log; `gap`: a jump in positions; `reconnect`: a backend without resume reconnected. */
+  readonly reason: 'window' | 'epoch' | 'gap' | 'reconnect'
+}
+
+export type TimerHandle = unknown
+/** Every timer and every reading of the time goes through this; tests inject a fake. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): TimerHandle
+  clearTimeout(handle: TimerHandle): void
+}
+
+/** The part of the WHATWG WebSocket the client uses; browsers', `ws`'s and mock-socket's fit. */
+export interface WebSocketLike {
+  readonly readyState: number
+  readonly bufferedAmount?: number
+  binaryType?: string
+  onopen: ((ev: unknown) => void) | null
+  onmessage: ((ev: { data: unknown }) => void) | null
+  onclose: ((ev: { code: number; reason: string; wasClean?: boolean }) => void) | null
+  onerror: ((ev: unknown) => void) | null
+  send(data: string): void
+  close(code?: number, reason?: string): void
+}
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike
+
+/** Callbacks a transport calls. */
+export interface TransportHandlers {
+  onOpen(): void
+  onFrame(frame: unknown): void
+  onClose(code: number, reason: string): void
+  onError?(error: unknown): void
+}
+/** One open (or opening) connection of a transport. */
+export interface TransportConnection {
+  send(frame: WireFrame): void
+  close(code?: number, reason?: string): void
+  /** Bytes queued but not yet sent, where the transport knows. */
+  readonly bufferedAmount?: number
+}
+/** How frames travel: a WebSocket (default), Socket.IO, HTTP fallback, or several endpoints as one. */
+export interface Transport {
+  readonly name: string
+  connect(url: string, handlers: TransportHandlers): TransportConnection
+}
+
+export interface ReconnectOptions {
+  /** @default 500 */
+  initialDelayMs?: number
+  /** @default 30000 */
+  maxDelayMs?: number
+  /** @default 2 */
+  factor?: number
+  /** Full jitter: each delay is drawn uniformly from [initialDelayMs, envelope]. @default true */
+  jitter?: boolean
+  /** @default Infinity */
+  maxRetries?: number
+  /** The connection must stay open this long before the retry counter resets (anti-flap). @default 5000 */
+  stableAfterMs?: number
+}
+
+export interface HeartbeatOptions {
+  /** Send a ping after this much silence. @default 25000 */
+  intervalMs?: number
+  /** Declare the link dead after intervalMs + timeoutMs with nothing received. @default 10000 */
+  timeoutMs?: number
+}
+
+/** A browser-like environment for `online`, `offline`, `visibilitychange` and `pageshow`; `globalThis` by default. */
+export interface EnvironmentLike {
+  addEventListener(type: string, listener: () => void): void
+  removeEventListener(type: string, listener: () => void): void
+  readonly navigator?: { readonly onLine?: boolean }
+  readonly document?: { readonly visibilityState?: string; addEventListener?(type: string, l: () => void): void; removeEventListener?(type: string, l: () => void): void }
+}
+
+export interface ClientOptions {
+  /** The gateway's WebSocket URL, e.g. `ws://localhost:8787/ws`. Never put a token in it. */
+  url: string
+  /** A string, or a function asked again on every connect; sent in the first frame. */
+  token?: string | (() => string | Promise<string>)
+  /** The backend's dialect: a name from `dialects` or your own codec. @default 'agentwire' */
+  dialect?: string | Codec
+  reconnect?: ReconnectOptions
+  heartbeat?: HeartbeatOptions
+  /** Abort a handshake that has not completed (welcome received) in this time. @default 10000 */
+  connectTimeoutMs?: number
+  /** Reject a command's promise when no reply came in this time. @default 10000 */
+  requestTimeoutMs?: number
+  /** Commands kept while disconnected; one more is rejected with `outbox_full`. @default 100 */
+  outboxSize?: number
+  /** Connect on creation; otherwise on the first `connect()` or `subscribe()`. @default true */
+  autoConnect?: boolean
+  /** The WebSocket constructor: the global one by default. */
+  WebSocket?: WebSocketConstructor
+  /** Replaces the WebSocket transport altogether. */
+  transport?: Transport
+  /** @default the real clock */
+  clock?: Clock
+  /** @default globalThis, when it has addEventListener */
+  environment?: EnvironmentLike | null
+  /** Consecutive undecodable frames after which the client reconnects. @default 3 */
+  maxProtocolErrors?: number
+  /** Debug log; never receives tokens. */
+  debug?: (message: string, data?: Record<string, unknown>) => void
+}
+
+export type SubscriptionStatus = 'unsubscribed' | 'subscribing' | 'subscribed' | 'failed'
+
+/** A channel this code wants; ref-counted on the wire; survives reconnects. */
+export interface Subscription {
+  readonly channel: string
+  readonly status: SubscriptionStatus
+  /** The typed error when `status` is `failed` (e.g. forbidden). */
+  readonly error: AgentwireError | undefined
+  /** Resolves once subscribed; rejects with the typed error if the server refused. */
+  readonly ready: Promise<void>
+  /** Releases this reference; the last one sends `unsubscribe`. Idempotent. */
+  unsubscribe(): void
+}
+
+/** A request started with `client.start()`. */
+export interface Run {
+  readonly id: string
+  /** Resolves when the server accepted the start. */
+  readonly accepted: Promise<void>
+  /** Resolves with `request.completed`'s result; rejects on `request.error` or cancellation. */
+  readonly result: Promise<unknown>
+  cancel(reason?: string): Promise<void>
+  feedback(questionId: string, answer: unknown): Promise<void>
+  /** The request's state from the store. */
+  getState(): RequestView | undefined
+}
+
+export interface StartInput {
+  query: string
+  context?: Record<string, unknown>
+  /** A client-generated id by default. */
+  requestId?: string
+}
+
+export interface ClientStats {
+  framesIn: number
+  framesOut: number
+  events: number
+  duplicates: number
+  decodeErrors: number
+  unknownFrames: number
+  reconnects: number
+}
+
+export type EventHandler<T extends EventType> = (event: EventOf<T>, context: EventContext) => void
+
+export interface ClientEvents {
+  state: (change: StateChange) => void
+  error: (error: AgentwireError) => void
+  resync: (info: ResyncInfo) => void
+  /** Every canonical event, whatever its type. */
+  event: (event: AgentEvent, context: EventContext) => void
+}
+
+export interface Client {
+  readonly state: ConnectionStatus
+  readonly stats: Readonly<ClientStats>
+  on<K extends keyof ClientEvents>(type: K, handler: ClientEvents[K]): () => void
+  on<T extends EventType>(type: T, handler: EventHandler<T>): () => void
+  subscribe(channel: string): Subscription
+  start(input: StartInput): Run
+  cancel(requestId: string, reason?: string): Promise<void>
+  feedback(requestId: string, questionId: string, answer: unknown): Promise<void>
+  /** Restores a request's full state (after a reload) and follows it. */
+  rejoin(requestId: string): Promise<RequestView | undefined>
+  ack(channel: string, seq: number, options?: { kind?: 'received' | 'read'; messageId?: string }): void
+  getSnapshot(): AgentwireState
+  subscribeStore(listener: () => void): () => void
+  connect(): void
+  /** Reconnects now, skipping any backoff wait. */
+  reconnect(): void
+  /** Closes for good: no reconnect, pending commands rejected with ClientClosedError, no timer left. */
+  close(): void
+}

@@ -1,0 +1,44 @@
+import type { ProtocolError, AgentwireError } from './errors'
+import type { ClientFrame, ServerMessage } from './frames'
+
+/** A frame as a transport carries it: the text of one WebSocket message, or a Socket.IO `[event, ...args]`. */
+export type WireFrame = string | readonly unknown[]
+
+/** The result of decoding one frame. Never thrown: always returned. */
+export type DecodeResult =
+  | { ok: true; messages: ServerMessage[] }
+  /** A well-formed frame of a type this version does not know: counted and skipped, never fatal. */
+  | { ok: true; messages: []; unknown: string }
+  | { ok: false; error: ProtocolError }
+
+/** The result of encoding one client command for a backend. */
+export type EncodeResult<F extends WireFrame = WireFrame> =
+  | { ok: true; frame: F }
+  /** The backend has no such command (code `unsupported`), or the command is invalid. */
+  | { ok: false; error: AgentwireError }
+
+/** What a backend can do, so the client falls back honestly where it cannot. */
+export interface Capabilities {
+  /** The backend speaks `hello` / `welcome` (auth in the first frame). */
+  readonly handshake: boolean
+  /** Subscriptions are made on the server; otherwise the client filters what everyone receives. */
+  readonly serverSubscribe: boolean
+  /** Events carry positions and the backend replays from one after a reconnect. */
+  readonly resume: boolean
+  /** Events carry positions at all (dedupe and gap detection are possible). */
+  readonly positions: boolean
+  /** `rejoin(requestId)` is answered with the request's state. */
+  readonly rejoin: boolean
+  /** `start`, `cancel`, `feedback`. */
+  readonly commands: boolean
+  /** How liveness is checked: native `ping`/`pong` frames, a text ping, or not at all. */
+  readonly heartbeat: 'native' | 'text' | 'none'
+}
+
+/** Turns one backend's frames into canonical messages and client commands into its frames. */
+export interface Codec<F extends WireFrame = WireFrame> {
+  readonly name: string
+  readonly capabilities: Capabilities
+  decode(frame: unknown): DecodeResult
+  encode(command: ClientFrame): EncodeResult<F>
+}

@@ -1,0 +1,135 @@
+/** The native protocol's version; `hello.v` must equal it or the gateway closes with 4406. */
+export const PROTOCOL_VERSION = 1
+
+/**
+ * WebSocket close codes. Ours live in 4000–4999 (RFC 6455 §7.4.2). Each carries its retry
+ * verdict in {@link CLOSE_CODE_INFO}; {@link isRetryableClose} is the one place that decides.
+ */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  NoStatus: 1005,
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  BadGateway: 1014,
+  /** A frame that is not the protocol: bad JSON, schema-invalid, wrong order. */
+  BadRequest: 4400,
+  /** No hello, a command before the welcome, or the token was refused. */
+  Unauthorized: 4401,
+  /** The principal may not connect at all. */
+  Forbidden: 4403,
+  /** `hello.v` is not a version this gateway speaks. */
+  UnsupportedProtocol: 4406,
+  /** No hello within the gateway's deadline. */
+  AuthTimeout: 4408,
+  /** The token expired and no fresh one came in time; the client asks its token function again. */
+  TokenExpired: 4410,
+  /** Too many frames (token bucket), or a second hello. */
+  RateLimited: 4429,
+  /** The principal has too many open connections. */
+  TooManyConnections: 4430,
+  /** The client heard nothing from the server within its heartbeat deadline (set by the client). */
+  HeartbeatTimeout: 4440,
+  /** The handshake did not complete within the connect timeout (set by the client). */
+  ConnectTimeout: 4441,
+  /** Too many consecutive undecodable frames from the server (set by the client). */
+  ProtocolErrors: 4442,
+  /** The gateway failed; try again. */
+  ServerError: 4500,
+  /** The connection fell too far behind: its outgoing buffer passed the limit. */
+  SlowConsumer: 4503,
+} as const
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
+
+export interface CloseCodeInfo {
+  name: string
+  /** Whether a client should reconnect (with backoff) after this close. */
+  retryable: boolean
+}
+
+export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = Object.freeze({
+  1000: { name: 'normal', retryable: false },
+  1001: { name: 'going_away', retryable: true },
+  1005: { name: 'no_status', retryable: true },
+  1006: { name: 'abnormal', retryable: true },
+  1007: { name: 'invalid_payload', retryable: false },
+  1008: { name: 'policy_violation', retryable: false },
+  1009: { name: 'message_too_big', retryable: true },
+  1011: { name: 'internal_error', retryable: true },
+  1012: { name: 'service_restart', retryable: true },
+  1013: { name: 'try_again_later', retryable: true },
+  1014: { name: 'bad_gateway', retryable: true },
+  4400: { name: 'bad_request', retryable: false },
+  4401: { name: 'unauthorized', retryable: false },
+  4403: { name: 'forbidden', retryable: false },
+  4406: { name: 'unsupported_protocol', retryable: false },
+  4408: { name: 'auth_timeout', retryable: true },
+  4410: { name: 'token_expired', retryable: true },
+  4429: { name: 'rate_limited', retryable: true },
+  4430: { name: 'too_many_connections', retryable: true },
+  4440: { name: 'heartbeat_timeout', retryable: true },
+  4441: { name: 'connect_timeout', retryable: true },
+  4442: { name: 'protocol_errors', retryable: true },
+  4500: { name: 'server_error', retryable: true },
+  4503: { name: 'slow_consumer', retryable: true },
+})
+
+/**
+ * The retry verdict for a close code. Unknown codes in 1000–2999 follow RFC 6455 usage
+ * (retry), unknown private codes (4000–4999) are treated as fatal so a server can stop a
+ * client with a code this version does not know.
+ */
+export function isRetryableClose(code: number): boolean {
+  const info = CLOSE_CODE_INFO[code]
+  if (info) return info.retryable
+  return code < 4000
+}
+
+/** Error codes carried by `reply` and `error` frames and by typed errors on the client. */
+export const ErrorCode = {
+  BadRequest: 'bad_request',
+  UnknownType: 'unknown_type',
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  NotFound: 'not_found',
+  InvalidChannel: 'invalid_channel',
+  TooManyChannels: 'too_many_channels',
+  RateLimited: 'rate_limited',
+  Overloaded: 'overloaded',
+  Unsupported: 'unsupported',
+  Conflict: 'conflict',
+  PayloadTooLarge: 'payload_too_large',
+  Internal: 'internal',
+  Timeout: 'timeout',
+  OutboxFull: 'outbox_full',
+  Closed: 'closed',
+} as const
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** Error codes worth retrying as they are; the rest need a change first. */
+export const RETRYABLE_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ErrorCode.RateLimited,
+  ErrorCode.Overloaded,
+  ErrorCode.Internal,
+  ErrorCode.Timeout,
+])
+
+/** RFC 6455 limits a close reason to 123 bytes of UTF-8; this trims on a character boundary. */
+export function trimCloseReason(reason: string, maxBytes = 123): string {
+  const encoder = new TextEncoder()
+  if (encoder.encode(reason).length <= maxBytes) return reason
+  let out = ''
+  let bytes = 0
+  for (const ch of reason) {
+    const n = encoder.encode(ch).length
+    if (bytes + n > maxBytes) break
+    out += ch
+    bytes += n
+  }
+  return out
+}

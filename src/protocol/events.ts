@@ -1,0 +1,233 @@
+import * as z from 'zod/mini'
+
+/**
+ * The canonical domain events: every message of the five seed backends, under one naming
+ * convention: `<entity>[.<part>].<change>` in lower case, e.g. `agent.status`,
+ * `chat.message.created`, `request.completed`. Each event is `{ type, payload }`; payload
+ * fields keep the names and types the seeds use (camelCase), and what a seed leaves open is
+ * typed as docs/PROTOCOL.md says.
+ */
+
+const id = z.string().check(z.minLength(1), z.maxLength(512))
+const text = z.string().check(z.maxLength(65_536))
+const timestamp = z.union([z.string().check(z.maxLength(64)), z.number()])
+const record = z.record(z.string(), z.unknown())
+const finite = z.number()
+
+/** Agent availability, as the routing seed names it. */
+export const AgentStatusValue = z.enum(['available', 'busy', 'offline'])
+export type AgentStatusValue = z.infer<typeof AgentStatusValue>
+
+export const StepStatusValue = z.enum(['running', 'completed', 'failed'])
+export type StepStatusValue = z.infer<typeof StepStatusValue>
+
+export const NotificationLevel = z.enum(['info', 'warning', 'error', 'success'])
+export type NotificationLevel = z.infer<typeof NotificationLevel>
+
+export const MetricsScope = z.enum(['system', 'task', 'agent', 'custom'])
+export type MetricsScope = z.infer<typeof MetricsScope>
+
+/** Who did it and when, shared by the CRUD events of the rooms seed. */
+const actor = { userId: z.optional(id), timestamp: z.optional(timestamp) }
+
+const ev = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>
+  z.object({ type: z.literal(type), payload })
+
+export const eventSchemas = {
+  // routing seed
+  'routing.decision': ev(
+    'routing.decision',
+    z.object({
+      taskId: id,
+      agent: z.object({
+        name: id,
+        strengths: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(1024)),
+        cost: finite,
+        latency: finite,
+      }),
+      timestamp: finite,
+    }),
+  ),
+  'agent.status': ev(
+    'agent.status',
+    z.object({
+      name: id,
+      status: AgentStatusValue,
+      load: z.optional(finite),
+      agent: z.optional(record),
+      ...actor,
+    }),
+  ),
+  // webgui seed
+  'session.status': ev(
+    'session.status',
+    z.object({
+      sessionId: id,
+      status: z.string().check(z.minLength(1), z.maxLength(128)),
+      progress: z.optional(finite),
+      message: z.optional(text),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  // rooms seed: agents, chats, collections, system notifications
+  'agent.created': ev('agent.created', z.object({ agentId: id, agent: record, ...actor })),
+  'agent.updated': ev('agent.updated', z.object({ agentId: id, agent: record, ...actor })),
+  'agent.deleted': ev('agent.deleted', z.object({ agentId: id, ...actor })),
+  'chat.created': ev('chat.created', z.object({ chatId: id, chat: record, ...actor })),
+  'chat.updated': ev('chat.updated', z.object({ chatId: id, chat: record, ...actor })),
+  'chat.deleted': ev('chat.deleted', z.object({ chatId: id, ...actor })),
+  'chat.message.created': ev('chat.message.created', z.object({ chatId: id, messageId: id, ...actor })),
+  'chat.participant.joined': ev('chat.participant.joined', z.object({ chatId: id, participantId: id, ...actor })),
+  'chat.participant.left': ev('chat.participant.left', z.object({ chatId: id, participantId: id, ...actor })),
+  'collection.created': ev('collection.created', z.object({ collectionId: id, metadata: record, ...actor })),
+  'collection.updated': ev('collection.updated', z.object({ collectionId: id, metadata: record, ...actor })),
+  'collection.deleted': ev('collection.deleted', z.object({ collectionId: id, ...actor })),
+  'system.notification': ev(
+    'system.notification',
+    z.object({
+      level: NotificationLevel,
+      message: text,
+      title: z.optional(text),
+      details: z.optional(z.unknown()),
+      sessionId: z.optional(id),
+      ...actor,
+    }),
+  ),
+  // progress seed: one request's lifecycle
+  'request.started': ev(
+    'request.started',
+    z.object({ requestId: id, query: text, context: z.optional(record), ...actor }),
+  ),
+  'step.progress': ev(
+    'step.progress',
+    z.object({
+      requestId: id,
+      agent: id,
+      step: finite,
+      status: StepStatusValue,
+      stepId: z.optional(id),
+      stepOrder: z.optional(finite),
+      tool: z.optional(z.string().check(z.maxLength(256))),
+      result: z.optional(z.unknown()),
+      data: z.optional(record),
+    }),
+  ),
+  'agent.completed': ev('agent.completed', z.object({ requestId: id, agent: id, data: z.optional(record) })),
+  'request.question': ev(
+    'request.question',
+    z.object({
+      requestId: id,
+      questionId: id,
+      question: text,
+      options: z.optional(z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(64))),
+      agent: z.optional(id),
+    }),
+  ),
+  'request.feedback': ev(
+    'request.feedback',
+    z.object({ requestId: id, questionId: id, answer: z.unknown(), ...actor }),
+  ),
+  'request.error': ev(
+    'request.error',
+    z.object({ requestId: z.optional(id), agent: z.optional(id), message: text, step: z.optional(finite) }),
+  ),
+  'request.completed': ev('request.completed', z.object({ requestId: id, result: z.unknown() })),
+  'request.cancelled': ev('request.cancelled', z.object({ requestId: id, reason: z.optional(text), ...actor })),
+  // forge seed: tasks, knowledge graph, metrics, dashboard
+  'task.started': ev(
+    'task.started',
+    z.object({
+      taskId: id,
+      name: z.optional(text),
+      agent: z.optional(id),
+      description: z.optional(text),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  'task.progress': ev(
+    'task.progress',
+    z.object({
+      taskId: id,
+      progress: z.number().check(z.gte(0), z.lte(100)),
+      message: z.optional(text),
+      step: z.optional(z.string().check(z.maxLength(256))),
+      agent: z.optional(id),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  'task.completed': ev(
+    'task.completed',
+    z.object({
+      taskId: id,
+      result: z.optional(z.unknown()),
+      durationMs: z.optional(finite),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  'task.failed': ev(
+    'task.failed',
+    z.object({
+      taskId: id,
+      error: z.object({ message: text, code: z.optional(z.string().check(z.maxLength(128))), details: z.optional(z.unknown()) }),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  'knowledge.node.added': ev(
+    'knowledge.node.added',
+    z.object({ nodeId: id, label: z.optional(text), kind: z.optional(z.string().check(z.maxLength(128))), properties: z.optional(record) }),
+  ),
+  'knowledge.edge.added': ev(
+    'knowledge.edge.added',
+    z.object({
+      edgeId: z.optional(id),
+      source: id,
+      target: id,
+      relation: z.optional(z.string().check(z.maxLength(256))),
+      properties: z.optional(record),
+    }),
+  ),
+  'knowledge.updated': ev(
+    'knowledge.updated',
+    z.object({ nodes: z.optional(finite), edges: z.optional(finite), changes: z.optional(z.unknown()) }),
+  ),
+  'metrics.snapshot': ev(
+    'metrics.snapshot',
+    z.object({
+      scope: MetricsScope,
+      name: z.optional(z.string().check(z.maxLength(256))),
+      values: z.record(z.string().check(z.maxLength(256)), finite),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+  'dashboard.update': ev(
+    'dashboard.update',
+    z.object({
+      agents: z.optional(z.record(z.string(), finite)),
+      tasks: z.optional(z.record(z.string(), finite)),
+      metrics: z.optional(z.record(z.string(), finite)),
+      timestamp: z.optional(timestamp),
+    }),
+  ),
+} as const
+
+export type EventSchemas = typeof eventSchemas
+/** Every canonical event type, e.g. `'agent.status'`. */
+export type EventType = keyof EventSchemas
+/** The canonical event of one type: `{ type, payload }`. */
+export type EventOf<T extends EventType> = z.infer<EventSchemas[T]>
+/** The payload of one event type. */
+export type PayloadOf<T extends EventType> = EventOf<T>['payload']
+/** Any canonical event. */
+export type AgentEvent = { [T in EventType]: EventOf<T> }[EventType]
+
+export const EVENT_TYPES = Object.keys(eventSchemas) as EventType[]
+
+/** One zod union of every canonical event, discriminated on `type`. */
+export const AgentEventSchema = z.discriminatedUnion(
+  'type',
+  Object.values(eventSchemas) as unknown as [EventSchemas[EventType], ...EventSchemas[EventType][]],
+)
+
+export function isEventType(type: unknown): type is EventType {
+  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(eventSchemas, type)
+}
