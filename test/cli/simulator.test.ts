@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest'
+import { AgentEventSchema, type AgentEvent, type EventOf, type EventType } from 'agentwire/protocol'
+import { startSimulator, type SimulatorClock } from 'agentwire/server'
+
+/** A clock that only moves when the test says so. */
+function fakeClock(start = 1_700_000_000_000) {
+  let now = start
+  let nextId = 1
+  const timers = new Map<number, { at: number; fn: () => void }>()
+  const clock: SimulatorClock = {
+    now: () => now,
+    setTimeout(fn, ms) {
+      const id = nextId++
+      timers.set(id, { at: now + ms, fn })
+      return id
+    },
+    clearTimeout(handle) {
+      timers.delete(handle as number)
+    },
+  }
+  /** Advances time, firing due timers in order (bounded: a runaway loop fails the test). */
+  function advance(ms: number) {
+    const until = now + ms
+    for (let guard = 0; guard < 100_000; guard++) {
+      const due = [...timers.entries()].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0]
+      if (!due) break
+      timers.delete(due[0])
+      now = due[1].at
+      due[1].fn()
+    }
+    now = until
+  }
+  return { clock, advance, pending: () => timers.size }
+}
+
+interface Published { channel: string; event: AgentEvent }
+
+function record() {
+  const log: Published[] = []
+  const publish = (channel: string, event: AgentEvent) => void log.push({ channel, event })
+  const of = <T extends EventType>(type: T) =>
+    log.filter((p) => p.event.type === type).map((p) => ({ channel: p.channel, payload: (p.event as EventOf<T>).payload as EventOf<T>['payload'] }))
+  return { log, publish, of }
+}
+
+describe('the simulated fleet', () => {
+  it('publishes only valid canonical events, each on its entity channel', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 7, autoAnswerMs: 5000 })
+    advance(60_000)
+    sim.stop()
+
+    expect(out.log.length).toBeGreaterThan(200)
+    for (const { event } of out.log) {
+      const parsed = AgentEventSchema.safeParse(event)
+      expect(parsed.success, `${event.type}: ${parsed.error?.message}`).toBe(true)
+    }
+    for (const { channel, payload } of out.of('agent.status')) expect(channel).toBe(`agent:${payload.name}`)
+    for (const type of ['task.started', 'task.progress', 'task.completed', 'task.failed', 'routing.decision'] as const) {
+      for (const { channel, payload } of out.of(type)) expect(channel).toBe(`task:${payload.taskId}`)
+    }
+    for (const { channel, payload } of out.of('step.progress')) expect(channel).toBe(`request:${payload.requestId}`)
+    for (const { channel } of out.of('metrics.snapshot')) expect(channel).toBe('metrics')
+    const types = new Set(out.log.map((p) => p.event.type))
+    for (const type of ['routing.decision', 'agent.status', 'task.progress', 'metrics.snapshot', 'dashboard.update', 'knowledge.node.added', 'chat.message.created', 'system.notification']) {
+      expect(types, type).toContain(type)
+    }
+  })
+
+  it('routes tasks to agents and takes them to completion with rising progress', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 42, failureRate: 0, outages: false, requestEveryMs: 0 })
+    advance(30_000)
+    sim.stop()
+
+    const completed = out.of('task.completed')
+    expect(completed.length).toBeGreaterThan(3)
+    for (const { payload } of completed) {
+      const id = payload.taskId
+      const decision = out.of('routing.decision').find((d) => d.payload.taskId === id)
+      const started = out.of('task.started').find((d) => d.payload.taskId === id)
+      expect(decision?.payload.agent.name).toBe(started?.payload.agent)
+      const progress = out.of('task.progress').filter((p) => p.payload.taskId === id).map((p) => p.payload.progress)
+      expect(progress.at(-1)).toBe(100)
+      expect([...progress].sort((a, b) => a - b)).toEqual(progress)
+    }
+    // The agent that got a task shows as busy with load, and is available again when idle.
+    const statuses = out.of('agent.status').map((s) => s.payload)
+    expect(statuses.some((s) => s.status === 'busy' && (s.load ?? 0) > 0)).toBe(true)
+    expect(out.of('task.failed')).toHaveLength(0)
+  })
+
+  it('fails some tasks and says so in a notification', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 3, failureRate: 1, requestEveryMs: 0 })
+    advance(20_000)
+    sim.stop()
+    const failed = out.of('task.failed')
+    expect(failed.length).toBeGreaterThan(0)
+    expect(out.of('system.notification').some((n) => n.payload.level === 'warning' && n.payload.message === failed[0]?.payload.error.message)).toBe(true)
+  })
+
+  it('runs a request step by step, asks a question, and completes it only after feedback', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 11, requestEveryMs: 0, autoAnswerMs: 0 })
+    expect(sim.handleCommand({ type: 'start', requestId: 'r1', query: 'plan the launch' })).toEqual({ ok: true })
+    expect(sim.handleCommand({ type: 'start', requestId: 'r1', query: 'again' })).toMatchObject({ ok: false, code: 'conflict' })
+    advance(20_000)
+
+    const question = out.of('request.question').find((q) => q.payload.requestId === 'r1')
+    expect(question?.channel).toBe('request:r1')
+    expect(out.of('request.completed')).toHaveLength(0)
+    advance(60_000)
+    expect(out.of('request.completed')).toHaveLength(0) // it waits, however long
+
+    const questionId = question!.payload.questionId
+    expect(sim.handleCommand({ type: 'feedback', requestId: 'r1', questionId: 'nope', answer: 'x' })).toMatchObject({ ok: false, code: 'not_found' })
+    expect(sim.handleCommand({ type: 'feedback', requestId: 'r1', questionId, answer: 'Keep it short' })).toEqual({ ok: true })
+    advance(20_000)
+    sim.stop()
+
+    const r1 = out.log.filter((p) => p.channel === 'request:r1').map((p) => p.event.type)
+    expect(r1[0]).toBe('request.started')
+    expect(r1).toContain('request.feedback')
+    expect(r1.at(-1)).toBe('request.completed')
+    expect(r1.indexOf('request.question')).toBeLessThan(r1.indexOf('request.feedback'))
+    const steps = out.of('step.progress').filter((s) => s.payload.requestId === 'r1')
+    expect(steps.filter((s) => s.payload.status === 'completed').map((s) => s.payload.step)).toEqual([1, 2, 3, 4])
+    expect(out.of('agent.completed').filter((s) => s.payload.requestId === 'r1')).toHaveLength(4)
+  })
+
+  it('stops a request on cancel', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 5, requestEveryMs: 0 })
+    sim.handleCommand({ type: 'start', requestId: 'r2', query: 'q' })
+    advance(1000)
+    expect(sim.handleCommand({ type: 'cancel', requestId: 'r2', reason: 'changed my mind' })).toEqual({ ok: true })
+    const before = out.log.length
+    advance(30_000)
+    sim.stop()
+    expect(out.of('request.cancelled')).toEqual([{ channel: 'request:r2', payload: { requestId: 'r2', reason: 'changed my mind' } }])
+    expect(out.log.slice(before).filter((p) => p.channel === 'request:r2')).toHaveLength(0)
+    expect(sim.handleCommand({ type: 'cancel', requestId: 'r2' })).toMatchObject({ ok: false, code: 'not_found' })
+  })
+
+  it('answers a forgotten question by itself when autoAnswerMs is set', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 9, requestEveryMs: 1000, autoAnswerMs: 5000 })
+    advance(40_000)
+    sim.stop()
+    const feedback = out.of('request.feedback')
+    expect(feedback.length).toBeGreaterThan(0)
+    expect(feedback[0]?.payload).toMatchObject({ answer: 'Keep it short', userId: 'simulator' })
+    expect(out.of('request.completed').length).toBeGreaterThan(0)
+  })
+
+  it('gives the same story for the same seed', () => {
+    const run = () => {
+      const { clock, advance } = fakeClock()
+      const out = record()
+      const sim = startSimulator(out.publish, { clock, seed: 1234 })
+      advance(10_000)
+      sim.stop()
+      return out.log
+    }
+    expect(run()).toEqual(run())
+  })
+
+  it('leaves no timer after stop, and publishes nothing more', () => {
+    const { clock, advance, pending } = fakeClock()
+    const out = record()
+    const sim = startSimulator({ publish: out.publish }, { clock, seed: 1 })
+    advance(2000)
+    expect(pending()).toBe(1)
+    sim.stop()
+    sim.stop()
+    expect(sim.running).toBe(false)
+    expect(pending()).toBe(0)
+    const count = out.log.length
+    advance(10_000)
+    expect(out.log.length).toBe(count)
+  })
+
+  it('reports a failed publish instead of throwing', async () => {
+    const { clock, advance } = fakeClock()
+    const errors: unknown[] = []
+    const sim = startSimulator(() => Promise.reject(new Error('broker down')), { clock, seed: 1, onError: (e) => errors.push(e) })
+    advance(1000)
+    sim.stop()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(errors.length).toBeGreaterThan(0)
+    expect((errors[0] as Error).message).toBe('broker down')
+  })
+})
