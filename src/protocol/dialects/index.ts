@@ -1,4 +1,14 @@
 import type { Codec } from '../codec'
+import { createAgentwireCodec } from '../native'
 
-/** One codec per backend: the native protocol and the five seed backends. */
-export const dialects: Record<string, Codec> = {}
+/** The codecs agentwire ships: the native protocol, and one per seed backend (docs/PROTOCOL.md). */
+export interface Dialects {
+  /** agentwire's own JSON text frames: handshake, server-side subscribe, resume, rejoin, commands. */
+  readonly agentwire: Codec<string>
+  readonly [name: string]: Codec | undefined
+}
+
+/** One codec per backend, by name; `createClient({ dialect })` takes a name from here. */
+export const dialects: Dialects = {
+  agentwire: createAgentwireCodec(),
+}
