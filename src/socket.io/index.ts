@@ -1,1 +1,2 @@
-export {}
+export { socketIoTransport, closeCodeForDisconnect } from './transport'
+export type { SocketIoTransportOptions, PerConnect } from './transport'

@@ -1,0 +1,61 @@
+import type { ReceivedCommand, SeedServer } from './control'
+import { startSocketIoServer } from './socketio'
+
+/**
+ * The rooms seed as written: a Socket.IO server whose clients join rooms with
+ * `subscribe:agent` / `subscribe:chat` / `subscribe:collection` (and leave with `unsubscribe:*`),
+ * receive the CRUD events of the entities they joined and every `system:notification`, and
+ * acknowledge messages with `message:received` / `message:read`.
+ */
+export type RoomsEntity = 'agent' | 'chat' | 'collection'
+
+export interface RoomsServer extends SeedServer {
+  /** Emits a CRUD event to the room of the entity it names (`agent:created` → room `agent:{agentId}`). */
+  publish(event: string, payload: Record<string, unknown>): void
+  /** Emits a `system:notification` to every client. */
+  notify(payload: { type: 'info' | 'warning' | 'error' | 'success'; message: string; details?: unknown; timestamp: string }): void
+  /** The rooms one client socket is in (besides its own id room), for asserting server-side subscriptions. */
+  rooms(): string[][]
+}
+
+const ENTITY_KEYS: Record<RoomsEntity, string> = { agent: 'agentId', chat: 'chatId', collection: 'collectionId' }
+
+export async function startRoomsServer(): Promise<RoomsServer> {
+  const base = await startSocketIoServer()
+  const received: ReceivedCommand[] = []
+  base.io.on('connection', (socket) => {
+    for (const entity of Object.keys(ENTITY_KEYS) as RoomsEntity[]) {
+      socket.on(`subscribe:${entity}`, (id: unknown) => {
+        received.push({ type: `subscribe:${entity}`, data: id })
+        if (typeof id === 'string') void socket.join(`${entity}:${id}`)
+      })
+      socket.on(`unsubscribe:${entity}`, (id: unknown) => {
+        received.push({ type: `unsubscribe:${entity}`, data: id })
+        if (typeof id === 'string') void socket.leave(`${entity}:${id}`)
+      })
+    }
+    for (const event of ['client:ready', 'client:disconnect', 'message:received', 'message:read']) {
+      socket.on(event, (data: unknown) => received.push({ type: event, data }))
+    }
+  })
+  return {
+    url: base.url,
+    get accepted() {
+      return base.counters.accepted
+    },
+    received,
+    connections: () => base.sockets.size,
+    publish(event, payload) {
+      const entity = event.slice(0, event.indexOf(':')) as RoomsEntity
+      const key = ENTITY_KEYS[entity]
+      if (!key) throw new Error(`rooms server: "${event}" is not an agent, chat or collection event`)
+      base.io.to(`${entity}:${String(payload[key])}`).emit(event, payload)
+    },
+    notify(payload) {
+      base.io.emit('system:notification', payload)
+    },
+    rooms: () => [...base.sockets].map((s) => [...s.rooms].filter((r) => r !== s.id)),
+    dropAll: base.dropAll,
+    close: base.close,
+  }
+}
