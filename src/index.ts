@@ -1,1 +1,2 @@
 export type * from './client/types'
+export * from './client/transports/index'

@@ -83,8 +83,6 @@ export function socketIoTransport(options: SocketIoTransportOptions = {}): Trans
         autoConnect: true,
       })
       let closed = false
-      // The code and reason our own close() asked for, reported instead of Socket.IO's generic one.
-      let requested: { code: number; reason: string } | undefined
       const finish = (code: number, reason: string): void => {
         if (closed) return
         closed = true
@@ -104,7 +102,7 @@ export function socketIoTransport(options: SocketIoTransportOptions = {}): Trans
         finish(CloseCode.Abnormal, error.message)
       })
       socket.on('disconnect', (reason: string) => {
-        finish(requested?.code ?? closeCodeForDisconnect(reason), requested?.reason ?? reason)
+        finish(closeCodeForDisconnect(reason), reason)
       })
       return {
         send(frame: WireFrame): void {
@@ -119,15 +117,13 @@ export function socketIoTransport(options: SocketIoTransportOptions = {}): Trans
             socket.emit(event, ...args)
           }
         },
-        close(code: number = CloseCode.Normal, reason = ''): void {
+        close(): void {
           if (closed) return
-          requested = { code, reason }
-          if (socket.connected) socket.disconnect()
-          else {
-            // Still handshaking: no 'disconnect' will come, so report the close ourselves.
-            socket.disconnect()
-            finish(code, reason)
-          }
+          // The caller has moved on: like the WebSocket transport, its own close is not reported.
+          closed = true
+          socket.offAny()
+          socket.removeAllListeners()
+          socket.disconnect()
         },
         get bufferedAmount(): number {
           // Packets emitted while the engine is not writable; a count, not bytes.

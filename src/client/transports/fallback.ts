@@ -2,6 +2,7 @@ import { CloseCode } from 'agentwire/protocol'
 import type { WireFrame } from 'agentwire/protocol'
 import { realClock } from '../clock'
 import type { Clock, TimerHandle, Transport, TransportConnection, TransportHandlers, WebSocketConstructor, WebSocketLike } from '../types'
+import { resolveWebSocket, webSocketTransport } from '../websocket-transport'
 import { httpTransport, type HttpTransportOptions } from './http'
 
 /** Which link the fallback transport uses for its next connection. */
@@ -43,38 +44,6 @@ export interface FallbackTransport extends Transport {
 export const UPGRADE_CLOSE_CODE = CloseCode.ServiceRestart
 export const UPGRADE_CLOSE_REASON = 'upgrading to WebSocket'
 
-/** A plain WebSocket as a Transport: what the fallback tries first. */
-export function webSocketTransport(WebSocket?: WebSocketConstructor): Transport {
-  return {
-    name: 'websocket',
-    connect(url: string, handlers: TransportHandlers): TransportConnection {
-      const Ctor = WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-      if (!Ctor) throw new TypeError('No WebSocket here: pass options.WebSocket (e.g. the "ws" package in Node < 22).')
-      const socket: WebSocketLike = new Ctor(url)
-      let closed = false
-      socket.onopen = () => handlers.onOpen()
-      socket.onmessage = (ev) => handlers.onFrame(ev.data)
-      socket.onerror = (ev) => handlers.onError?.(ev)
-      socket.onclose = (ev) => {
-        if (closed) return
-        closed = true
-        handlers.onClose(ev.code, ev.reason)
-      }
-      return {
-        send(frame: WireFrame) {
-          socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
-        },
-        close(code?: number, reason?: string) {
-          socket.close(code, reason)
-        },
-        get bufferedAmount() {
-          return socket.bufferedAmount ?? 0
-        },
-      }
-    },
-  }
-}
-
 /**
  * A WebSocket first, the HTTP fallback when WebSockets cannot get through, and back to the
  * WebSocket when they can again. The client above it sees one transport: same frames, same
@@ -90,7 +59,6 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
   const clock = options.clock ?? realClock
   const threshold = Math.max(1, options.failuresBeforeFallback ?? 2)
   const upgradeAfterMs = options.upgradeAfterMs ?? 30_000
-  const ws = webSocketTransport(options.WebSocket)
   const http = httpTransport(options.http)
   let mode: FallbackMode = 'websocket'
   let failures = 0
@@ -125,9 +93,7 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
         probeTimer = clock.setTimeout(() => {
           probeTimer = undefined
           if (closed) return
-          const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-          if (!Ctor) return
-          const p = new Ctor(url)
+          const p = new (resolveWebSocket(options.WebSocket))(url)
           probe = p
           p.onerror = () => undefined
           p.onopen = () => {
@@ -137,8 +103,11 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
             if (closed) return
             failures = 0
             setMode('websocket')
-            // The client reconnects over the WebSocket and resumes from its positions.
+            // The client reconnects over the WebSocket and resumes from its positions. A closed
+            // connection does not report its own close, so the client hears it from here.
+            closed = true
             current?.close(UPGRADE_CLOSE_CODE, UPGRADE_CLOSE_REASON)
+            handlers.onClose(UPGRADE_CLOSE_CODE, UPGRADE_CLOSE_REASON)
           }
           p.onclose = () => {
             probe = undefined
@@ -160,6 +129,7 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
           onError: (error) => handlers.onError?.(error),
           onClose(code, reason) {
             stopProbing()
+            if (closed) return
             if (!opened) {
               // HTTP failed as well: the server is away, not the upgrade. Try the WebSocket first next time.
               failures = threshold - 1
@@ -172,7 +142,7 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
 
       const overWebSocket = (): void => {
         let opened = false
-        current = ws.connect(url, {
+        current = webSocketTransport(options.WebSocket).connect(url, {
           onOpen() {
             opened = true
             failures = 0
@@ -181,7 +151,8 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
           onFrame: (frame) => handlers.onFrame(frame),
           onError: (error) => handlers.onError?.(error),
           onClose(code, reason) {
-            if (!opened && !closed && ++failures >= threshold) return overHttp()
+            if (closed) return
+            if (!opened && ++failures >= threshold) return overHttp()
             handlers.onClose(code, reason)
           },
         })
@@ -192,6 +163,7 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
 
       return {
         send: (frame) => current?.send(frame),
+        // Like every transport: after close() nothing more is reported.
         close(code, reason) {
           closed = true
           stopProbing()

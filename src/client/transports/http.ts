@@ -162,13 +162,12 @@ export function httpTransport(options: HttpTransportOptions = {}): Transport {
           queuedBytes += frame.length
           flush()
         },
-        close(code: number = CloseCode.Normal, reason = ''): void {
+        close(): void {
           if (closed) return
-          // Like a WebSocket, the close is reported asynchronously, after the caller's turn.
+          // The caller has moved on: like the WebSocket transport, nothing more is reported.
           closed = true
           queue = []
           abort.abort()
-          queueMicrotask(() => handlers.onClose(code, reason))
         },
         get bufferedAmount(): number {
           return queuedBytes

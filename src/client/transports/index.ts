@@ -1,6 +1,6 @@
 export { httpTransport, httpBaseFor } from './http'
 export type { HttpTransportOptions } from './http'
-export { fallbackTransport, webSocketTransport, UPGRADE_CLOSE_CODE, UPGRADE_CLOSE_REASON } from './fallback'
+export { fallbackTransport, UPGRADE_CLOSE_CODE, UPGRADE_CLOSE_REASON } from './fallback'
 export type { FallbackTransport, FallbackTransportOptions, FallbackMode } from './fallback'
 export { createSseParser } from './sse'
 export type { SseMessage, SseParser } from './sse'
