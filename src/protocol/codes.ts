@@ -108,6 +108,10 @@ export const ErrorCode = {
   Timeout: 'timeout',
   OutboxFull: 'outbox_full',
   Closed: 'closed',
+  /** A request ended with `request.error` (the client's `run.result` rejects with it). */
+  RequestFailed: 'request_failed',
+  /** A request ended with `request.cancelled`. */
+  Cancelled: 'cancelled',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
