@@ -1,2 +1,3 @@
 export type * from './client/types'
 export * from './client/transports/index'
+export { shallowEqual } from './client/select'
