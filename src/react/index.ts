@@ -1,1 +1,19 @@
-export {}
+'use client'
+/**
+ * React bindings: one provider and hooks over the client's store (`useSyncExternalStore`).
+ * react is an optional peer; nothing else in agentwire imports it.
+ */
+export { AgentwireProvider, type AgentwireProviderProps } from './provider'
+export { useClient } from './context'
+export {
+  useStore,
+  useChannel,
+  useConnectionState,
+  useAgentStatus,
+  useAgents,
+  useTask,
+  useSession,
+  useRequest,
+  useEvent,
+  type RequestHandle,
+} from './hooks'

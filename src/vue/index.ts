@@ -1,1 +1,18 @@
-export {}
+/**
+ * Vue bindings: a plugin (`app.use(agentwire, { url })`), `provideAgentwire`, and composables
+ * returning readonly refs over the client's store. vue is an optional peer; nothing else in
+ * agentwire imports it.
+ */
+export { agentwire, provideAgentwire, useClient, clientKey, type ClientOrOptions } from './plugin'
+export {
+  useStore,
+  useChannel,
+  useConnectionState,
+  useAgentStatus,
+  useAgents,
+  useTask,
+  useSession,
+  useRequest,
+  useEvent,
+  type ReadonlyRef,
+} from './composables'

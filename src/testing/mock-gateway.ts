@@ -1,0 +1,249 @@
+/**
+ * An in-process gateway on mock-socket that speaks the native protocol, for component and
+ * script tests without a network:
+ *
+ * ```ts
+ * const gateway = createMockGateway()
+ * const client = createClient({ url: gateway.url, WebSocket: gateway.WebSocket })
+ * gateway.publish('agent:planner', { type: 'agent.status', payload: { name: 'planner', status: 'busy' } })
+ * await gateway.waitFor((f) => f.type === 'subscribe')
+ * gateway.drop()                       // every connection closes; the client reconnects and resumes
+ * gateway.restart({ replay: false })   // the log is lost: a new epoch, clients get snapshots
+ * ```
+ *
+ * It does what a test needs and no more: hello → welcome, subscribe / unsubscribe with resume
+ * (replay from a position in the same epoch, else a snapshot built with `reduce`), replies to
+ * commands, pong to ping. No auth, limits or heartbeats of its own.
+ *
+ * To extend it (a refused channel, a slow reply, a command that publishes events), pass
+ * `onFrame`: it sees each decoded client frame first and returns `true` when it answered the
+ * frame itself through `connection.send(...)`; return nothing to fall through to the defaults.
+ * See test/testing/example-component.test.tsx for a React component tested with it.
+ */
+import { Server, WebSocket as MockWebSocket, type Client as MockSocket } from 'mock-socket'
+import {
+  PROTOCOL_VERSION,
+  channelMatches,
+  decodeClientFrame,
+  encodeServerFrame,
+  initialState,
+  parseChannel,
+  reduce,
+  type AgentEvent,
+  type AgentwireState,
+  type ClientFrame,
+  type ServerFrame,
+  type SubscribeItem,
+  type SubscribeResult,
+} from 'agentwire/protocol'
+import type { WebSocketConstructor } from 'agentwire'
+
+export interface MockGatewayOptions {
+  /** Each gateway needs its own URL in the process. @default a fresh `ws://agentwire.test/{n}` */
+  url?: string
+  /** Sent in `welcome`. @default 30000 */
+  heartbeatMs?: number
+  /** Events kept per channel for replay; an older position gets a snapshot (`window`). @default 1000 */
+  window?: number
+  /** Sees every client frame first; return `true` if it answered the frame itself. */
+  onFrame?: (frame: ClientFrame, connection: MockConnection) => boolean | void
+}
+
+/** One client's connection to the mock. */
+export interface MockConnection {
+  readonly id: string
+  /** Channels and patterns this connection subscribed to. */
+  readonly subscriptions: ReadonlySet<string>
+  send(frame: ServerFrame): void
+  close(code?: number, reason?: string): void
+}
+
+export interface MockGateway {
+  readonly url: string
+  /** mock-socket's WebSocket: pass it as `createClient({ WebSocket })`. */
+  readonly WebSocket: WebSocketConstructor
+  /** Changes on `restart({ replay: false })`. */
+  readonly epoch: string
+  /** Stores the event at the channel's next position and sends it to every matching subscriber. */
+  publish(channel: string, event: AgentEvent): { channel: string; epoch: string; seq: number }
+  /** Closes every connection (default 1006, as a dropped network shows). */
+  drop(code?: number, reason?: string): void
+  /** Drops every connection; `replay: false` also loses the log, so clients resync from snapshots. */
+  restart(options: { replay: boolean }): void
+  /** Every frame clients sent, decoded, oldest first. */
+  readonly received: readonly ClientFrame[]
+  /** The first received frame (from index `after`, default 0) matching `predicate`; rejects after `timeoutMs` (default 5000). */
+  waitFor(predicate: (frame: ClientFrame) => boolean, options?: { after?: number; timeoutMs?: number }): Promise<ClientFrame>
+  /** Open connections. */
+  readonly connections: readonly MockConnection[]
+  /** The state a channel's events built (what a snapshot sends). */
+  stateOf(channel: string): AgentwireState
+  close(): void
+}
+
+interface Log {
+  events: Array<{ seq: number; event: AgentEvent; time: number }>
+  seq: number
+  state: AgentwireState
+}
+
+type Conn = MockConnection & { subs: Set<string>; welcomed: boolean }
+
+let urls = 0
+const newEpoch = () => Math.random().toString(36).slice(2, 10)
+
+export function createMockGateway(options: MockGatewayOptions = {}): MockGateway {
+  const url = options.url ?? `ws://agentwire.test/${++urls}`
+  const windowSize = options.window ?? 1000
+  const server = new Server(url, { mock: false })
+  const logs = new Map<string, Log>()
+  const received: ClientFrame[] = []
+  const waiters = new Set<() => void>()
+  const connections: Conn[] = []
+  let epoch = newEpoch()
+  let ids = 0
+
+  const logOf = (channel: string): Log => {
+    let log = logs.get(channel)
+    if (!log) logs.set(channel, (log = { events: [], seq: 0, state: initialState() }))
+    return log
+  }
+
+  // Replay after a position in this epoch, else a snapshot per concrete channel.
+  function join(conn: Conn, item: SubscribeItem): { result: SubscribeResult; then: ServerFrame[] } {
+    const parsed = parseChannel(item.channel)
+    if (!parsed.ok) return { result: { ok: false, channel: item.channel, error: { code: 'invalid_channel', message: parsed.reason } }, then: [] }
+    const channel = parsed.channel
+    const concrete = parsed.pattern ? [...logs.keys()].filter((c) => channelMatches(channel, c)) : [channel]
+    const from = new Map((item.resume ?? []).map((p) => [p.channel, p]))
+    const reason = !item.resume ? 'initial' : item.resume.some((p) => p.epoch !== epoch) ? 'epoch' : undefined
+    const lost = reason ?? (concrete.some((c) => { const log = logOf(c); const first = log.events[0]?.seq ?? log.seq + 1; return (from.get(c)?.seq ?? 0) < first - 1 }) ? 'window' : undefined)
+    const then: ServerFrame[] = []
+    for (const c of concrete) {
+      const log = logOf(c)
+      if (lost) then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: lost, state: log.state as unknown as Record<string, unknown> })
+      else for (const e of log.events) if (e.seq > (from.get(c)?.seq ?? 0)) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
+    }
+    conn.subs.add(channel)
+    return { result: { ok: true, channel, recovered: !lost }, then }
+  }
+
+  function handle(conn: Conn, frame: ClientFrame): void {
+    if (options.onFrame?.(frame, conn)) return
+    const ok = (id: string, result?: unknown) => conn.send({ type: 'reply', id, ok: true, result })
+    switch (frame.type) {
+      case 'hello': {
+        const joined = (frame.resume ?? []).map((item) => join(conn, item))
+        conn.welcomed = true
+        conn.send({ type: 'welcome', v: PROTOCOL_VERSION, session: conn.id, heartbeatMs: options.heartbeatMs ?? 30_000, subscriptions: joined.map((j) => j.result) })
+        for (const j of joined) j.then.forEach(conn.send)
+        return
+      }
+      case 'subscribe': {
+        const joined = frame.channels.map((item) => join(conn, item))
+        ok(frame.id, { subscriptions: joined.map((j) => j.result) })
+        for (const j of joined) j.then.forEach(conn.send)
+        return
+      }
+      case 'unsubscribe':
+        for (const c of frame.channels) conn.subs.delete(c)
+        return ok(frame.id)
+      case 'rejoin': {
+        const channel = `request:${frame.requestId}`
+        const log = logOf(channel)
+        conn.subs.add(channel)
+        conn.send({ type: 'state', channel, epoch, seq: log.seq, reason: 'rejoin', requestId: frame.requestId, state: log.state as unknown as Record<string, unknown> })
+        return ok(frame.id)
+      }
+      case 'ping':
+        return conn.send({ type: 'pong', t: frame.t })
+      case 'pong':
+      case 'ack':
+        return
+      default:
+        return ok(frame.id, frame.type === 'start' ? { requestId: frame.requestId } : undefined)
+    }
+  }
+
+  server.on('connection', (socket: MockSocket) => {
+    const subs = new Set<string>()
+    const conn = {
+      id: `mock-${++ids}`,
+      subs,
+      subscriptions: subs as ReadonlySet<string>,
+      welcomed: false,
+      send: (frame: ServerFrame) => socket.send(encodeServerFrame(frame)),
+      close: (code = 1000, reason = '') => socket.close({ code, reason, wasClean: code === 1000 }),
+    }
+    connections.push(conn)
+    socket.on('message', (data) => {
+      const decoded = decodeClientFrame(data)
+      if (!decoded.ok) return conn.close(4400, decoded.error.message.slice(0, 100))
+      received.push(decoded.frame)
+      if (!conn.welcomed && decoded.frame.type !== 'hello') return conn.close(4401, 'hello first')
+      handle(conn, decoded.frame)
+      for (const wake of [...waiters]) wake()
+    })
+    socket.on('close', () => {
+      const i = connections.indexOf(conn)
+      if (i !== -1) connections.splice(i, 1)
+    })
+  })
+
+  const drop = (code = 1006, reason = 'dropped') => {
+    for (const conn of [...connections]) conn.close(code, reason)
+  }
+
+  return {
+    url,
+    WebSocket: MockWebSocket as unknown as WebSocketConstructor,
+    get epoch() {
+      return epoch
+    },
+    publish(channel, event) {
+      const log = logOf(channel)
+      const seq = ++log.seq
+      const time = Date.now()
+      log.events.push({ seq, event, time })
+      if (log.events.length > windowSize) log.events.shift()
+      log.state = reduce(log.state, event)
+      for (const conn of connections) {
+        if (conn.welcomed && [...conn.subs].some((s) => channelMatches(s, channel))) conn.send({ type: 'event', channel, epoch, seq, time, event })
+      }
+      return { channel, epoch, seq }
+    },
+    drop,
+    restart({ replay }) {
+      drop(1012, 'restart')
+      if (!replay) {
+        logs.clear()
+        epoch = newEpoch()
+      }
+    },
+    received,
+    waitFor(predicate, { after = 0, timeoutMs = 5000 } = {}) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const found = received.slice(after).find(predicate)
+          if (!found) return false
+          waiters.delete(check)
+          clearTimeout(timer)
+          resolve(found)
+          return true
+        }
+        const timer = setTimeout(() => {
+          waiters.delete(check)
+          reject(new Error(`waitFor: no matching client frame within ${timeoutMs} ms; received: ${received.map((f) => f.type).join(', ') || 'nothing'}`))
+        }, timeoutMs)
+        waiters.add(check)
+        check()
+      })
+    },
+    connections,
+    stateOf: (channel) => logOf(channel).state,
+    close() {
+      drop(1001, 'gateway closed')
+      server.stop()
+    },
+  }
+}
