@@ -14,6 +14,8 @@ export interface RoomsServer extends SeedServer {
   publish(event: string, payload: Record<string, unknown>): void
   /** Emits a `system:notification` to every client. */
   notify(payload: { type: 'info' | 'warning' | 'error' | 'success'; message: string; details?: unknown; timestamp: string }): void
+  /** Disconnects every socket politely (a Socket.IO DISCONNECT packet): reason `io server disconnect` on the client. */
+  disconnectAll(): void
   /** The rooms one client socket is in (besides its own id room), for asserting server-side subscriptions. */
   rooms(): string[][]
 }
@@ -55,6 +57,7 @@ export async function startRoomsServer(): Promise<RoomsServer> {
       base.io.emit('system:notification', payload)
     },
     rooms: () => [...base.sockets].map((s) => [...s.rooms].filter((r) => r !== s.id)),
+    disconnectAll: () => base.io.disconnectSockets(true),
     dropAll: base.dropAll,
     close: base.close,
   }
