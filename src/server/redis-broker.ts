@@ -1,0 +1,434 @@
+import { createClient } from 'redis'
+import { channelMatches, parseChannel } from 'agentwire/protocol'
+import type { AgentEvent } from 'agentwire/protocol'
+import type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
+import {
+  BrokerError,
+  brokerError,
+  closeClient,
+  connectionOptions,
+  createLogWriter,
+  escapeGlob,
+  keysFor,
+  parseNotify,
+  readLog,
+  readSnapshot,
+  type RedisClient,
+  type RedisReconnectOptions,
+} from './redis-log'
+
+/**
+ * The Redis broker: several gateways become one system, with positions that mean the same on
+ * every node.
+ *
+ * Keys, under `prefix` (default `agentwire`):
+ * - `{prefix}:log:{channel}` — a Redis Stream, the channel's bounded log. Entry ids are
+ *   `{seq}-0`, so an XRANGE from a position is the position itself. Trimmed on publish by
+ *   `XADD MAXLEN ~ size` and, for age, `XTRIM MINID` past entries older than `maxAgeMs`.
+ * - `{prefix}:meta:{channel}` — a hash: `epoch` (random, created when absent), `seq` (last
+ *   assigned) and `state` (the `reduce`d state at `seq`, JSON).
+ * - `{prefix}:channels` — a set of every channel published to, for `channels(pattern)`.
+ * - Pub/Sub `{prefix}:n:{channel}` — one message per appended entry, carrying it whole.
+ *
+ * Publish (shared with `createPublisher`, see redis-log.ts): one Lua script appends a batch,
+ * advances `seq` and stores the state, atomically, but only if the writer's view (epoch, seq)
+ * is still current; the writer ran `reduce` on that view (Lua cannot) and retries on a stale
+ * one. So position and state change together and a snapshot is never ahead of or behind its
+ * seq. If the meta hash is lost (FLUSHALL, eviction), the next publish or snapshot creates a
+ * new epoch and drops any orphaned log; holders of the old epoch get `'epoch'` from `read`.
+ *
+ * Fan-out: each broker SUBSCRIBEs (PSUBSCRIBE for patterns) to the notify channels of what is
+ * subscribed locally, and keeps a cursor (epoch, seq) per concrete channel. A notification
+ * that is the cursor's next seq is delivered at once; anything else (a gap, another epoch) and
+ * every reconnect of the subscriber connection run a catch-up from the stream (XRANGE after
+ * the cursor). Pub/Sub is at-most-once; the stream is not: nothing is lost while the log
+ * reaches back. When it does not, or the epoch changed, listeners get `resync(channel, 'gap' |
+ * 'epoch')` and the cursor jumps to the head (the snapshot the gateway then takes covers what
+ * was skipped) — never a silent gap.
+ *
+ * Faults: node-redis reconnects with bounded full-jitter backoff; publish, read and snapshot
+ * reject with a `BrokerError` while Redis is away (the caller decides); the subscriber
+ * connection resubscribes on its own and a catch-up follows its `ready`. Background failures go
+ * to `onError`, never thrown into the caller's event loop. Redis Cluster is not supported: the
+ * scripts touch a channel's keys and the channel set in one call.
+ */
+export interface RedisBrokerOptions {
+  /** Redis URL, e.g. `redis://127.0.0.1:6379`. */
+  url: string
+  /** Prefix of every key and Pub/Sub channel, so several systems (or tests) share one Redis. @default 'agentwire' */
+  prefix?: string
+  /** Replay window per channel. @default { size: 1000, maxAgeMs: 120000 } */
+  retention?: RetentionOptions
+  /** Reconnect backoff towards Redis. @default { initialDelayMs: 50, maxDelayMs: 1000 } */
+  reconnect?: RedisReconnectOptions
+  /** Where background failures go (Redis errors, a listener that threw). @default console.error, at most once per second */
+  onError?: (error: Error) => void
+  /** The clock that stamps `StoredEvent.time` and ages the window. @default Date.now */
+  now?: () => number
+}
+
+/** A Redis broker: the Broker contract plus what operations need. */
+export interface RedisBroker extends Broker {
+  readonly name: 'redis'
+  readonly prefix: string
+  /** Resolves once both connections are up (every method waits for it by itself). */
+  ready(): Promise<void>
+}
+
+interface Entry {
+  readonly pattern: string
+  readonly listener: BrokerListener
+}
+
+interface Cursor {
+  /** '' until the channel is first seen with an epoch. */
+  epoch: string
+  seq: number
+  busy: boolean
+  again: boolean
+}
+
+/** Entries read per catch-up call. */
+const CATCH_UP_BATCH = 1000
+
+export function redisBroker(options: RedisBrokerOptions): RedisBroker {
+  const prefix = options.prefix ?? 'agentwire'
+  const keys = keysFor(prefix)
+  const size = options.retention?.size ?? 1000
+  const maxAgeMs = options.retention?.maxAgeMs ?? 120_000
+  const now = options.now ?? Date.now
+  const report = options.onError ?? throttledConsole()
+
+  const data = createClient(connectionOptions(options.url, options.reconnect, false)) as RedisClient
+  const sub = createClient(connectionOptions(options.url, options.reconnect, true)) as RedisClient
+  data.on('error', (err: Error) => report(brokerError('redis (data connection)', err)))
+  sub.on('error', (err: Error) => report(brokerError('redis (subscriber connection)', err)))
+
+  const writer = createLogWriter(data, { keys, size, maxAgeMs, now })
+  const entries = new Set<Entry>()
+  /** Redis-level subscriptions by canonical pattern, ref-counted across listeners. */
+  const redisSubs = new Map<string, number>()
+  const cursors = new Map<string, Cursor>()
+  /** While > 0, cursors are being initialised: notifications wait in `held`. */
+  let gate = 0
+  const held: string[] = []
+  let closed = false
+  let connectedOnce = false
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+
+  const connecting = Promise.all([data.connect(), sub.connect()]).then(() => {
+    connectedOnce = true
+  })
+  connecting.catch((err: unknown) => report(brokerError('redis connect', err)))
+
+  // Both connections came back: whatever Pub/Sub dropped meanwhile is read from the streams.
+  // node-redis emits 'ready' on the subscriber only after its SUBSCRIBEs are confirmed.
+  const onReady = () => {
+    if (connectedOnce && !closed) catchUpAll()
+  }
+  sub.on('ready', onReady)
+  data.on('ready', onReady)
+
+  async function ready(): Promise<void> {
+    if (closed) throw new BrokerError('the broker is closed', { code: 'closed', retryable: false })
+    await connecting
+  }
+
+  function canonical(input: string, allowPattern: boolean): string {
+    const check = parseChannel(input)
+    if (!check.ok) throw new BrokerError(check.reason, { code: 'invalid_channel', retryable: false })
+    if (check.pattern && !allowPattern) throw new BrokerError(`expected a concrete channel, got the pattern "${check.channel}"`, { code: 'invalid_channel', retryable: false })
+    return check.channel
+  }
+
+  function wanted(channel: string): boolean {
+    for (const e of entries) if (channelMatches(e.pattern, channel)) return true
+    return false
+  }
+
+  function deliver(stored: StoredEvent): void {
+    for (const e of [...entries]) {
+      if (!channelMatches(e.pattern, stored.channel)) continue
+      try {
+        e.listener.event(stored)
+      } catch (err) {
+        report(err instanceof Error ? err : new Error(String(err)))
+      }
+    }
+  }
+
+  function resync(channel: string, reason: 'epoch' | 'gap'): void {
+    for (const e of [...entries]) {
+      if (!channelMatches(e.pattern, channel) || !e.listener.resync) continue
+      try {
+        e.listener.resync(channel, reason)
+      } catch (err) {
+        report(err instanceof Error ? err : new Error(String(err)))
+      }
+    }
+  }
+
+  function onNotify(message: string): void {
+    if (closed) return
+    if (gate > 0) {
+      held.push(message)
+      return
+    }
+    const note = parseNotify(message)
+    if (!note || !wanted(note.channel)) return
+    let cursor = cursors.get(note.channel)
+    if (!cursor) {
+      // A channel first seen under a pattern: it did not exist when the pattern was subscribed.
+      cursor = { epoch: '', seq: 0, busy: false, again: false }
+      cursors.set(note.channel, cursor)
+    }
+    if (cursor.busy) {
+      cursor.again = true
+      return
+    }
+    if (cursor.epoch === '' && cursor.seq === 0) cursor.epoch = note.epoch
+    if (note.epoch === cursor.epoch && note.seq <= cursor.seq) return
+    if (note.epoch === cursor.epoch && note.seq === cursor.seq + 1) {
+      let event: AgentEvent
+      try {
+        event = JSON.parse(note.text) as AgentEvent
+      } catch {
+        void pump(note.channel, cursor)
+        return
+      }
+      cursor.seq = note.seq
+      deliver({ channel: note.channel, epoch: note.epoch, seq: note.seq, time: note.time, event })
+      return
+    }
+    void pump(note.channel, cursor)
+  }
+
+  /** Reads the stream after the cursor until it is current; the only place that can declare a gap. */
+  async function pump(channel: string, cursor: Cursor): Promise<void> {
+    if (cursor.busy) {
+      cursor.again = true
+      return
+    }
+    cursor.busy = true
+    try {
+      do {
+        cursor.again = false
+        for (;;) {
+          const r = await readLog(data, keys, channel, cursor.seq + 1, CATCH_UP_BATCH)
+          if (closed || cursors.get(channel) !== cursor) return
+          if (r.epoch === '') {
+            // The log is gone and no new one has started yet.
+            if (cursor.epoch !== '' && cursor.seq > 0) resync(channel, 'epoch')
+            cursor.epoch = ''
+            cursor.seq = 0
+            break
+          }
+          if (cursor.epoch === '') cursor.epoch = r.epoch
+          if (r.epoch !== cursor.epoch || r.head < cursor.seq) {
+            cursor.epoch = r.epoch
+            cursor.seq = r.head
+            resync(channel, 'epoch')
+            break
+          }
+          const first = r.events[0]
+          if (r.head > cursor.seq && (!first || first.seq !== cursor.seq + 1)) {
+            cursor.seq = r.head
+            resync(channel, 'gap')
+            break
+          }
+          for (const stored of r.events) {
+            if (stored.seq !== cursor.seq + 1) continue
+            cursor.seq = stored.seq
+            deliver(stored)
+          }
+          if (r.events.length < CATCH_UP_BATCH) break
+        }
+      } while (cursor.again && !closed)
+    } catch (err) {
+      report(brokerError(`catch-up of ${channel}`, err))
+      scheduleRetry()
+    } finally {
+      cursor.busy = false
+    }
+  }
+
+  function catchUpAll(): void {
+    for (const [channel, cursor] of cursors) void pump(channel, cursor)
+    // Channels born under a pattern while this node was cut off have no cursor yet.
+    for (const pattern of redisSubs.keys()) {
+      if (!pattern.endsWith('*')) continue
+      channels(pattern)
+        .then((found) => {
+          for (const channel of found) {
+            if (closed || cursors.has(channel) || !wanted(channel)) continue
+            const cursor: Cursor = { epoch: '', seq: 0, busy: false, again: false }
+            cursors.set(channel, cursor)
+            void pump(channel, cursor)
+          }
+        })
+        .catch((err: unknown) => {
+          report(brokerError(`catch-up of ${pattern}`, err))
+          scheduleRetry()
+        })
+    }
+  }
+
+  function scheduleRetry(): void {
+    if (closed || retryTimer) return
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined
+      if (data.isReady && sub.isReady) catchUpAll()
+      // Otherwise the next 'ready' runs it.
+    }, options.reconnect?.maxDelayMs ?? 1000)
+    retryTimer.unref?.()
+  }
+
+  async function head(channel: string): Promise<{ epoch: string; seq: number }> {
+    const r = await readLog(data, keys, channel, Number.MAX_SAFE_INTEGER, 1)
+    return { epoch: r.epoch, seq: r.head }
+  }
+
+  async function channels(pattern: string): Promise<string[]> {
+    const canon = canonical(pattern, true)
+    await ready()
+    try {
+      if (!canon.endsWith('*')) return (await data.sIsMember(keys.channels, canon)) ? [canon] : []
+      const found = new Set<string>()
+      const match = `${escapeGlob(canon.slice(0, -1))}*`
+      let cursor = '0'
+      do {
+        const reply = (await data.sendCommand(['SSCAN', keys.channels, cursor, 'MATCH', match, 'COUNT', '1000'])) as [string, string[]]
+        cursor = reply[0]
+        for (const c of reply[1]) if (channelMatches(canon, c)) found.add(c)
+      } while (cursor !== '0')
+      return [...found].sort()
+    } catch (err) {
+      throw brokerError(`channels(${canon})`, err)
+    }
+  }
+
+  const broker: RedisBroker = {
+    name: 'redis',
+    prefix,
+    ready,
+
+    async publish(channel, event) {
+      const canon = canonical(channel, false)
+      await ready()
+      return writer.publish(canon, event)
+    },
+
+    async subscribe(pattern, listener) {
+      const canon = canonical(pattern, true)
+      await ready()
+      const entry: Entry = { pattern: canon, listener }
+      gate++
+      try {
+        const count = redisSubs.get(canon) ?? 0
+        redisSubs.set(canon, count + 1)
+        if (count === 0) {
+          const onMessage = (message: string) => onNotify(message)
+          if (canon.endsWith('*')) await sub.pSubscribe(keys.notify(canon), onMessage)
+          else await sub.subscribe(keys.notify(canon), onMessage)
+        }
+        // Live delivery starts at each channel's current head: the subscription is active, so
+        // nothing after the head can be missed, and nothing before it is replayed.
+        const concrete = canon.endsWith('*') ? await channels(canon) : [canon]
+        for (const channel of concrete) {
+          if (cursors.has(channel)) continue
+          const h = await head(channel)
+          if (!cursors.has(channel)) cursors.set(channel, { epoch: h.epoch, seq: h.seq, busy: false, again: false })
+        }
+        entries.add(entry)
+      } catch (err) {
+        await releaseRedisSub(canon)
+        throw brokerError(`subscribe(${canon})`, err)
+      } finally {
+        if (--gate === 0) for (const message of held.splice(0)) onNotify(message)
+      }
+      let disposed = false
+      return async () => {
+        if (disposed) return
+        disposed = true
+        entries.delete(entry)
+        for (const channel of [...cursors.keys()]) if (!wanted(channel)) cursors.delete(channel)
+        await releaseRedisSub(canon)
+      }
+    },
+
+    async read(channel, from: Head): Promise<ReadResult> {
+      const canon = canonical(channel, false)
+      await ready()
+      let r
+      try {
+        r = await readLog(data, keys, canon, from.seq + 1, 0)
+      } catch (err) {
+        throw brokerError(`read(${canon})`, err)
+      }
+      if (r.epoch === '') return from.seq === 0 ? { ok: true, events: [] } : { ok: false, reason: 'epoch' }
+      if (from.seq > 0 && from.epoch !== r.epoch) return { ok: false, reason: 'epoch' }
+      if (from.seq > r.head) return { ok: false, reason: 'future' }
+      if (from.seq === r.head) return { ok: true, events: [] }
+      if (r.events[0]?.seq !== from.seq + 1) return { ok: false, reason: 'window' }
+      return { ok: true, events: r.events.filter((e) => e.seq <= r.head) }
+    },
+
+    async snapshot(channel): Promise<ChannelSnapshot> {
+      const canon = canonical(channel, false)
+      await ready()
+      try {
+        const s = await readSnapshot(data, keys, canon)
+        return { channel: canon, epoch: s.epoch, seq: s.seq, state: s.state }
+      } catch (err) {
+        throw brokerError(`snapshot(${canon})`, err)
+      }
+    },
+
+    channels,
+
+    async close() {
+      if (closed) return
+      closed = true
+      if (retryTimer) clearTimeout(retryTimer)
+      retryTimer = undefined
+      writer.close()
+      entries.clear()
+      cursors.clear()
+      await Promise.all([closeClient(data), closeClient(sub)])
+    },
+  }
+
+  async function releaseRedisSub(canon: string): Promise<void> {
+    const count = (redisSubs.get(canon) ?? 1) - 1
+    if (count > 0) {
+      redisSubs.set(canon, count)
+      return
+    }
+    redisSubs.delete(canon)
+    if (closed || !sub.isReady) return
+    try {
+      if (canon.endsWith('*')) await sub.pUnsubscribe(keys.notify(canon))
+      else await sub.unsubscribe(keys.notify(canon))
+    } catch (err) {
+      report(brokerError(`unsubscribe(${canon})`, err))
+    }
+  }
+
+  return broker
+}
+
+/** The default error sink: the console, at most one line per second so a Redis outage does not flood it. */
+function throttledConsole(): (error: Error) => void {
+  let last = 0
+  let dropped = 0
+  return (error) => {
+    const t = Date.now()
+    if (t - last < 1000) {
+      dropped++
+      return
+    }
+    last = t
+    console.error(`[agentwire] ${error.message}${dropped > 0 ? ` (+${dropped} more)` : ''}`)
+    dropped = 0
+  }
+}
