@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { initialState, reduce } from 'agentwire/protocol'
 import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/server'
-import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type StoredEvent } from './helpers'
+import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type AgentEvent, type StoredEvent } from './helpers'
 
 const open: Array<{ close(): Promise<void> }> = []
 const prefixes: string[] = []
@@ -65,11 +65,11 @@ describe('redisBroker: positions in Redis', () => {
 
   it('keeps the snapshot equal to reduce over every event, at the same seq', async () => {
     const b = broker(freshPrefix())
-    const events = [
+    const events: AgentEvent[] = [
       statusEvent('planner', 1),
       { type: 'routing.decision', payload: { taskId: 't9', agent: { name: 'planner', strengths: ['plan'], cost: 0.2, latency: 12 }, timestamp: 1234567890 } },
       statusEvent('planner', 2),
-    ] as const
+    ]
     for (const e of events) await b.publish('agent:planner', e)
     const snap = await b.snapshot('agent:planner')
     expect(snap.seq).toBe(3)
