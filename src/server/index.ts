@@ -1,10 +1,37 @@
-export { startSimulator, DEFAULT_FLEET } from './simulator'
-export type { Simulator, SimulatorOptions, SimulatorTarget, SimulatorClock, SimulatedAgent, SimulatorCommand, SimulatorCommandResult } from './simulator'
-export { dashboardHandler, DASHBOARD_CHANNELS } from './dashboard/index'
-export type { DashboardOptions, HttpHandler } from './dashboard/index'
+export type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
+export { memoryBroker, DEFAULT_RETENTION_MAX_AGE_MS, DEFAULT_RETENTION_SIZE, type MemoryBrokerOptions } from './memory-broker'
+export { createGateway, type Gateway } from './gateway'
+export { createGatewayCore, type GatewayCore } from './core'
+export type { GatewayConnection, GatewaySocket, IncomingFrame } from './connection'
+export { bindWebSocket, type WebSocketBinding, type WebSocketBindingOptions } from './ws'
+export { eventFrameText } from './fanout'
+export { realClock, type ServerClock } from './clock'
+export type { DropCause, GatewayStats } from './stats'
+export {
+  ANONYMOUS,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_LIMITS,
+  DEFAULT_TOKEN_EXPIRY,
+  type AuthOutcome,
+  type AuthorizeAction,
+  type CommandContext,
+  type CommandFrame,
+  type GatewayCoreOptions,
+  type GatewayHeartbeat,
+  type GatewayLimits,
+  type GatewayLogger,
+  type GatewayOptions,
+  type GatewayPublish,
+  type HandshakeInfo,
+  type LogEntry,
+  type Principal,
+  type TokenExpiryOptions,
+} from './options'
 export { redisBroker } from './redis-broker'
 export type { RedisBroker, RedisBrokerOptions } from './redis-broker'
 export { createPublisher } from './publisher'
 export type { Publisher, PublisherOptions } from './publisher'
 export { BrokerError, reconnectDelay } from './redis-log'
 export type { RedisReconnectOptions } from './redis-log'
+export { ingestSeedChannels, decodeSeedMessage } from './ingest'
+export type { Ingest, IngestOptions, IngestStats } from './ingest'

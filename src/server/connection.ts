@@ -1,0 +1,389 @@
+import {
+  CloseCode,
+  ErrorCode,
+  PROTOCOL_VERSION,
+  decodeClientFrame,
+  encodeServerFrame,
+  trimCloseReason,
+} from 'agentwire/protocol'
+import type { ClientFrame, ClientFrameOf, ErrorBody, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
+import type { StoredEvent } from './broker'
+import type { CommandRunner } from './commands'
+import type { Fanout, FanoutReceiver } from './fanout'
+import { eventFrameText } from './fanout'
+import type { AuthOutcome, AuthorizeAction, GatewayLogger, HandshakeInfo, Principal, ResolvedLimits } from './options'
+import type { DropCause } from './stats'
+import type { ServerClock } from './clock'
+import { createTokenBucket } from './token-bucket'
+import { createSubscriptions, type Subscriptions } from './subscriptions'
+import type { Broker } from './broker'
+
+/** The least a runtime's socket must offer the gateway core. The `ws` binding adapts a `ws` WebSocket to it. */
+export interface GatewaySocket {
+  /** Sends one text frame. */
+  send(text: string): void
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void
+  /** Drops the connection at once (a dead peer cannot take part in a closing handshake). */
+  terminate(): void
+  /** A transport-level ping; the peer answers with a pong, reported through `GatewayConnection.pong()`. */
+  ping(): void
+  /** Bytes accepted by `send` but not yet written to the network. */
+  readonly bufferedAmount: number
+}
+
+/** One message as received: its text, or what was wrong with it (a binary frame, text that is not UTF-8). */
+export type IncomingFrame = string | { readonly kind: 'binary' | 'invalid_utf8'; readonly bytes: number }
+
+/** What the runtime binding tells the core about one socket. */
+export interface GatewayConnection {
+  readonly session: string
+  receive(frame: IncomingFrame): void
+  /** A transport-level pong arrived. */
+  pong(): void
+  /** The socket is closed (either side); the core forgets the connection. */
+  closed(): void
+}
+
+/** What a connection needs from the gateway around it. */
+export interface ConnectionHost {
+  readonly limits: ResolvedLimits
+  readonly heartbeatMs: number
+  readonly heartbeatTimeoutMs: number
+  readonly token: { readonly refreshBeforeMs: number; readonly graceMs: number }
+  readonly clock: ServerClock
+  readonly broker: Broker
+  readonly fanout: Fanout
+  readonly commands: CommandRunner
+  readonly log: GatewayLogger
+  authenticate(token: string | undefined, handshake: HandshakeInfo): Promise<AuthOutcome>
+  authorize(principal: Principal, channel: string, action: AuthorizeAction): Promise<boolean>
+  /** Counts the principal's connection; false when it has too many. */
+  admit(connection: Connection, principal: Principal): boolean
+  /** The connection is closed on our side: forget its principal and handshake slot. */
+  release(connection: Connection): void
+  /** The socket is gone. */
+  forget(connection: Connection): void
+  drop(cause: DropCause): void
+  frameIn(): void
+  frameOut(): void
+}
+
+type Phase =
+  | { readonly name: 'awaiting_hello' }
+  | { readonly name: 'authenticating' }
+  | { readonly name: 'open'; readonly principal: Principal; readonly expiresAt: number | undefined }
+  | { readonly name: 'closed' }
+
+export interface Connection extends GatewayConnection {
+  readonly principal: Principal | undefined
+  readonly pending: boolean
+  /** Closes with a code; the gateway stops sending at once. */
+  close(code: number, reason: string, cause?: DropCause): void
+  /** Drops the connection without a closing handshake (a peer too slow to finish it at shutdown). */
+  terminate(): void
+  /** The heartbeat sweep: ping when idle, terminate when a ping went unanswered. */
+  tick(now: number): void
+}
+
+const reply = (id: string, result?: unknown): ServerFrame => (result === undefined ? { type: 'reply', id, ok: true } : { type: 'reply', id, ok: true, result })
+const replyError = (id: string, error: ErrorBody): ServerFrame => ({ type: 'reply', id, ok: false, error })
+
+/**
+ * One client connection's protocol: `hello` first, then commands, each frame checked, rate
+ * limited and handled in order. The phase is data: what is allowed depends only on it.
+ */
+export function createConnection(host: ConnectionHost, socket: GatewaySocket, handshake: HandshakeInfo, session: string): Connection {
+  const { clock, limits, log } = host
+  let phase: Phase = { name: 'awaiting_hello' }
+  const bucket = createTokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now())
+  let strikes = 0
+  let queue: Promise<void> = Promise.resolve()
+  let queued = 0
+  let lastSeen = clock.now()
+  let pingSentAt: number | undefined
+  let refreshTimer: unknown
+  let expiryTimer: unknown
+  const authTimer = clock.setTimeout(() => {
+    if (phase.name === 'awaiting_hello' || phase.name === 'authenticating') close(CloseCode.AuthTimeout, 'no hello in time', 'auth_timeout')
+  }, limits.authTimeoutMs)
+
+  const isOpen = () => phase.name === 'open'
+
+  function sendText(text: string): void {
+    if (phase.name === 'closed') return
+    // The one backpressure signal: what the socket has not written yet. Past the limit the
+    // connection is closed rather than letting it grow (or slowing everyone else down).
+    if (socket.bufferedAmount + text.length > limits.maxBufferedBytes) {
+      close(CloseCode.SlowConsumer, 'slow consumer: outgoing buffer full', 'slow_consumer')
+      return
+    }
+    socket.send(text)
+    host.frameOut()
+  }
+  const send = (frame: ServerFrame) => sendText(encodeServerFrame(frame))
+
+  const receiver: FanoutReceiver = {
+    deliver: (key, event, text) => subscriptions.live(key, event, text),
+    // Through the queue, so a resync never interleaves with a subscribe of the same connection.
+    resync: (key, channel, reason) => enqueue(() => subscriptions.resync(key, channel, reason)),
+  }
+
+  const subscriptions: Subscriptions = createSubscriptions({
+    broker: host.broker,
+    fanout: host.fanout,
+    receiver,
+    maxChannels: limits.maxChannels,
+    authorize: (channel, action) => (phase.name === 'open' ? host.authorize(phase.principal, channel, action) : Promise.resolve(false)),
+    isOpen,
+    sendEvent: (_event: StoredEvent, text: string) => sendText(text),
+    send,
+    log,
+    session,
+  })
+
+  function close(code: number, reason: string, cause?: DropCause): void {
+    if (phase.name === 'closed') return
+    phase = { name: 'closed' }
+    if (cause) {
+      host.drop(cause)
+      log({ level: cause === 'slow_consumer' || cause === 'bad_frame' ? 'warn' : 'info', message: `closing: ${cause}`, data: { session, code } })
+    }
+    cleanup()
+    try {
+      socket.close(code, trimCloseReason(reason))
+    } catch {
+      socket.terminate()
+    }
+  }
+
+  function cleanup(): void {
+    clock.clearTimeout(authTimer)
+    clock.clearTimeout(refreshTimer)
+    clock.clearTimeout(expiryTimer)
+    subscriptions.clear()
+    host.release(connection)
+  }
+
+  function scheduleExpiry(expiresAt: number | undefined): void {
+    clock.clearTimeout(refreshTimer)
+    clock.clearTimeout(expiryTimer)
+    if (expiresAt === undefined) return
+    const now = clock.now()
+    const lead = Math.min(host.token.refreshBeforeMs, Math.max(0, (expiresAt - now) / 2))
+    refreshTimer = clock.setTimeout(() => send({ type: 'refresh', expiresAt }), Math.max(0, expiresAt - lead - now))
+    expiryTimer = clock.setTimeout(() => close(CloseCode.TokenExpired, 'token expired', 'token_expired'), Math.max(0, expiresAt + host.token.graceMs - now))
+  }
+
+  function refuse(code: number, reason: string, cause: DropCause): void {
+    close(code, reason, cause)
+  }
+
+  function receive(frame: IncomingFrame): void {
+    if (phase.name === 'closed') return
+    const now = clock.now()
+    lastSeen = now
+    host.frameIn()
+    if (typeof frame !== 'string') {
+      log({ level: 'warn', message: 'bad frame', data: { session, kind: frame.kind, bytes: frame.bytes } })
+      return refuse(CloseCode.BadRequest, frame.kind === 'binary' ? 'expected a text frame, got a binary frame' : 'expected UTF-8 text', 'bad_frame')
+    }
+    const decoded = decodeClientFrame(frame, { maxLength: limits.maxPayload })
+    if (!decoded.ok) {
+      // Logged by code and path only: the message may quote part of the frame.
+      log({ level: 'warn', message: 'bad frame', data: { session, code: decoded.error.code, path: decoded.error.path.join('.') } })
+      return refuse(CloseCode.BadRequest, decoded.error.message, 'bad_frame')
+    }
+    const msg = decoded.frame
+    if (!bucket.take(now)) {
+      host.drop('rate_limited')
+      if (++strikes >= limits.maxRateStrikes) return refuse(CloseCode.RateLimited, 'rate limited', 'rate_limited')
+      const error: ErrorBody = { code: ErrorCode.RateLimited, message: `more than ${limits.ratePerSecond} frames per second`, retryable: true }
+      const id = 'id' in msg ? msg.id : undefined
+      return send(id === undefined ? { type: 'error', error } : replyError(id, error))
+    }
+    strikes = 0
+    if (msg.type === 'ping') return send(msg.t === undefined ? { type: 'pong' } : { type: 'pong', t: msg.t })
+    if (msg.type === 'pong') return
+    if (msg.type === 'hello') {
+      if (phase.name !== 'awaiting_hello') return refuse(CloseCode.RateLimited, 'hello was already sent', 'duplicate_hello')
+      if (msg.v !== PROTOCOL_VERSION) return refuse(CloseCode.UnsupportedProtocol, `protocol version ${PROTOCOL_VERSION} expected`, 'unsupported_protocol')
+      phase = { name: 'authenticating' }
+      return enqueue(() => hello(msg))
+    }
+    if (phase.name !== 'open') return refuse(CloseCode.Unauthorized, `"${msg.type}" before the welcome`, 'unauthorized')
+    enqueue(() => handle(msg))
+  }
+
+  /** Frames run one after another, so a slow broker read never reorders a connection's commands. */
+  function enqueue(work: () => Promise<void>): void {
+    if (queued >= limits.maxQueuedFrames) {
+      send({ type: 'error', error: { code: ErrorCode.Overloaded, message: 'too many frames waiting', retryable: true } })
+      return
+    }
+    queued++
+    queue = queue
+      .then(work)
+      .catch((error: unknown) => {
+        log({ level: 'error', message: 'frame handling failed', data: { session, error: error instanceof Error ? error.name : typeof error } })
+        send({ type: 'error', error: { code: ErrorCode.Internal, message: 'the gateway failed to handle a frame', retryable: true } })
+      })
+      .finally(() => {
+        queued--
+      })
+  }
+
+  async function hello(msg: ClientFrameOf<'hello'>): Promise<void> {
+    const outcome = normalize(await host.authenticate(msg.token, handshake))
+    if (phase.name !== 'authenticating') return
+    if (!outcome) return refuse(CloseCode.Unauthorized, 'unauthorized', 'unauthorized')
+    if (!host.admit(connection, outcome.principal)) return refuse(CloseCode.TooManyConnections, 'too many connections for this principal', 'too_many_connections')
+    clock.clearTimeout(authTimer)
+    phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
+    scheduleExpiry(outcome.expiresAt)
+    log({ level: 'debug', message: 'welcome', data: { session, principal: outcome.principal.id } })
+    const prepared = await subscriptions.prepare(msg.resume ?? [])
+    if (!isOpen()) return
+    send({
+      type: 'welcome',
+      v: PROTOCOL_VERSION,
+      session,
+      heartbeatMs: host.heartbeatMs,
+      limits: {
+        maxPayload: limits.maxPayload,
+        maxChannels: limits.maxChannels,
+        maxBufferedBytes: limits.maxBufferedBytes,
+        ratePerSecond: limits.ratePerSecond,
+        rateBurst: limits.rateBurst,
+      },
+      ...(msg.resume ? { subscriptions: prepared.results } : {}),
+    })
+    prepared.commit()
+  }
+
+  async function handle(msg: Exclude<ClientFrame, { type: 'hello' | 'ping' | 'pong' }>): Promise<void> {
+    if (phase.name !== 'open') return
+    const principal = phase.principal
+    switch (msg.type) {
+      case 'subscribe': {
+        const prepared = await subscriptions.prepare(msg.channels)
+        if (!isOpen()) return
+        send(reply(msg.id, prepared.results))
+        prepared.commit()
+        return
+      }
+      case 'unsubscribe':
+        return send(reply(msg.id, { channels: subscriptions.remove(msg.channels) }))
+      case 'rejoin': {
+        const item: SubscribeItem = { channel: `request:${msg.requestId}` }
+        const prepared = await subscriptions.prepare([item], { requestId: msg.requestId })
+        if (!isOpen()) return
+        const result = prepared.results[0] as SubscribeResult
+        if (!result.ok) return send(replyError(msg.id, result.error))
+        // State first, then the reply: when the client's rejoin() resolves, its store already holds the request.
+        const position = prepared.commit()[0]
+        return send(reply(msg.id, { channel: result.channel, ...position }))
+      }
+      case 'auth':
+        return reauthenticate(msg)
+      case 'start':
+      case 'cancel':
+      case 'feedback':
+      case 'ack': {
+        const text = await host.commands.run(msg, principal, session)
+        if (msg.type === 'ack' && msg.id === undefined) return
+        if (isOpen()) sendText(text)
+        return
+      }
+    }
+  }
+
+  async function reauthenticate(msg: ClientFrameOf<'auth'>): Promise<void> {
+    const outcome = normalize(await host.authenticate(msg.token, handshake))
+    if (phase.name !== 'open') return
+    if (!outcome) {
+      log({ level: 'info', message: 'token refresh refused', data: { session, principal: phase.principal.id } })
+      return send(replyError(msg.id, { code: ErrorCode.Unauthorized, message: 'the token was refused', retryable: false }))
+    }
+    if (outcome.principal.id !== phase.principal.id) {
+      return send(replyError(msg.id, { code: ErrorCode.Forbidden, message: 'the token belongs to another principal', retryable: false }))
+    }
+    phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
+    scheduleExpiry(outcome.expiresAt)
+    send(reply(msg.id, outcome.expiresAt === undefined ? undefined : { expiresAt: outcome.expiresAt }))
+  }
+
+  const connection: Connection = {
+    session,
+    get principal() {
+      return phase.name === 'open' ? phase.principal : undefined
+    },
+    get pending() {
+      return phase.name === 'awaiting_hello' || phase.name === 'authenticating'
+    },
+    receive(frame) {
+      try {
+        receive(frame)
+      } catch (error) {
+        // Nothing a client sends may take the gateway down; this is a bug, reported and contained.
+        log({ level: 'error', message: 'receive failed', data: { session, error: error instanceof Error ? error.name : typeof error } })
+        close(CloseCode.ServerError, 'internal error')
+      }
+    },
+    pong() {
+      lastSeen = clock.now()
+    },
+    closed() {
+      if (phase.name !== 'closed') {
+        phase = { name: 'closed' }
+        cleanup()
+      }
+      host.forget(connection)
+    },
+    close,
+    terminate() {
+      if (phase.name !== 'closed') {
+        phase = { name: 'closed' }
+        cleanup()
+      }
+      socket.terminate()
+      host.forget(connection)
+    },
+    tick(now) {
+      if (phase.name === 'closed') return
+      if (pingSentAt !== undefined && lastSeen < pingSentAt) {
+        if (now - pingSentAt >= host.heartbeatTimeoutMs) {
+          host.drop('heartbeat_timeout')
+          log({ level: 'info', message: 'closing: heartbeat_timeout', data: { session } })
+          phase = { name: 'closed' }
+          cleanup()
+          socket.terminate()
+        }
+        return
+      }
+      if (now - lastSeen >= host.heartbeatMs) {
+        pingSentAt = now
+        socket.ping()
+      }
+    },
+  }
+  return connection
+}
+
+/** `authenticate`'s many shapes, as one. A throwing or refusing authenticate is a refusal. */
+function normalize(outcome: AuthOutcome): { principal: Principal; expiresAt: number | undefined } | undefined {
+  if (outcome === null || outcome === undefined) return undefined
+  if (typeof outcome === 'string') return outcome ? { principal: { id: outcome }, expiresAt: undefined } : undefined
+  // A principal is an object with a string `id`; a wrapper has `principal` (and maybe `expiresAt`) instead.
+  const wrapped = outcome as { principal?: Principal | string; expiresAt?: number }
+  if (wrapped.principal !== undefined) {
+    const p = wrapped.principal
+    const principal: Principal = typeof p === 'string' ? { id: p } : p
+    if (!principal || typeof principal.id !== 'string' || principal.id === '') return undefined
+    const expiresAt = typeof wrapped.expiresAt === 'number' && Number.isFinite(wrapped.expiresAt) ? wrapped.expiresAt : undefined
+    return { principal, expiresAt }
+  }
+  const principal = outcome as Principal
+  if (typeof principal.id !== 'string' || principal.id === '') return undefined
+  return { principal, expiresAt: undefined }
+}

@@ -1,0 +1,231 @@
+import { AgentEventSchema, AgentwireError, CloseCode, ErrorCode, ProtocolError, parseChannel, sanitizeValue } from 'agentwire/protocol'
+import type { AgentEvent } from 'agentwire/protocol'
+import type { Broker, StoredEvent } from './broker'
+import { realClock } from './clock'
+import { createCommandRunner } from './commands'
+import { createConnection, type Connection, type GatewayConnection, type GatewaySocket } from './connection'
+import { createFanout } from './fanout'
+import { memoryBroker } from './memory-broker'
+import {
+  ANONYMOUS,
+  DEFAULT_HEARTBEAT,
+  DEFAULT_TOKEN_EXPIRY,
+  resolveLimits,
+  type AuthOutcome,
+  type GatewayCoreOptions,
+  type HandshakeInfo,
+  type Principal,
+  type ResolvedLimits,
+} from './options'
+import { createRateCounter, type DropCause, type GatewayStats } from './stats'
+
+/**
+ * The gateway without a network: connections come in as {@link GatewaySocket}s from whatever
+ * runtime binds it (`ws` in `createGateway`), so every protocol rule is testable in-process and
+ * another server runtime can be bound later.
+ */
+export interface GatewayCore {
+  readonly broker: Broker
+  readonly limits: ResolvedLimits
+  /** False while closing or when too many handshakes are pending: refuse the upgrade (HTTP 503). */
+  canAccept(): boolean
+  /** A new socket. Returns `undefined` (after closing it with 1013) when it cannot be accepted. */
+  accept(socket: GatewaySocket, handshake: HandshakeInfo): GatewayConnection | undefined
+  /** Validates the channel and the event, then publishes through the broker. */
+  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  /** Closes every connection of a principal (logout, revoked grant) with 4401; returns how many. */
+  revoke(principal: Principal | string): number
+  /** Counts a refusal that happened before a connection existed (origin, oversized frame in the binding). */
+  drop(cause: DropCause): void
+  stats(): GatewayStats
+  /** Stops accepting, closes every client with 1012, waits up to `drainMs` for them to go, then ends the rest. */
+  close(options?: { drainMs?: number }): Promise<void>
+}
+
+export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore {
+  const clock = options.clock ?? realClock
+  const limits = resolveLimits(options.limits)
+  const heartbeat = { ...DEFAULT_HEARTBEAT, ...options.heartbeat }
+  const token = { ...DEFAULT_TOKEN_EXPIRY, ...options.token }
+  const log = options.logger ?? (() => undefined)
+  const ownsBroker = options.broker === undefined
+  const broker = options.broker ?? memoryBroker(options.retention ? { retention: options.retention, clock } : { clock })
+  const startedAt = clock.now()
+
+  const all = new Set<Connection>()
+  const byPrincipal = new Map<string, Set<Connection>>()
+  let pendingHandshakes = 0
+  const pending = new Set<Connection>()
+  let closing = false
+  const drops: Partial<Record<DropCause, number>> = {}
+  const framesIn = createRateCounter()
+  const framesOut = createRateCounter()
+  let events = 0
+  const drained: Array<() => void> = []
+
+  const drop = (cause: DropCause) => {
+    drops[cause] = (drops[cause] ?? 0) + 1
+  }
+
+  const fanout = createFanout(broker, {
+    onEvent: () => {
+      events++
+    },
+    onError: () => log({ level: 'error', message: 'broker unsubscribe failed' }),
+  })
+
+  async function publish(channel: string, event: AgentEvent): Promise<StoredEvent> {
+    const parsed = parseChannel(channel)
+    if (!parsed.ok) throw new AgentwireError(ErrorCode.InvalidChannel, parsed.reason)
+    if (parsed.pattern) throw new AgentwireError(ErrorCode.InvalidChannel, `publish needs a concrete channel, got the pattern "${parsed.channel}"`)
+    // Events from in-process code are checked like frames from the network: the same schema, no prototype keys.
+    const clean = sanitizeValue(event)
+    if (!clean.ok) throw clean.error
+    const checked = AgentEventSchema.safeParse(clean.value)
+    if (!checked.success) {
+      const issue = checked.error.issues[0]
+      throw new ProtocolError(ErrorCode.BadRequest, `publish expects a canonical event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : 'invalid'}`)
+    }
+    return broker.publish(parsed.channel, checked.data as AgentEvent)
+  }
+
+  const commands = createCommandRunner({
+    publish,
+    authorize: (principal, channel, action) => authorize(principal, channel, action),
+    onCommand: options.onCommand,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? 300_000,
+    clock,
+    log,
+  })
+
+  async function authorize(principal: Principal, channel: string, action: Parameters<NonNullable<GatewayCoreOptions['authorize']>>[2]): Promise<boolean> {
+    if (!options.authorize) return true
+    return (await options.authorize(principal, channel, action)) === true
+  }
+
+  async function authenticate(tokenValue: string | undefined, handshake: HandshakeInfo): Promise<AuthOutcome> {
+    if (!options.authenticate) return ANONYMOUS
+    try {
+      return await options.authenticate(tokenValue, handshake)
+    } catch (error) {
+      // The error's message may quote the token: only its name is logged.
+      log({ level: 'warn', message: 'authenticate threw; refusing', data: { error: error instanceof Error ? error.name : typeof error } })
+      return null
+    }
+  }
+
+  let sweepTimer: unknown
+  const sweepEveryMs = Math.max(10, Math.min(heartbeat.intervalMs, heartbeat.timeoutMs) / 2)
+  function sweep(): void {
+    const now = clock.now()
+    for (const connection of [...all]) connection.tick(now)
+    sweepTimer = clock.setTimeout(sweep, sweepEveryMs)
+  }
+  if (heartbeat.intervalMs > 0) sweepTimer = clock.setTimeout(sweep, sweepEveryMs)
+
+  const host = {
+    limits,
+    heartbeatMs: heartbeat.intervalMs,
+    heartbeatTimeoutMs: heartbeat.timeoutMs,
+    token,
+    clock,
+    broker,
+    fanout,
+    commands,
+    log,
+    authenticate,
+    authorize,
+    admit(connection: Connection, principal: Principal): boolean {
+      if (pending.delete(connection)) pendingHandshakes--
+      if (principal.anonymous) return true
+      let set = byPrincipal.get(principal.id)
+      if (!set) byPrincipal.set(principal.id, (set = new Set()))
+      if (set.size >= limits.maxConnectionsPerPrincipal) {
+        if (set.size === 0) byPrincipal.delete(principal.id)
+        return false
+      }
+      set.add(connection)
+      return true
+    },
+    release(connection: Connection): void {
+      if (pending.delete(connection)) pendingHandshakes--
+      for (const [id, set] of byPrincipal) {
+        if (set.delete(connection) && set.size === 0) byPrincipal.delete(id)
+      }
+    },
+    forget(connection: Connection): void {
+      all.delete(connection)
+      if (all.size === 0) for (const resolve of drained.splice(0)) resolve()
+    },
+    drop,
+    frameIn: () => framesIn.add(clock.now()),
+    frameOut: () => framesOut.add(clock.now()),
+  }
+
+  return {
+    broker,
+    limits,
+    canAccept: () => !closing && pendingHandshakes < limits.maxPendingHandshakes,
+    accept(socket, handshake) {
+      if (closing || pendingHandshakes >= limits.maxPendingHandshakes) {
+        drop('pending_handshakes')
+        socket.close(CloseCode.TryAgainLater, closing ? 'gateway closing' : 'too many pending handshakes')
+        return undefined
+      }
+      const connection = createConnection(host, socket, handshake, globalThis.crypto.randomUUID())
+      all.add(connection)
+      pending.add(connection)
+      pendingHandshakes++
+      return connection
+    },
+    publish,
+    revoke(principal) {
+      const id = typeof principal === 'string' ? principal : principal.id
+      const set = byPrincipal.get(id)
+      if (!set) return 0
+      const connections = [...set]
+      for (const connection of connections) connection.close(CloseCode.Unauthorized, 'revoked', 'revoked')
+      log({ level: 'info', message: 'principal revoked', data: { principal: id, connections: connections.length } })
+      return connections.length
+    },
+    drop,
+    stats() {
+      const now = clock.now()
+      const channels = fanout.counts()
+      let total = 0
+      for (const n of Object.values(channels)) total += n
+      let open = 0
+      for (const connection of all) if (connection.principal) open++
+      return {
+        connections: open,
+        pendingHandshakes,
+        subscriptions: { total, channels },
+        framesIn: { total: framesIn.total, perSecond: framesIn.perSecond(now) },
+        framesOut: { total: framesOut.total, perSecond: framesOut.perSecond(now) },
+        events,
+        drops: { ...drops },
+        uptimeMs: now - startedAt,
+        broker: broker.name,
+      }
+    },
+    async close({ drainMs = 5000 } = {}) {
+      if (closing) return
+      closing = true
+      clock.clearTimeout(sweepTimer)
+      for (const connection of [...all]) connection.close(CloseCode.ServiceRestart, 'gateway restarting')
+      if (all.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = clock.setTimeout(resolve, drainMs)
+          drained.push(() => {
+            clock.clearTimeout(timer)
+            resolve()
+          })
+        })
+      }
+      // Whoever did not finish the closing handshake in time is cut off.
+      for (const connection of [...all]) connection.terminate()
+      await fanout.close()
+      if (ownsBroker) await broker.close()
+    },
+  }
+}

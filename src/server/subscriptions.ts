@@ -1,0 +1,252 @@
+import { ErrorCode, channelMatches, parseChannel } from 'agentwire/protocol'
+import type { AgentwireState, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
+import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
+import type { Fanout, FanoutReceiver } from './fanout'
+import { eventFrameText } from './fanout'
+import type { AuthorizeAction, GatewayLogger } from './options'
+
+/**
+ * One connection's subscriptions, and the rule that makes resume safe: follow live events
+ * first (buffering them), then read the replay or the snapshot, then send it and flush the
+ * buffer, skipping what the replay already covered. Whatever the broker's latency, the client
+ * sees every event after its position exactly once and in order, or a state frame.
+ */
+export interface Subscriptions {
+  /** Authorizes and starts following each item; nothing is sent until `commit()`. */
+  prepare(items: readonly SubscribeItem[], rejoin?: { readonly requestId: string }): Promise<Prepared>
+  /** Stops following; returns the canonical channels that were followed. */
+  remove(channels: readonly string[]): string[]
+  /** A live event from the fan-out. */
+  live(key: string, event: StoredEvent, text: string): void
+  /** The broker lost continuity on a channel: send a fresh state frame. */
+  resync(key: string, channel: string, reason: 'epoch' | 'gap'): Promise<void>
+  /** Drops every subscription (the connection closed). */
+  clear(): void
+  readonly size: number
+}
+
+export interface Prepared {
+  /** One result per item, in order. */
+  readonly results: SubscribeResult[]
+  /** Sends the replays and state frames, then the buffered live events; returns each successful item's position. Synchronous. */
+  commit(): Head[]
+}
+
+export interface SubscriptionsOptions {
+  broker: Broker
+  fanout: Fanout
+  receiver: FanoutReceiver
+  maxChannels: number
+  authorize(channel: string, action: AuthorizeAction): Promise<boolean>
+  isOpen(): boolean
+  sendEvent(event: StoredEvent, text: string): void
+  send(frame: ServerFrame): void
+  log: GatewayLogger
+  session: string
+}
+
+interface Subscription {
+  readonly key: string
+  /** Live events held back while a replay or snapshot is being read; `null` once live. */
+  buffer: StoredEvent[] | null
+}
+
+type StateReason = 'initial' | 'window' | 'epoch' | 'gap' | 'rejoin'
+type Step =
+  | { readonly kind: 'replay'; readonly channel: string; readonly from: Head; readonly events: readonly StoredEvent[] }
+  | { readonly kind: 'state'; readonly snapshot: ChannelSnapshot; readonly reason: StateReason }
+
+interface Plan {
+  readonly sub: Subscription
+  readonly steps: Step[]
+  readonly requestId: string | undefined
+}
+
+type Outcome = { result: SubscribeResult; plan?: Plan }
+
+const failure = (channel: string, code: ErrorCode, message: string, retryable = false): Outcome => ({
+  result: { ok: false, channel: channel.slice(0, 160) || '?', error: { code, message, retryable } },
+})
+
+export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
+  const { broker, fanout, receiver } = options
+  const subs = new Map<string, Subscription>()
+  /** The last position sent per concrete channel: the dedupe that makes overlap between replay and live harmless. */
+  const delivered = new Map<string, { epoch: string; seq: number }>()
+
+  function deliver(event: StoredEvent, text?: string): void {
+    const last = delivered.get(event.channel)
+    if (last && last.epoch === event.epoch) {
+      if (event.seq <= last.seq) return
+      last.seq = event.seq
+    } else delivered.set(event.channel, { epoch: event.epoch, seq: event.seq })
+    options.sendEvent(event, text ?? eventFrameText(event))
+  }
+
+  function stateFrame(snapshot: ChannelSnapshot, reason: StateReason, requestId?: string): ServerFrame {
+    return {
+      type: 'state',
+      channel: snapshot.channel,
+      epoch: snapshot.epoch,
+      seq: snapshot.seq,
+      reason,
+      ...(requestId === undefined ? {} : { requestId }),
+      state: snapshot.state as AgentwireState as unknown as Record<string, unknown>,
+    }
+  }
+
+  function drop(key: string): boolean {
+    if (!subs.delete(key)) return false
+    fanout.release(key, receiver)
+    return true
+  }
+
+  function pruneDelivered(): void {
+    for (const channel of delivered.keys()) {
+      let covered = false
+      for (const key of subs.keys()) if (channelMatches(key, channel)) covered = true
+      if (!covered) delivered.delete(channel)
+    }
+  }
+
+  async function readFrom(channel: string, from: Head): Promise<{ step: Step; recovered: boolean }> {
+    const read = await broker.read(channel, from)
+    if (read.ok) return { step: { kind: 'replay', channel, from, events: read.events }, recovered: true }
+    // No partial replay: a position the broker cannot honour gets the whole state instead.
+    // A position from the future belongs to a log this broker no longer has: reported as `epoch`.
+    return { step: { kind: 'state', snapshot: await broker.snapshot(channel), reason: read.reason === 'window' ? 'window' : 'epoch' }, recovered: false }
+  }
+
+  async function prepareOne(item: SubscribeItem, rejoin: { readonly requestId: string } | undefined): Promise<Outcome> {
+    const parsed = parseChannel(item.channel)
+    if (!parsed.ok) return failure(item.channel, ErrorCode.InvalidChannel, parsed.reason)
+    const key = parsed.channel
+    if (!subs.has(key) && subs.size >= options.maxChannels) {
+      return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
+    }
+    const positions: Array<Head & { channel: string }> = []
+    for (const p of item.resume ?? []) {
+      const c = parseChannel(p.channel)
+      if (c.ok && !c.pattern && channelMatches(key, c.channel)) positions.push({ channel: c.channel, epoch: p.epoch, seq: p.seq })
+    }
+    const action: AuthorizeAction = rejoin ? 'rejoin' : positions.length > 0 ? 'resume' : 'subscribe'
+    let allowed = false
+    try {
+      allowed = await options.authorize(key, action)
+    } catch {
+      options.log({ level: 'error', message: 'authorize threw; refusing', data: { session: options.session, channel: key } })
+    }
+    if (!options.isOpen()) return failure(key, ErrorCode.Closed, 'connection closed')
+    if (!allowed) {
+      // A grant can be withdrawn: re-subscribing a channel no longer allowed stops it too.
+      if (drop(key)) pruneDelivered()
+      return failure(key, ErrorCode.Forbidden, `not allowed to ${action} ${key}`)
+    }
+    let sub = subs.get(key)
+    let created = false
+    if (sub) sub.buffer ??= []
+    else {
+      if (subs.size >= options.maxChannels) return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
+      sub = { key, buffer: [] }
+      subs.set(key, sub)
+      created = true
+    }
+    try {
+      if (created) await fanout.acquire(key, receiver)
+      const steps: Step[] = []
+      let recovered = false
+      if (!parsed.pattern) {
+        const position = positions[0]
+        if (position && !rejoin) {
+          const r = await readFrom(key, position)
+          steps.push(r.step)
+          recovered = r.recovered
+        } else steps.push({ kind: 'state', snapshot: await broker.snapshot(key), reason: rejoin ? 'rejoin' : 'initial' })
+      } else {
+        const byChannel = new Map(positions.map((p) => [p.channel, p] as const))
+        recovered = byChannel.size > 0
+        const known = await broker.channels(key)
+        for (const channel of new Set([...byChannel.keys(), ...known])) {
+          const position = byChannel.get(channel)
+          if (position) {
+            const r = await readFrom(channel, position)
+            steps.push(r.step)
+            recovered &&= r.recovered
+          } else steps.push({ kind: 'state', snapshot: await broker.snapshot(channel), reason: 'initial' })
+        }
+      }
+      if (!options.isOpen() || subs.get(key) !== sub) return failure(key, ErrorCode.Closed, 'connection closed')
+      return { result: { ok: true, channel: key, recovered }, plan: { sub, steps, requestId: rejoin?.requestId } }
+    } catch {
+      options.log({ level: 'error', message: 'broker failed during subscribe', data: { session: options.session, channel: key } })
+      if (created && subs.get(key) === sub) drop(key)
+      return failure(key, ErrorCode.Internal, 'the broker failed; try again', true)
+    }
+  }
+
+  function commit(plan: Plan): Head {
+    let position: Head = { epoch: '', seq: 0 }
+    for (const step of plan.steps) {
+      if (step.kind === 'replay') {
+        delivered.set(step.channel, { epoch: step.from.epoch, seq: step.from.seq })
+        for (const event of step.events) deliver(event)
+        const last = step.events[step.events.length - 1]
+        position = last ? { epoch: last.epoch, seq: last.seq } : step.from
+      } else {
+        options.send(stateFrame(step.snapshot, step.reason, plan.requestId))
+        delivered.set(step.snapshot.channel, { epoch: step.snapshot.epoch, seq: step.snapshot.seq })
+        position = { epoch: step.snapshot.epoch, seq: step.snapshot.seq }
+      }
+    }
+    const buffer = plan.sub.buffer ?? []
+    plan.sub.buffer = null
+    for (const event of buffer) deliver(event)
+    return position
+  }
+
+  return {
+    async prepare(items, rejoin) {
+      const outcomes: Outcome[] = []
+      for (const item of items) outcomes.push(await prepareOne(item, rejoin))
+      return {
+        results: outcomes.map((o) => o.result),
+        commit: () => outcomes.flatMap((o) => (o.plan && options.isOpen() ? [commit(o.plan)] : [])),
+      }
+    },
+    remove(channels) {
+      const removed: string[] = []
+      for (const channel of channels) {
+        const parsed = parseChannel(channel)
+        if (parsed.ok && drop(parsed.channel)) removed.push(parsed.channel)
+      }
+      if (removed.length > 0) pruneDelivered()
+      return removed
+    },
+    live(key, event, text) {
+      const sub = subs.get(key)
+      if (!sub) return
+      if (sub.buffer) sub.buffer.push(event)
+      else deliver(event, text)
+    },
+    async resync(key, channel, reason) {
+      const sub = subs.get(key)
+      if (!sub || sub.buffer) return
+      sub.buffer = []
+      try {
+        const snapshot = await broker.snapshot(channel)
+        if (!options.isOpen() || subs.get(key) !== sub) return
+        commit({ sub, steps: [{ kind: 'state', snapshot, reason }], requestId: undefined })
+      } catch {
+        options.log({ level: 'error', message: 'broker failed during resync', data: { session: options.session, channel } })
+        if (subs.get(key) === sub) commit({ sub, steps: [], requestId: undefined })
+      }
+    },
+    clear() {
+      for (const key of [...subs.keys()]) drop(key)
+      delivered.clear()
+    },
+    get size() {
+      return subs.size
+    },
+  }
+}

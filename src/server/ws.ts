@@ -1,0 +1,129 @@
+import { isUtf8 } from 'node:buffer'
+import type { IncomingMessage, Server } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import type { GatewayCore } from './core'
+import type { GatewaySocket } from './connection'
+import type { GatewayLogger } from './options'
+
+export interface WebSocketBindingOptions {
+  /** @default '/ws' */
+  path?: string
+  /** Exact-match Origin allowlist; `undefined` allows any. @default undefined */
+  allowedOrigins?: readonly string[]
+  /** @default true */
+  allowMissingOrigin?: boolean
+  /** Answer upgrades on other paths with 404 (when the gateway owns the server); otherwise leave them to other listeners. @default false */
+  ownsServer?: boolean
+  logger?: GatewayLogger
+}
+
+export interface WebSocketBinding {
+  /** Stops handling upgrades on the server. */
+  detach(): void
+}
+
+/**
+ * Binds the gateway core to `ws` on an HTTP server's `upgrade` event. Origin and the pending
+ * handshake cap are checked before the upgrade, so a refused browser never gets a 101.
+ * permessage-deflate stays off (memory, and CRIME/BREACH-style leaks), and `maxPayload` is the
+ * gateway's, not ws's 100 MiB default.
+ */
+export function bindWebSocket(server: Server, core: GatewayCore, options: WebSocketBindingOptions = {}): WebSocketBinding {
+  const path = options.path ?? '/ws'
+  const allowed = options.allowedOrigins ? new Set(options.allowedOrigins) : undefined
+  const allowMissingOrigin = options.allowMissingOrigin ?? true
+  const log = options.logger ?? (() => undefined)
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: core.limits.maxPayload,
+    clientTracking: false,
+    // Checked here with the native isUtf8 so bad text is closed as a bad frame (4400) like any other.
+    skipUTF8Validation: true,
+  })
+
+  function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const pathname = (request.url ?? '/').split('?')[0]
+    if (pathname !== path) {
+      if (options.ownsServer) refuse(socket, 404, 'Not Found')
+      return
+    }
+    if (allowed) {
+      const origin = request.headers.origin
+      const ok = origin === undefined ? allowMissingOrigin : allowed.has(origin)
+      if (!ok) {
+        core.drop('origin')
+        log({ level: 'warn', message: 'origin refused', data: { present: origin !== undefined } })
+        return refuse(socket, 403, 'Forbidden')
+      }
+    }
+    if (!core.canAccept()) {
+      core.drop('pending_handshakes')
+      return refuse(socket, 503, 'Service Unavailable')
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, socket))
+  }
+
+  function accept(ws: WebSocket, request: IncomingMessage, raw: Duplex): void {
+    // Sends within one tick are written together: corking is the biggest lever on fan-out throughput.
+    let corked = false
+    const uncork = () => {
+      corked = false
+      raw.uncork()
+    }
+    const socket: GatewaySocket = {
+      send(text) {
+        if (ws.readyState !== ws.OPEN) return
+        if (!corked) {
+          corked = true
+          raw.cork()
+          process.nextTick(uncork)
+        }
+        ws.send(text)
+      },
+      close: (code, reason) => ws.close(code, reason),
+      terminate: () => ws.terminate(),
+      ping() {
+        if (ws.readyState === ws.OPEN) ws.ping()
+      },
+      get bufferedAmount() {
+        return ws.bufferedAmount
+      },
+    }
+    const connection = core.accept(socket, {
+      headers: request.headers,
+      remoteAddress: request.socket.remoteAddress,
+      url: request.url,
+      request,
+    })
+    if (!connection) return
+    ws.on('message', (data, isBinary) => {
+      const bytes = data as Buffer
+      if (isBinary) connection.receive({ kind: 'binary', bytes: bytes.length })
+      else if (!isUtf8(bytes)) connection.receive({ kind: 'invalid_utf8', bytes: bytes.length })
+      else connection.receive(bytes.toString('utf8'))
+    })
+    ws.on('pong', () => connection.pong())
+    ws.on('close', () => connection.closed())
+    ws.on('error', (error: Error & { code?: string }) => {
+      // ws closes the socket itself (1009 for too big, 1002/1008 for broken framing); we count it.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') core.drop('message_too_big')
+      else core.drop('bad_frame')
+      log({ level: 'warn', message: 'websocket error', data: { session: connection.session, code: error.code ?? 'unknown' } })
+    })
+  }
+
+  server.on('upgrade', onUpgrade)
+  return {
+    detach() {
+      server.off('upgrade', onUpgrade)
+      wss.close()
+    },
+  }
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.on('error', () => undefined)
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${text.length}\r\n\r\n${text}`)
+}
