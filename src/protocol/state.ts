@@ -47,6 +47,7 @@ export interface TaskView {
   readonly progress: number
   readonly agent?: string
   readonly name?: string
+  readonly description?: string
   readonly message?: string
   readonly step?: string
   readonly result?: unknown
@@ -84,6 +85,8 @@ export interface RequestView {
   readonly completedAgents: readonly string[]
   readonly result?: unknown
   readonly error?: { readonly message: string; readonly agent?: string; readonly step?: number }
+  /** Why the request was cancelled, when `request.cancelled` said. */
+  readonly cancelReason?: string
 }
 
 export interface SessionView {

@@ -1,0 +1,60 @@
+/**
+ * Null-prototype records: the keyed collections of `AgentwireState`. An id such as
+ * `__proto__`, `constructor` or `toString` must be an ordinary key, so the records have no
+ * prototype to find it on, and every write goes through these helpers instead of a spread or
+ * `Object.assign` into `{}` (which would call the `__proto__` setter of `Object.prototype`).
+ * On a null-prototype object a plain assignment of `__proto__` creates an own property,
+ * which is what makes the helpers both safe and fast.
+ */
+
+/** A mutable null-prototype record; callers freeze it by convention, not by `Object.freeze`. */
+export type MutableRecord<T> = Record<string, T>
+
+/** A new, empty null-prototype record. */
+export function emptyRecord<T>(): MutableRecord<T> {
+  return Object.create(null) as MutableRecord<T>
+}
+
+/** Whether `record` holds `key` as its own property (never an inherited one). */
+export function hasKey(record: Readonly<Record<string, unknown>>, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(record, key)
+}
+
+/** The value at `key`, ignoring anything a prototype might supply. */
+export function getKey<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return hasKey(record, key) ? record[key] : undefined
+}
+
+/**
+ * A null-prototype copy of `record`. `Object.keys` plus assignment measured faster than
+ * `for…in`, `Object.assign` or a spread on the dictionary-mode objects these records are.
+ */
+export function copyRecord<T>(record: Readonly<Record<string, T>>): MutableRecord<T> {
+  const out = emptyRecord<T>()
+  const keys = Object.keys(record)
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    out[key] = record[key] as T
+  }
+  return out
+}
+
+/** A copy of `record` with `key` set to `value`; `record` itself when it already holds that very value. */
+export function withKey<T>(record: Readonly<Record<string, T>>, key: string, value: T): Readonly<Record<string, T>> {
+  if (hasKey(record, key) && record[key] === value) return record
+  const out = copyRecord(record)
+  out[key] = value
+  return out
+}
+
+/** A copy of `record` without `key`; `record` itself when it has no such key. */
+export function withoutKey<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
+  if (!hasKey(record, key)) return record
+  const out = emptyRecord<T>()
+  const keys = Object.keys(record)
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string
+    if (k !== key) out[k] = record[k] as T
+  }
+  return out
+}
