@@ -246,7 +246,7 @@ function startConnecting(state: ConnectionState, attempt: number, authRetry: boo
   const generation = state.generation + 1
   return to(state, { status: 'connecting', generation, attempt, phase: 'socket', authRetry }, [
     { type: 'cancelTimers' },
-    ...before,
+    ...before.filter((e) => e.type !== 'cancelTimers'),
     { type: 'openSocket', generation },
     { type: 'armConnectTimeout' },
   ])
