@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentStatusValue, EventOf, EventType } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, type AgentEvent, type AgentStatusValue, type EventOf, type EventType } from 'agentwire/protocol'
 
 /**
  * A simulated fleet for `agentwire demo`, examples and tests: a routing engine that assigns
@@ -39,6 +39,11 @@ export type SimulatorCommand =
 
 export type SimulatorCommandResult = { ok: true } | { ok: false; code: 'not_found' | 'conflict'; message: string }
 
+/** The part of the gateway's command context the simulator uses (structural, so any gateway fits). */
+export interface SimulatorCommandContext {
+  defaultHandler(): Promise<unknown>
+}
+
 export interface SimulatorOptions {
   /** Seed of the random source: the same seed and clock give the same events. @default Date.now() */
   seed?: number
@@ -73,6 +78,13 @@ export interface Simulator {
   tick(): void
   /** Handles a client command for a simulated request. */
   handleCommand(command: SimulatorCommand): SimulatorCommandResult
+  /**
+   * The gateway's `onCommand`, answered by the simulated backend:
+   * `createGateway({ onCommand: (command, context) => simulator.onCommand(command, context) })`.
+   * A refused command rejects with an `AgentwireError` (`not_found`, `conflict`), which the
+   * gateway sends back as a typed error reply; `ack` keeps the gateway's default.
+   */
+  onCommand(command: SimulatorCommand | { type: 'ack' }, context: SimulatorCommandContext): Promise<unknown>
   /** Stops the simulation; no timer is left. Idempotent. */
   stop(): void
   readonly running: boolean
@@ -383,10 +395,16 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
   for (const collectionId of ['docs', 'runbooks']) publish(`collection:${collectionId}`, 'collection.created', { collectionId, metadata: { documents: 10 }, timestamp: started })
   timer = clock.setTimeout(loop, tickMs)
 
-  return {
+  const simulator: Simulator = {
     tick,
     get running() {
       return running
+    },
+    async onCommand(command, context) {
+      if (command.type === 'ack') return context.defaultHandler()
+      const result = simulator.handleCommand(command)
+      if (!result.ok) throw new AgentwireError(result.code === 'conflict' ? ErrorCode.Conflict : ErrorCode.NotFound, result.message)
+      return undefined
     },
     handleCommand(command) {
       const run = requests.get(command.requestId)
@@ -415,4 +433,5 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
       timer = undefined
     },
   }
+  return simulator
 }

@@ -187,6 +187,19 @@ describe('the simulated fleet', () => {
     expect(out.log.length).toBe(count)
   })
 
+  it('answers the gateway commands: typed errors for unknown requests, the default for acks', async () => {
+    const { clock } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 2, requestEveryMs: 0 })
+    const context = { defaultHandler: async () => 'default' }
+    await expect(sim.onCommand({ type: 'start', requestId: 'r9', query: 'q' }, context)).resolves.toBeUndefined()
+    await expect(sim.onCommand({ type: 'start', requestId: 'r9', query: 'q' }, context)).rejects.toMatchObject({ name: 'AgentwireError', code: 'conflict' })
+    await expect(sim.onCommand({ type: 'feedback', requestId: 'nobody', questionId: 'q', answer: 1 }, context)).rejects.toMatchObject({ code: 'not_found' })
+    await expect(sim.onCommand({ type: 'ack' }, context)).resolves.toBe('default')
+    sim.stop()
+    expect(out.of('request.started')).toEqual([{ channel: 'request:r9', payload: expect.objectContaining({ requestId: 'r9', query: 'q' }) }])
+  })
+
   it('reports a failed publish instead of throwing', async () => {
     const { clock, advance } = fakeClock()
     const errors: unknown[] = []
