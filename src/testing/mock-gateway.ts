@@ -109,23 +109,41 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
     return log
   }
 
-  // Replay after a position in this epoch, else a snapshot per concrete channel.
-  function join(conn: Conn, item: SubscribeItem): { result: SubscribeResult; then: ServerFrame[] } {
+  // As the gateway does, per concrete channel: replay after a position this log still holds,
+  // else that channel's snapshot (`initial` without a position, `window` or `epoch` with one).
+  function join(conn: Conn, item: SubscribeItem, rejoin?: string): { result: SubscribeResult; then: ServerFrame[] } {
     const parsed = parseChannel(item.channel)
     if (!parsed.ok) return { result: { ok: false, channel: item.channel, error: { code: 'invalid_channel', message: parsed.reason } }, then: [] }
     const channel = parsed.channel
-    const concrete = parsed.pattern ? [...logs.keys()].filter((c) => channelMatches(channel, c)) : [channel]
-    const from = new Map((item.resume ?? []).map((p) => [p.channel, p]))
-    const reason = !item.resume ? 'initial' : item.resume.some((p) => p.epoch !== epoch) ? 'epoch' : undefined
-    const lost = reason ?? (concrete.some((c) => { const log = logOf(c); const first = log.events[0]?.seq ?? log.seq + 1; return (from.get(c)?.seq ?? 0) < first - 1 }) ? 'window' : undefined)
+    const from = new Map((item.resume ?? []).filter((p) => channelMatches(channel, p.channel)).map((p) => [p.channel, p]))
+    const concrete = parsed.pattern ? new Set([...from.keys(), ...[...logs.keys()].filter((c) => channelMatches(channel, c))]) : [channel]
     const then: ServerFrame[] = []
+    let recovered = from.size > 0
     for (const c of concrete) {
       const log = logOf(c)
-      if (lost) then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: lost, state: log.state as unknown as Record<string, unknown> })
-      else for (const e of log.events) if (e.seq > (from.get(c)?.seq ?? 0)) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
+      const p = from.get(c)
+      const oldest = log.events[0]?.seq ?? log.seq + 1
+      const lost = !p ? 'initial' : p.epoch !== epoch || p.seq > log.seq ? 'epoch' : p.seq < oldest - 1 ? 'window' : undefined
+      if (lost) {
+        recovered &&= lost === 'initial'
+        then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: rejoin ? 'rejoin' : lost, ...(rejoin ? { requestId: rejoin } : {}), state: log.state as unknown as Record<string, unknown> })
+      } else for (const e of log.events) if (e.seq > p!.seq) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
     }
     conn.subs.add(channel)
-    return { result: { ok: true, channel, recovered: !lost }, then }
+    return { result: { ok: true, channel, recovered }, then }
+  }
+
+  function publish(channel: string, event: AgentEvent): { channel: string; epoch: string; seq: number } {
+    const log = logOf(channel)
+    const seq = ++log.seq
+    const time = Date.now()
+    log.events.push({ seq, event, time })
+    if (log.events.length > windowSize) log.events.shift()
+    log.state = reduce(log.state, event)
+    for (const conn of connections) {
+      if (conn.welcomed && [...conn.subs].some((s) => channelMatches(s, channel))) conn.send({ type: 'event', channel, epoch, seq, time, event })
+    }
+    return { channel, epoch, seq }
   }
 
   function handle(conn: Conn, frame: ClientFrame): void {
@@ -135,33 +153,44 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       case 'hello': {
         const joined = (frame.resume ?? []).map((item) => join(conn, item))
         conn.welcomed = true
-        conn.send({ type: 'welcome', v: PROTOCOL_VERSION, session: conn.id, heartbeatMs: options.heartbeatMs ?? 30_000, subscriptions: joined.map((j) => j.result) })
+        const subscriptions = frame.resume ? { subscriptions: joined.map((j) => j.result) } : {}
+        conn.send({ type: 'welcome', v: PROTOCOL_VERSION, session: conn.id, heartbeatMs: options.heartbeatMs ?? 30_000, ...subscriptions })
         for (const j of joined) j.then.forEach(conn.send)
         return
       }
       case 'subscribe': {
         const joined = frame.channels.map((item) => join(conn, item))
-        ok(frame.id, { subscriptions: joined.map((j) => j.result) })
+        ok(frame.id, joined.map((j) => j.result))
         for (const j of joined) j.then.forEach(conn.send)
         return
       }
       case 'unsubscribe':
-        for (const c of frame.channels) conn.subs.delete(c)
-        return ok(frame.id)
+        return ok(frame.id, { channels: frame.channels.filter((c) => conn.subs.delete(c)) })
       case 'rejoin': {
+        // State first, then the reply, as the gateway does.
         const channel = `request:${frame.requestId}`
-        const log = logOf(channel)
-        conn.subs.add(channel)
-        conn.send({ type: 'state', channel, epoch, seq: log.seq, reason: 'rejoin', requestId: frame.requestId, state: log.state as unknown as Record<string, unknown> })
-        return ok(frame.id)
+        join(conn, { channel }, frame.requestId).then.forEach(conn.send)
+        return ok(frame.id, { channel, epoch, seq: logOf(channel).seq })
       }
       case 'ping':
         return conn.send({ type: 'pong', t: frame.t })
       case 'pong':
-      case 'ack':
         return
-      default:
-        return ok(frame.id, frame.type === 'start' ? { requestId: frame.requestId } : undefined)
+      case 'ack':
+        return frame.id === undefined ? undefined : ok(frame.id)
+      case 'auth':
+        return ok(frame.id)
+      // Commands publish what the gateway's default handler publishes.
+      case 'start': {
+        const { seq } = publish(`request:${frame.requestId}`, { type: 'request.started', payload: { requestId: frame.requestId, query: frame.query, ...(frame.context ? { context: frame.context } : {}) } })
+        return ok(frame.id, { requestId: frame.requestId, channel: `request:${frame.requestId}`, seq })
+      }
+      case 'cancel':
+        publish(`request:${frame.requestId}`, { type: 'request.cancelled', payload: { requestId: frame.requestId, ...(frame.reason === undefined ? {} : { reason: frame.reason }) } })
+        return ok(frame.id, { requestId: frame.requestId })
+      case 'feedback':
+        publish(`request:${frame.requestId}`, { type: 'request.feedback', payload: { requestId: frame.requestId, questionId: frame.questionId, answer: frame.answer } })
+        return ok(frame.id, { requestId: frame.requestId })
     }
   }
 
@@ -200,18 +229,7 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
     get epoch() {
       return epoch
     },
-    publish(channel, event) {
-      const log = logOf(channel)
-      const seq = ++log.seq
-      const time = Date.now()
-      log.events.push({ seq, event, time })
-      if (log.events.length > windowSize) log.events.shift()
-      log.state = reduce(log.state, event)
-      for (const conn of connections) {
-        if (conn.welcomed && [...conn.subs].some((s) => channelMatches(s, channel))) conn.send({ type: 'event', channel, epoch, seq, time, event })
-      }
-      return { channel, epoch, seq }
-    },
+    publish,
     drop,
     restart({ replay }) {
       drop(1012, 'restart')
