@@ -14,6 +14,12 @@ export type DecodeResult =
 /** The result of encoding one client command for a backend. */
 export type EncodeResult<F extends WireFrame = WireFrame> =
   | { ok: true; frame: F }
+  /**
+   * A command that takes several frames on this backend (a Socket.IO room emit per channel),
+   * or none (the backend already sends that channel to everyone). Send all, in order.
+   * {@link framesOf} reads either form.
+   */
+  | { ok: true; frame?: undefined; frames: readonly F[] }
   /** The backend has no such command (code `unsupported`), or the command is invalid. */
   | { ok: false; error: AgentwireError }
 
@@ -41,4 +47,9 @@ export interface Codec<F extends WireFrame = WireFrame> {
   readonly capabilities: Capabilities
   decode(frame: unknown): DecodeResult
   encode(command: ClientFrame): EncodeResult<F>
+}
+
+/** The frames to send for a successful encode, whether the codec returned one or several. */
+export function framesOf<F extends WireFrame>(result: { ok: true; frame: F } | { ok: true; frame?: undefined; frames: readonly F[] }): readonly F[] {
+  return result.frame !== undefined ? [result.frame] : (result as { frames: readonly F[] }).frames
 }
