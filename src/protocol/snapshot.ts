@@ -206,20 +206,28 @@ function parse(value: unknown): ParseStateResult {
   if (!isObject(value)) return fail(`"state" expects an object, got ${kind(value)}`, [])
   const rest = RestSchema.safeParse(value, { reportInput: true })
   if (!rest.success) return { ok: false, error: issueError('state', rest.error.issues) }
-  const initial = initialState()
-  const out: Record<string, unknown> = {
-    knowledge: rest.data.knowledge ?? initial.knowledge,
+  const keyed = emptyRecord<MutableRecord<unknown>>()
+  for (const name of KEYED_NAMES) {
+    const parsed = parseKeyed(name, hasKey(value, name) ? value[name] : undefined)
+    if (!parsed.ok) return parsed
+    keyed[name] = parsed.record
+  }
+  const k = keyed as Record<KeyedName, MutableRecord<never>>
+  // Built in the order `initialState` uses, so a re-serialized snapshot reads the same.
+  const state: AgentwireState = {
+    agents: k.agents,
+    tasks: k.tasks,
+    requests: k.requests,
+    sessions: k.sessions,
+    chats: k.chats,
+    collections: k.collections,
+    knowledge: rest.data.knowledge ?? initialState().knowledge,
+    metrics: k.metrics,
     dashboard: rest.data.dashboard ?? null,
     notifications: newest(rest.data.notifications ?? [], MAX_NOTIFICATIONS),
     decisions: newest(rest.data.decisions ?? [], MAX_DECISIONS),
   }
-  for (const name of KEYED_NAMES) {
-    const raw = hasKey(value, name) ? value[name] : undefined
-    const parsed = parseKeyed(name, raw)
-    if (!parsed.ok) return parsed
-    out[name] = parsed.record
-  }
-  return { ok: true, state: out as unknown as AgentwireState }
+  return { ok: true, state }
 }
 
 type KeyedResult = { ok: true; record: MutableRecord<unknown> } | { ok: false; error: ProtocolError }
