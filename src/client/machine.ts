@@ -163,8 +163,13 @@ export function transition(state: ConnectionState, event: MachineEvent, ctx: Mac
       if (state.status !== 'connecting') return same(state)
       return becomeOpen(state, ctx)
 
-    case 'socketClosed':
-      return afterClose(state, { code: event.code, reason: event.reason }, ctx, false)
+    case 'socketClosed': {
+      // A socket that never opened failed to connect, whatever code it reports (browsers say
+      // 1006; some runtimes and mocks say 1000, which would otherwise read as "stop for good").
+      const neverOpened = state.status === 'connecting' && state.phase === 'socket'
+      const code = neverOpened && (event.code === CloseCode.Normal || event.code === CloseCode.NoStatus) ? CloseCode.Abnormal : event.code
+      return afterClose(state, { code, reason: event.reason }, ctx, false)
+    }
 
     case 'tokenFailed':
       return afterClose(state, { code: CloseCode.Abnormal, reason: event.reason }, ctx, true)
