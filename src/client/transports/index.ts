@@ -4,3 +4,5 @@ export { fallbackTransport, UPGRADE_CLOSE_CODE, UPGRADE_CLOSE_REASON } from './f
 export type { FallbackTransport, FallbackTransportOptions, FallbackMode } from './fallback'
 export { createSseParser } from './sse'
 export type { SseMessage, SseParser } from './sse'
+export { forgeTransport } from './forge'
+export type { ForgeTransport, ForgeTransportOptions } from './forge'
