@@ -41,6 +41,9 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
     clientTracking: false,
     // Checked here with the native isUtf8 so bad text is closed as a bad frame (4400) like any other.
     skipUTF8Validation: true,
+    // No subprotocol is ever selected: ws would echo the first one offered, and some clients put
+    // a bearer token there. Tokens travel in `hello`, never in a header that is echoed or logged.
+    handleProtocols: () => false,
   })
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
