@@ -29,6 +29,8 @@ export interface FakeGatewayOptions {
   withholdWelcome?: boolean
   /** Events kept per channel for replay. @default 1000 */
   window?: number
+  /** The URL to serve; a fresh one by default. */
+  url?: string
   /** Called for every frame before the gateway handles it; return false to swallow it. */
   onFrame?: (frame: ClientFrame, connection: FakeConnection) => boolean | void
 }
@@ -52,10 +54,14 @@ interface ChannelLog {
 }
 
 let nextPort = 1
+/** A URL no other fake gateway serves. */
+export function fakeUrl(): string {
+  return `ws://fake-gateway-${nextPort++}.test/ws`
+}
 
 export function createFakeGateway(options: FakeGatewayOptions = {}) {
   // mock-socket routes by URL across the whole process: one URL per gateway.
-  const url = `ws://fake-gateway-${nextPort++}.test/ws`
+  const url = options.url ?? fakeUrl()
   const server = new Server(url)
   const connections: FakeConnection[] = []
   const logs = new Map<string, ChannelLog>()
@@ -89,7 +95,7 @@ export function createFakeGateway(options: FakeGatewayOptions = {}) {
       close(code, reason = '') {
         if (!connection.open) return
         connection.open = false
-        socket.close({ code, reason })
+        socket.close({ code, reason, wasClean: code !== 1006 })
       },
     }
     connections.push(connection)
