@@ -129,7 +129,7 @@ describe('X3 per-user channel authorization', () => {
     ['webgui:user:B'],
   ])('refuses the odd name %j before authorizing it', async (channel) => {
     let asked = 0
-    const gateway = await startGateway(registry, { authenticate: byToken, authorize: (...args) => (asked++, authorize(...args)) })
+    const gateway = await startGateway(registry, { authenticate: byToken, authorize: (p, channel) => (asked++, authorize(p, channel)) })
     const a = await open(gateway.url, registry, { token: 'A' })
     const reply = await subscribe(a, [channel])
     expect(reply.result[0]).toMatchObject({ ok: false, error: { code: 'invalid_channel' } })
