@@ -1,5 +1,5 @@
 import { createClient } from 'redis'
-import { AgentEventSchema, parseChannel } from 'agentwire/protocol'
+import { decodeRoutingRedis, decodeWebguiRedis } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker } from './broker'
 import { brokerError, closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './redis-log'
@@ -51,8 +51,8 @@ export interface Ingest {
   close(): Promise<void>
 }
 
-/** The routing engine's Redis channels and the message type each carries. */
-const ROUTING_CHANNELS = { 'task:routing': 'routing_decision', 'agent:status': 'agent_status' } as const
+/** The routing engine's Redis channels (the protocol's `ROUTING_REDIS_CHANNELS` says what each carries). */
+const ROUTING_CHANNELS = { 'task:routing': true, 'agent:status': true } as const
 const WEBGUI_PATTERN = 'webgui:*'
 
 type Decoded = { ok: true; events: Array<{ channel: string; event: AgentEvent }> } | { ok: false; reason: string } | { ok: true; events: []; ignored: true }
@@ -116,86 +116,30 @@ export async function ingestSeedChannels(broker: Broker, options: IngestOptions)
   }
 }
 
-/** One seed message to canonical events on canonical channels. Exported for tests of the mapping. */
+/**
+ * One seed message to canonical events on canonical channels, with the protocol's dialect
+ * decoders for Redis (`decodeRoutingRedis`, `decodeWebguiRedis`): the same mapping the
+ * `routing` and `webgui` codecs use on those backends' WebSockets. Never throws.
+ */
 export function decodeSeedMessage(redisChannel: string, text: string): Decoded {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return { ok: false, reason: 'not JSON' }
+  const result = Object.prototype.hasOwnProperty.call(ROUTING_CHANNELS, redisChannel)
+    ? decodeRoutingRedis(redisChannel, text)
+    : redisChannel.startsWith('webgui:')
+      ? decodeWebguiRedis(redisChannel, text)
+      : undefined
+  if (!result) return { ok: false, reason: 'not a seed channel' }
+  if (!result.ok) {
+    // Code and path only: a decoder's message may quote a value from the payload.
+    const at = result.error.path.length > 0 ? ` at ${result.error.path.join('.')}` : ''
+    return { ok: false, reason: `${result.error.code}${at}` }
   }
-  if (!isObj(value)) return { ok: false, reason: 'not a JSON object' }
-  const routingKind = Object.prototype.hasOwnProperty.call(ROUTING_CHANNELS, redisChannel) ? ROUTING_CHANNELS[redisChannel as keyof typeof ROUTING_CHANNELS] : undefined
-  if (routingKind) {
-    // `{ type, payload }` as on the seed's WebSocket, or the bare payload.
-    const payload = value.type === routingKind && 'payload' in value ? value.payload : value
-    if (routingKind === 'routing_decision') return one('routing.decision', payload, (p) => `task:${String(p.taskId)}`)
-    return one('agent.status', payload, (p) => `agent:${String(p.name)}`)
-  }
-  if (redisChannel.startsWith('webgui:')) return decodeWebgui(redisChannel, value)
-  return { ok: false, reason: 'not a seed channel' }
+  const events: Array<{ channel: string; event: AgentEvent }> = []
+  for (const message of result.messages) if (message.type === 'event') events.push({ channel: message.channel, event: message.event })
+  // A heartbeat, an `error` report or a type with no canonical event.
+  if (events.length === 0) return { ok: true, events: [], ignored: true }
+  return { ok: true, events }
 }
 
-function decodeWebgui(redisChannel: string, value: Obj): Decoded {
-  const channel = webguiChannel(redisChannel)
-  if (!channel) return { ok: false, reason: 'unknown webgui channel' }
-  const data: Obj = isObj(value.data) ? value.data : {}
-  const timestamp = value.timestamp
-  const at = () => channel
-  switch (value.type) {
-    case 'session_status_changed':
-      return one('session.status', { sessionId: value.session_id ?? channel.slice('session:'.length), status: data.status, progress: data.progress, message: data.message, timestamp }, at)
-    case 'agent_status_changed':
-      return one('agent.status', { name: data.agent ?? data.name, status: data.status, load: data.load, timestamp }, at)
-    case 'task_progress':
-      return one('task.progress', { taskId: data.task_id, progress: data.progress, message: data.message, step: data.step, agent: data.agent, timestamp }, at)
-    case 'notification':
-      return one('system.notification', { level: data.level ?? 'info', message: data.message, title: data.title, details: data.details, sessionId: value.session_id, userId: data.user_id, timestamp }, at)
-    case 'metrics_update':
-      return one('metrics.snapshot', { scope: data.scope ?? 'system', name: data.name, values: data.values, timestamp }, at)
-    case 'ping':
-    case 'pong':
-      return { ok: true, events: [], ignored: true }
-    default:
-      return typeof value.type === 'string' ? { ok: true, events: [], ignored: true } : { ok: false, reason: 'no "type"' }
-  }
-}
-
-/** `webgui:session:123` → `session:123`, `webgui:global` → `global`. */
-function webguiChannel(redisChannel: string): string | undefined {
-  const rest = redisChannel.slice('webgui:'.length)
-  const candidate = rest === 'global' ? 'global' : rest
-  if (candidate !== 'global' && !/^(session|agent|user):/.test(candidate)) return undefined
-  const check = parseChannel(candidate)
-  return check.ok && !check.pattern ? check.channel : undefined
-}
-
-function one(type: AgentEvent['type'], payload: unknown, channelOf: (p: Obj) => string): Decoded {
-  const clean = isObj(payload) ? withoutUndefined(payload) : payload
-  const parsed = AgentEventSchema.safeParse({ type, payload: clean })
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    return { ok: false, reason: `not a valid ${type}${issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}` }
-  }
-  const event = parsed.data as AgentEvent
-  const check = parseChannel(channelOf(event.payload as unknown as Obj))
-  if (!check.ok || check.pattern) return { ok: false, reason: `names no valid channel: ${check.ok ? 'a pattern' : check.reason}` }
-  return { ok: true, events: [{ channel: check.channel, event }] }
-}
-
-type Obj = Record<string, unknown>
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v)
-}
-function withoutUndefined(o: Obj): Obj {
-  const out: Obj = {}
-  for (const k of Object.keys(o)) {
-    // A parsed `__proto__` key would set this object's prototype on assignment.
-    if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue
-    if (o[k] !== undefined && o[k] !== null) out[k] = o[k]
-  }
-  return out
-}
 function printable(s: string): string {
   return (s.length > 60 ? `${s.slice(0, 60)}…` : s).replace(/[^\x20-\x7e]/g, '?')
 }

@@ -112,6 +112,7 @@ describe('ingest of the seed backends\' Redis channels', () => {
       ok: true,
       events: [{ channel: 'user:7', event: { type: 'system.notification' } }],
     })
-    expect(decodeSeedMessage('webgui:weird:1', note('notification', { message: 'x' }))).toMatchObject({ ok: false })
+    expect(decodeSeedMessage('webgui:weird:1', note('notification', { message: 'x' }))).toMatchObject({ ok: true, events: [] })
+    expect(decodeSeedMessage('webgui:session:s1', 'not json')).toMatchObject({ ok: false })
   })
 })
