@@ -1,0 +1,67 @@
+// N idle clients on channel `global`, spread over one or more gateways; counts deliveries.
+// argv: kind (raw | agentwire), ports (comma-separated), n
+// kind raw: raw `ws` sockets speaking the native hello; agentwire: full agentwire Node clients.
+import { WebSocket } from 'ws'
+import { onParent, percentile, report, wallNow } from '../lib.mjs'
+
+const [kind, portsArg, nArg] = process.argv.slice(2)
+const ports = portsArg.split(',').map(Number)
+const n = Number(nArg)
+let expected = Infinity
+let count = 0
+let first = 0
+let latencies = []
+let recordLatency = false
+
+const onEvent = (stamp) => {
+  if (count === 0) first = performance.now()
+  count++
+  if (recordLatency) latencies.push(wallNow() - stamp)
+  if (count === expected) report({ type: 'received', count, ms: performance.now() - first })
+}
+
+const sockets = []
+let ready = 0
+const onReady = () => {
+  if (++ready === n) report({ type: 'ready' })
+}
+
+if (kind === 'agentwire') {
+  const { createNodeClient } = await import('agentwire/node')
+  for (let i = 0; i < n; i++) {
+    const client = createNodeClient({ url: `ws://127.0.0.1:${ports[i % ports.length]}/ws`, heartbeat: { intervalMs: 600_000 }, reconnect: { initialDelayMs: 50, maxDelayMs: 1000 } })
+    const sub = client.subscribe('global')
+    sub.ready.then(onReady, (e) => report({ type: 'error', message: String(e) }))
+    client.on('metrics.snapshot', (e) => onEvent(e.payload.values.t))
+    sockets.push(client)
+  }
+} else {
+  for (let i = 0; i < n; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${ports[i % ports.length]}/ws`, { perMessageDeflate: false })
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', v: 1, resume: [{ channel: 'global' }] })))
+    ws.on('message', (data) => {
+      const text = String(data)
+      if (text.charCodeAt(9) === 101 /* "event" */ && text.startsWith('{"type":"event"')) {
+        const f = JSON.parse(text)
+        onEvent(f.event.payload.values.t)
+      } else if (text.startsWith('{"type":"welcome"')) onReady()
+    })
+    ws.on('error', (e) => report({ type: 'error', message: String(e) }))
+    sockets.push(ws)
+  }
+}
+
+onParent({
+  expect: ({ total, latency }) => {
+    expected = total
+    count = 0
+    latencies = []
+    recordLatency = Boolean(latency)
+    report({ type: 'armed' })
+  },
+  latencies: () => {
+    const s = latencies.sort((a, b) => a - b)
+    report({ type: 'latencies', count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] })
+  },
+})
+process.on('SIGTERM', () => process.exit(0))
