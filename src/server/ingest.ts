@@ -55,7 +55,8 @@ export interface Ingest {
 const ROUTING_CHANNELS = { 'task:routing': true, 'agent:status': true } as const
 const WEBGUI_PATTERN = 'webgui:*'
 
-type Decoded = { ok: true; events: Array<{ channel: string; event: AgentEvent }> } | { ok: false; reason: string } | { ok: true; events: []; ignored: true }
+/** What one seed message became: canonical events, nothing worth publishing, or a malformed message (with a reason that never quotes it). */
+export type SeedDecodeResult = { ok: true; events: Array<{ channel: string; event: AgentEvent }> } | { ok: false; reason: string } | { ok: true; events: []; ignored: true }
 
 export async function ingestSeedChannels(broker: Broker, options: IngestOptions): Promise<Ingest> {
   const report = options.onError ?? throttledWarn()
@@ -67,7 +68,7 @@ export async function ingestSeedChannels(broker: Broker, options: IngestOptions)
 
   const onMessage = (message: string, redisChannel: string) => {
     stats.received++
-    let decoded: Decoded
+    let decoded: SeedDecodeResult
     try {
       decoded = decodeSeedMessage(redisChannel, message)
     } catch {
@@ -121,7 +122,7 @@ export async function ingestSeedChannels(broker: Broker, options: IngestOptions)
  * decoders for Redis (`decodeRoutingRedis`, `decodeWebguiRedis`): the same mapping the
  * `routing` and `webgui` codecs use on those backends' WebSockets. Never throws.
  */
-export function decodeSeedMessage(redisChannel: string, text: string): Decoded {
+export function decodeSeedMessage(redisChannel: string, text: string): SeedDecodeResult {
   const result = Object.prototype.hasOwnProperty.call(ROUTING_CHANNELS, redisChannel)
     ? decodeRoutingRedis(redisChannel, text)
     : redisChannel.startsWith('webgui:')
