@@ -629,6 +629,7 @@ export function createClient(options: ClientOptions): Client {
       if (result.ok) {
         const wire = subscriptions.get(result.channel)
         if (wire) markSubscribed(wire)
+        positions.answered(result.channel)
       } else {
         refuse(result.channel, errorFromBody(result.error, `subscribe ${result.channel}`))
       }

@@ -38,6 +38,11 @@ export interface Positions {
   resumeFor(subscription: string): Position[]
   /** Marks a channel as waiting for the answer to a re-subscribe; false when it already was. */
   markRecovering(channel: string): boolean
+  /**
+   * The server answered a (re-)subscribe covering these channels: its replay or snapshot
+   * follows at once, so a gap after it is a new one, worth asking about again.
+   */
+  answered(subscription: string): void
   /** The connection is gone: re-subscribing on the next one asks for everything again. */
   connectionLost(): void
   forget(channel: string): void
@@ -95,6 +100,9 @@ export function createPositions(): Positions {
       entry.recovering = true
       entry.settling = true
       return true
+    },
+    answered(subscription) {
+      for (const [channel, entry] of entries) if (channelMatches(subscription, channel)) entry.recovering = false
     },
     connectionLost() {
       for (const entry of entries.values()) {
