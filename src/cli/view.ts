@@ -11,6 +11,8 @@ export interface ViewOptions {
   color?: boolean
   /** The first line's label, e.g. the URL watched. @default 'agentwire' */
   title?: string
+  /** Dim lines under the title, e.g. the URLs the demo serves. @default none */
+  header?: readonly string[]
   /** Finished tasks shown under the running ones. @default 5 */
   finishedTasks?: number
   /** Requests shown, newest first. @default 3 */
@@ -29,6 +31,7 @@ export function renderView(state: AgentwireState, connection: string, width: num
   const indicator = connectionBadge(connection, c)
   const title = fit(options.title ?? 'agentwire', w - connection.length - 4)
   lines.push(`${c.bold(title)}  ${indicator}`)
+  for (const line of options.header ?? []) lines.push(c.dim(line))
   lines.push(c.dim('─'.repeat(w)))
 
   // ── agents: status and load

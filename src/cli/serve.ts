@@ -1,0 +1,54 @@
+import { parseArgs } from 'node:util'
+import pc from 'picocolors'
+import { parsePort, startGateway, StartError, untilSignal } from './gateway'
+import { EXIT_OK, EXIT_START, EXIT_USAGE, SERVE_HELP } from './usage'
+
+/** `agentwire serve`: the gateway alone, until SIGINT or SIGTERM. */
+export async function serve(args: string[]): Promise<number> {
+  let values
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string', default: '127.0.0.1' },
+        redis: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values
+  } catch (error) {
+    return usageError((error as Error).message)
+  }
+  if (values.help) {
+    process.stdout.write(SERVE_HELP)
+    return EXIT_OK
+  }
+  const port = parsePort(values.port, 8787)
+  if (typeof port === 'string') return usageError(port)
+
+  let started
+  try {
+    started = await startGateway({ port, host: values.host, portExplicit: values.port !== undefined, redis: values.redis })
+  } catch (error) {
+    process.stderr.write(`agentwire serve: ${error instanceof StartError ? error.message : String(error)}\n`)
+    return EXIT_START
+  }
+  const out = process.stdout
+  if (started.note) out.write(`${pc.yellow(started.note)}\n`)
+  out.write(`agentwire gateway listening (${started.gateway.broker.name} broker)\n`)
+  out.write(`  websocket  ${pc.cyan(started.wsUrl)}\n`)
+  out.write(`  dashboard  ${pc.cyan(started.httpUrl)}\n`)
+  out.write(`  stats      ${pc.cyan(`${started.httpUrl}stats`)}\n`)
+  out.write(pc.dim('Ctrl-C to stop.\n'))
+
+  const signal = await untilSignal()
+  out.write(`${signal}: closing (clients get 1012 and reconnect elsewhere)…\n`)
+  await started.close()
+  out.write('closed.\n')
+  return EXIT_OK
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`agentwire serve: ${message}\n\n${SERVE_HELP}`)
+  return EXIT_USAGE
+}

@@ -1,0 +1,59 @@
+import { build } from 'esbuild'
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * Builds what the CLI and dashboard tests run, straight from the sources, in a second or two:
+ * the `agentwire` bin as tsup builds it (ESM, Node, shebang), and the browser build of the core
+ * the dashboard loads. The public specifiers point at src/, so a test never runs a stale dist/
+ * and never races another test's `npm run build` (which cleans dist/ first).
+ * Output goes to test/artifacts/ (git-ignored), inside the package so `ws`, `redis` and
+ * `isomorphic-ws` resolve from node_modules as they would for the real bin.
+ */
+
+export const root = fileURLToPath(new URL('../../', import.meta.url))
+export const artifacts = `${root}test/artifacts`
+
+const alias = {
+  agentwire: `${root}src/index.ts`,
+  'agentwire/protocol': `${root}src/protocol/index.ts`,
+  'agentwire/server': `${root}src/server/index.ts`,
+  'agentwire/node': `${root}src/node/index.ts`,
+}
+
+/** The bin, at test/artifacts/cli/agentwire.mjs. */
+export async function buildCli(): Promise<string> {
+  const outfile = `${artifacts}/cli/agentwire.mjs`
+  mkdirSync(`${artifacts}/cli`, { recursive: true })
+  await build({
+    entryPoints: [`${root}src/cli/index.ts`],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    alias,
+    external: ['ws', 'isomorphic-ws', 'redis', 'zod', 'zod/*'],
+    banner: { js: '#!/usr/bin/env node' },
+    logLevel: 'error',
+  })
+  return outfile
+}
+
+/** The browser build of the core, at test/artifacts/browser/agentwire.js. */
+export async function buildBrowserCore(): Promise<string> {
+  const outfile = `${artifacts}/browser/agentwire.js`
+  mkdirSync(`${artifacts}/browser`, { recursive: true })
+  await build({
+    entryPoints: [`${root}src/index.ts`],
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    alias: { 'agentwire/protocol': `${root}src/protocol/index.ts` },
+    logLevel: 'error',
+  })
+  return outfile
+}
