@@ -98,6 +98,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   let phase: Phase = { name: 'awaiting_hello' }
   const bucket = createTokenBucket(limits.ratePerSecond, limits.rateBurst, clock.now())
   let strikes = 0
+  /** Set when the connection is being closed for its input: nothing more is read. */
+  let inputClosed = false
   let queue: Promise<void> = Promise.resolve()
   let queued = 0
   let lastSeen = clock.now()
@@ -175,12 +177,18 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     expiryTimer = clock.setTimeout(() => close(CloseCode.TokenExpired, 'token expired', 'token_expired'), Math.max(0, expiresAt + host.token.graceMs - now))
   }
 
+  /**
+   * Closes for something the client sent. Once welcomed, frames accepted before the offending
+   * one still get their replies: input stops at once, the close waits for the queue.
+   */
   function refuse(code: number, reason: string, cause: DropCause): void {
-    close(code, reason, cause)
+    if (phase.name !== 'open' || queued === 0) return close(code, reason, cause)
+    inputClosed = true
+    queue = queue.then(() => close(code, reason, cause))
   }
 
   function receive(frame: IncomingFrame): void {
-    if (phase.name === 'closed') return
+    if (phase.name === 'closed' || inputClosed) return
     const now = clock.now()
     lastSeen = now
     host.frameIn()

@@ -35,3 +35,27 @@ export function clientFrame(opcode: number, payload: Buffer, fin: boolean): Buff
   for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i % 4]!
   return Buffer.concat([header, mask, body])
 }
+
+/** Splits what a server sent (unmasked frames) into opcodes and payloads; a partial frame at the end is ignored. */
+export function serverFrames(data: Buffer): Array<{ opcode: number; payload: Buffer }> {
+  const out: Array<{ opcode: number; payload: Buffer }> = []
+  let at = 0
+  while (at + 2 <= data.length) {
+    const opcode = data[at]! & 0x0f
+    let len = data[at + 1]! & 0x7f
+    let head = 2
+    if (len === 126) {
+      if (at + 4 > data.length) break
+      len = data.readUInt16BE(at + 2)
+      head = 4
+    } else if (len === 127) {
+      if (at + 10 > data.length) break
+      len = Number(data.readBigUInt64BE(at + 2))
+      head = 10
+    }
+    if (at + head + len > data.length) break
+    out.push({ opcode, payload: data.subarray(at + head, at + head + len) })
+    at += head + len
+  }
+  return out
+}
