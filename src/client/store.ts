@@ -51,6 +51,9 @@ export function createStore(options: StoreOptions = {}): Store {
 
   let state = initialState()
   let announced = state
+  // While one channel alone has built the merged state, its own state is that very object,
+  // and each event is reduced once instead of twice: the common single-subscription case.
+  let pristine: AgentwireState | undefined = state
   let scheduled = false
   const channels = new Map<string, AgentwireState>()
   // One entry object per subscribe call, so subscribing a function twice needs two disposals.
@@ -88,16 +91,24 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     },
     apply(channel, event) {
-      const own = channels.get(channel) ?? initialState()
-      channels.set(channel, reduce(own, event))
+      let own = channels.get(channel)
+      if (own === undefined) {
+        own = state === pristine && channels.size === 0 ? state : initialState()
+        pristine = undefined
+      }
       const next = reduce(state, event)
+      // Sharing: the channel's state is the merged one, so the fold above is its fold too.
+      channels.set(channel, own === state ? next : reduce(own, event))
       if (next === state) return
       state = next
       changed()
     },
     replace(channel, snapshot) {
-      const next = replaceChannel(state, channels.get(channel), snapshot)
-      channels.set(channel, snapshot)
+      const own = channels.get(channel)
+      const next = replaceChannel(state, own, snapshot)
+      // A sole channel's merged result deep-equals the snapshot, so it stays shared.
+      channels.set(channel, own !== undefined && own === state ? next : snapshot)
+      pristine = undefined
       if (next === state) return
       state = next
       changed()
@@ -110,6 +121,7 @@ export function createStore(options: StoreOptions = {}): Store {
     clear() {
       channels.clear()
       state = initialState()
+      pristine = state
       changed()
     },
   }
