@@ -52,6 +52,38 @@ describe('reduce, for any sequence of valid events', () => {
     )
   })
 
+  it('channels that miss events and catch up by snapshot end with the server state of each channel', () => {
+    // Each step: the server folds an event on a channel; the client receives it, or misses it,
+    // or (on a snapshot step) gets the channel's whole server state.
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('event' as const), ch: channel, event: anyEvent, missed: fc.boolean() }),
+      fc.record({ kind: fc.constant('snapshot' as const), ch: channel }),
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 60 }), (steps) => {
+        const store = createStore({ schedule: () => {} })
+        const server = new Map<string, ReturnType<typeof initialState>>()
+        const served = (ch: string) => server.get(ch) ?? initialState()
+        for (const s of steps) {
+          if (s.kind === 'event') {
+            server.set(s.ch, fold([s.event], served(s.ch)))
+            if (!s.missed) store.apply(s.ch, s.event)
+          } else {
+            store.replace(s.ch, served(s.ch))
+            expect(store.channelState(s.ch)).toEqual(served(s.ch))
+          }
+        }
+        // Caught up everywhere: every channel's own state is the server's.
+        for (const ch of server.keys()) store.replace(ch, served(ch))
+        for (const ch of server.keys()) expect(store.channelState(ch)).toEqual(served(ch))
+        const channels = [...server.keys()]
+        const only = channels[0]
+        if (channels.length === 1 && only !== undefined) expect(store.getSnapshot()).toEqual(served(only))
+      }),
+      runs,
+    )
+  })
+
   it('a snapshot of the only channel brings the store to exactly that state', () => {
     fc.assert(
       fc.property(fc.array(anyEvent, { maxLength: 40 }), fc.array(anyEvent, { maxLength: 40 }), (seen, missed) => {
