@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vite'
+
+// The example imports the package by its name; these aliases build it from the repository's
+// sources. In your own app, `npm install agentwire` and drop the aliases. Vite builds TSX with
+// its built-in transform (the automatic JSX runtime): no plugin needed.
+const src = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url))
+
+export default defineConfig({
+  base: './',
+  resolve: {
+    alias: [
+      { find: /^agentwire$/, replacement: src('index.ts') },
+      { find: /^agentwire\/(protocol|react)$/, replacement: src('$1/index.ts') },
+    ],
+  },
+})

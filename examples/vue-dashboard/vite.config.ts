@@ -1,0 +1,17 @@
+import { fileURLToPath } from 'node:url'
+import { defineConfig } from 'vite'
+
+// The example imports the package by its name; these aliases build it from the repository's
+// sources. In your own app, `npm install agentwire` and drop the aliases. The components are
+// render functions (`h()`), so neither an SFC plugin nor the runtime template compiler is needed.
+const src = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.url))
+
+export default defineConfig({
+  base: './',
+  resolve: {
+    alias: [
+      { find: /^agentwire$/, replacement: src('index.ts') },
+      { find: /^agentwire\/(protocol|vue)$/, replacement: src('$1/index.ts') },
+    ],
+  },
+})
