@@ -114,12 +114,14 @@ export function createHttpFallback(options: HttpFallbackOptions = {}): HttpFallb
       if (keepAlive) clearInterval(keepAlive)
       sessions.delete(id)
     }
+    // A reader that went away may end the response before its 'close' event reaches us.
+    const writable = () => !ended && !response.writableEnded && !response.destroyed
     const socket: GatewaySocket = {
       send(text) {
-        if (!ended) response.write(sseData(text))
+        if (writable()) response.write(sseData(text))
       },
       close(code, reason) {
-        if (ended) return
+        if (!writable()) return end()
         response.write(sseData(JSON.stringify({ code, reason: trimCloseReason(reason) }), 'close'))
         end()
         response.end()
@@ -131,7 +133,7 @@ export function createHttpFallback(options: HttpFallbackOptions = {}): HttpFallb
       // No transport-level ping over HTTP: a native ping frame, which the client answers with a
       // pong POST; any POST of the session counts as the pong (see handleSend).
       ping() {
-        if (!ended) response.write(sseData('{"type":"ping"}'))
+        if (writable()) response.write(sseData('{"type":"ping"}'))
       },
       get bufferedAmount() {
         return response.writableLength + (response.socket?.writableLength ?? 0)
@@ -154,7 +156,7 @@ export function createHttpFallback(options: HttpFallbackOptions = {}): HttpFallb
     sessions.set(id, { response, connection })
     if (keepAliveMs > 0) {
       keepAlive = setInterval(() => {
-        if (!ended) response.write(': keep-alive\n\n')
+        if (writable()) response.write(': keep-alive\n\n')
       }, keepAliveMs)
       keepAlive.unref?.()
     }
@@ -214,6 +216,7 @@ export function createHttpFallback(options: HttpFallbackOptions = {}): HttpFallb
     const session = sessions.get(id)
     if (!session) return
     sessions.delete(id)
+    if (session.response.writableEnded || session.response.destroyed) return
     session.response.write(sseData(JSON.stringify({ code, reason }), 'close'))
     session.response.end()
   }

@@ -85,8 +85,14 @@ export function fallbackTransport(options: FallbackTransportOptions = {}): Fallb
         if (probe) {
           const p = probe
           probe = undefined
-          p.onopen = p.onclose = p.onerror = null
-          p.close()
+          p.onopen = p.onclose = null
+          // Not null: `ws` emits 'error' when a connecting socket is closed, and an emitter without a listener throws it.
+          p.onerror = () => {}
+          try {
+            p.close()
+          } catch {
+            /* already closed */
+          }
         }
       }
       const scheduleProbe = (): void => {
