@@ -111,11 +111,13 @@ export interface EnvironmentLike {
 export interface ClientOptions {
   /** The gateway's WebSocket URL, e.g. `ws://localhost:8787/ws`. Never put a token in it. */
   url: string
-  /** A string, or a function asked again on every connect; sent in the first frame. */
+  /** A string, or a function asked again on every connect; sent in the first frame. @default undefined (no token) */
   token?: string | (() => string | Promise<string>)
   /** The backend's dialect: a name from `dialects` or your own codec. @default 'agentwire' */
   dialect?: string | Codec
+  /** Backoff between reconnect attempts. @default { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, jitter: true, maxRetries: Infinity, stableAfterMs: 5000 } */
   reconnect?: ReconnectOptions
+  /** Liveness: a ping after intervalMs of silence, the link declared dead after intervalMs + timeoutMs. @default { intervalMs: 25000, timeoutMs: 10000 } */
   heartbeat?: HeartbeatOptions
   /** Abort a handshake that has not completed (welcome received) in this time. @default 10000 */
   connectTimeoutMs?: number
@@ -125,9 +127,9 @@ export interface ClientOptions {
   outboxSize?: number
   /** Connect on creation; otherwise on the first `connect()` or `subscribe()`. @default true */
   autoConnect?: boolean
-  /** The WebSocket constructor: the global one by default. */
+  /** The WebSocket constructor. @default globalThis.WebSocket (createClient throws at once when there is none) */
   WebSocket?: WebSocketConstructor
-  /** Replaces the WebSocket transport altogether. */
+  /** Replaces the WebSocket transport altogether. @default a WebSocket transport over `WebSocket` */
   transport?: Transport
   /** @default the real clock */
   clock?: Clock
@@ -135,7 +137,7 @@ export interface ClientOptions {
   environment?: EnvironmentLike | null
   /** Consecutive undecodable frames after which the client reconnects. @default 3 */
   maxProtocolErrors?: number
-  /** Debug log; never receives tokens. */
+  /** Debug log; never receives tokens. @default none */
   debug?: (message: string, data?: Record<string, unknown>) => void
 }
 
@@ -173,6 +175,7 @@ export interface StartInput {
   requestId?: string
 }
 
+/** Counters since the client was created. */
 export interface ClientStats {
   framesIn: number
   framesOut: number
@@ -180,6 +183,7 @@ export interface ClientStats {
   duplicates: number
   decodeErrors: number
   unknownFrames: number
+  /** Connection attempts after the first one (each retry, wake-up or reconnect()). */
   reconnects: number
 }
 
