@@ -173,13 +173,16 @@ header code { color:var(--dim); font-size:12px }
 main { display:grid; grid-template-columns:repeat(auto-fit, minmax(360px, 1fr)); gap:16px; padding:16px 20px }
 section { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 14px; min-width:0 }
 section.wide { grid-column:1 / -1 }
+@media (min-width: 1180px) { section.log { grid-column:span 2 } }
 h2 { font-size:12px; letter-spacing:.06em; text-transform:uppercase; color:var(--dim); margin:0 0 8px; display:flex; justify-content:space-between }
 h2 span { text-transform:none; letter-spacing:0; font-weight:400 }
 ul, ol { list-style:none; margin:0; padding:0 }
 .empty { color:var(--dim) }
 .agent, .task { display:grid; align-items:center; gap:8px; padding:4px 0; border-bottom:1px solid var(--line) }
 .agent { grid-template-columns:12px 1fr 72px 1.2fr 40px }
-.task { grid-template-columns:58px 1.3fr 70px 1fr 40px 1fr }
+.task { grid-template-columns:64px minmax(0,1.5fr) 66px minmax(40px,1fr) 36px minmax(0,.8fr) }
+.task b, .agent b { white-space:nowrap; overflow:hidden; text-overflow:ellipsis }
+.task b { font-size:13px; font-variant-numeric:tabular-nums }
 .agent:last-child, .task:last-child { border-bottom:0 }
 .dot { width:10px; height:10px; border-radius:50%; background:var(--dim) }
 [data-status=available] .dot { background:var(--green) } [data-status=busy] .dot { background:var(--amber) } [data-status=offline] .dot { background:var(--red) }
@@ -204,9 +207,9 @@ button:hover { border-color:var(--blue) }
 .big { display:flex; gap:24px } .big b { display:block; font-size:26px }
 dl { display:grid; grid-template-columns:1fr auto; gap:2px 12px; margin:8px 0 0 } dt { color:var(--dim) } dd { margin:0; text-align:right; font-variant-numeric:tabular-nums }
 #notices li { font-size:12px; padding:2px 0 } #notices [data-level=warning] { color:var(--amber) } #notices [data-level=error] { color:var(--red) }
-#log { max-height:260px; overflow:auto; font-size:12px }
-#log li { display:grid; grid-template-columns:80px 150px 170px 1fr; gap:8px; padding:1px 0; border-bottom:1px dashed var(--line); white-space:nowrap }
-#log code { color:var(--dim) } #log span { overflow:hidden; text-overflow:ellipsis }
+#log { max-height:340px; overflow:auto; font-size:12px }
+#log li { display:grid; grid-template-columns:80px 140px 170px minmax(0,1fr); gap:8px; padding:1px 0; border-bottom:1px dashed var(--line); white-space:nowrap }
+#log code { color:var(--dim); overflow:hidden; text-overflow:ellipsis } #log span { overflow:hidden; text-overflow:ellipsis }
 `
 
 export interface PageOptions {
@@ -224,6 +227,7 @@ export function dashboardPage(options: PageOptions): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>${attr(options.title)}</title>
 <meta name="agentwire-ws-path" content="${attr(options.wsPath)}">
 <meta name="agentwire-script" content="${attr(options.scriptPath)}">
@@ -246,7 +250,7 @@ export function dashboardPage(options: PageOptions): string {
     <dl id="metrics"></dl>
     <ul id="notices"></ul>
   </section>
-  <section class="wide"><h2>Event log <span>newest first</span></h2><ul id="log"></ul></section>
+  <section class="log"><h2>Event log <span>newest first</span></h2><ul id="log"></ul></section>
 </main>
 <script type="module">${DASHBOARD_SCRIPT}</script>
 </body>
