@@ -18,13 +18,16 @@ import { formatPath, issueError, printable } from './validate'
  * `__proto__`, `constructor` and `prototype`, and an agent or task may have such an id. The
  * serialized form carries each keyed collection as `[key, view]` pairs, which no reader
  * strips. {@link parseState} reads both forms.
+ *
+ * Records inside a view (`details`, `context`, `metadata`, metric values) are validated with
+ * the same `z.record` the event schemas use, which drops a `__proto__` key there, just as it
+ * was dropped when the event that carried the record was decoded.
  */
 
 // ── view schemas ───────────────────────────────────────────────────────────────────────
 
 const str = z.string()
 const num = z.number()
-const count = z.number().check(z.gte(0))
 const record = z.record(z.string(), z.unknown())
 const numbers = z.record(z.string(), z.number())
 const timestamp = z.union([z.string(), z.number()])
@@ -112,7 +115,8 @@ const MetricsViewSchema = z.object({
   timestamp: z.optional(timestamp),
 })
 
-const KnowledgeViewSchema = z.object({ nodes: count, edges: count })
+// Any finite count: `knowledge.updated` may carry any number, and what reduce builds must parse.
+const KnowledgeViewSchema = z.object({ nodes: num, edges: num })
 
 const DashboardViewSchema = z.object({
   agents: z.optional(numbers),

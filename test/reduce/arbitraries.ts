@@ -53,7 +53,7 @@ export const rawEvent: fc.Arbitrary<AgentEvent> = fc.oneof(
   event('task.failed', fc.record({ taskId: id, error: fc.record({ message: text, code: opt(text) }).map(clean) })),
   event('knowledge.node.added', fc.record({ nodeId: id })),
   event('knowledge.edge.added', fc.record({ source: id, target: id })),
-  event('knowledge.updated', fc.record({ nodes: opt(small), edges: opt(small) })),
+  event('knowledge.updated', fc.record({ nodes: opt(num), edges: opt(small) })),
   event('metrics.snapshot', fc.record({ scope: fc.constantFrom('system', 'task', 'agent', 'custom'), name: opt(id), values: fc.dictionary(fc.constantFrom('cpu', 'mem'), num), timestamp: opt(ts) })),
   event('dashboard.update', fc.record({ agents: opt(fc.dictionary(id, small)), tasks: opt(fc.dictionary(fc.constantFrom('running', 'done'), small)), timestamp: opt(ts) })),
 )

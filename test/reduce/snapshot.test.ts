@@ -98,7 +98,7 @@ describe('parseState', () => {
     ['a bad pair', { agents: [['a', { name: 'a' }], ['b']] }, /expects agents\[1\] to be a \[key, view\] pair/, ['agents', 1]],
     ['a key given twice', { agents: [['a', { name: 'a' }], ['a', { name: 'a' }]] }, /expects agents\.a only once/, ['agents', 'a']],
     ['a progress above 100', { tasks: { t: { id: 't', status: 'running', progress: 101 } } }, /tasks\.t\.progress to be at most 100, got 101/, ['tasks', 't', 'progress']],
-    ['a bad singleton', { knowledge: { nodes: -1, edges: 0 } }, /knowledge\.nodes to be at least 0/, ['knowledge', 'nodes']],
+    ['a bad singleton', { knowledge: { nodes: '7', edges: 0 } }, /knowledge\.nodes to be a finite number, got string/, ['knowledge', 'nodes']],
     ['a bad list entry', { decisions: [{ taskId: 't' }] }, /decisions\[0\]\.agent to be a string, got nothing/, ['decisions', 0, 'agent']],
   ]
 
