@@ -8,6 +8,14 @@ const src = (p: string) => fileURLToPath(new URL(`../../src/${p}`, import.meta.u
 
 export default defineConfig({
   base: './',
+  build: {
+    rollupOptions: {
+      // Bundling the sources meets the adapters' 'use client' directives; only RSC bundlers act on them.
+      onwarn(warning, warn) {
+        if (warning.code !== 'MODULE_LEVEL_DIRECTIVE') warn(warning)
+      },
+    },
+  },
   resolve: {
     alias: [
       { find: /^agentwire$/, replacement: src('index.ts') },
