@@ -28,7 +28,11 @@ export interface GatewaySocket {
   terminate(): void
   /** A transport-level ping; the peer answers with a pong, reported through `GatewayConnection.pong()`. */
   ping(): void
-  /** Bytes accepted by `send` but not yet written to the network. */
+  /**
+   * Bytes accepted by `send` but not yet written to the network: the backlog the slow-consumer
+   * limit is checked against. A binding that batches writes within a tick leaves that tick's
+   * bytes out (they are a burst, not a backlog).
+   */
   readonly bufferedAmount: number
 }
 
@@ -116,7 +120,9 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     if (phase.name === 'closed') return
     // The one backpressure signal: what the socket has not written yet. Past the limit the
     // connection is closed rather than letting it grow (or slowing everyone else down).
-    if (socket.bufferedAmount + text.length > limits.maxBufferedBytes) {
+    // A single frame bigger than the limit (a large snapshot) still goes out when nothing is queued.
+    const backlog = socket.bufferedAmount
+    if (backlog > 0 && backlog + text.length > limits.maxBufferedBytes) {
       close(CloseCode.SlowConsumer, 'slow consumer: outgoing buffer full', 'slow_consumer')
       return
     }

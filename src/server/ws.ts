@@ -69,10 +69,15 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
   }
 
   function accept(ws: WebSocket, request: IncomingMessage, raw: Duplex): void {
-    // Sends within one tick are written together: corking is the biggest lever on fan-out throughput.
+    // Sends within one tick are written together: corking is the biggest lever on fan-out
+    // throughput. What is corked in this tick is not backlog yet (it reaches the kernel at the
+    // uncork), so `bufferedAmount` reports only what earlier ticks left behind: a replay burst
+    // is never mistaken for a slow consumer.
     let corked = false
+    let corkedBytes = 0
     const uncork = () => {
       corked = false
+      corkedBytes = 0
       raw.uncork()
     }
     const socket: GatewaySocket = {
@@ -83,6 +88,7 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
           raw.cork()
           process.nextTick(uncork)
         }
+        corkedBytes += text.length
         ws.send(text)
       },
       close: (code, reason) => ws.close(code, reason),
@@ -91,7 +97,7 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
         if (ws.readyState === ws.OPEN) ws.ping()
       },
       get bufferedAmount() {
-        return ws.bufferedAmount
+        return Math.max(0, ws.bufferedAmount - corkedBytes)
       },
     }
     const connection = core.accept(socket, {

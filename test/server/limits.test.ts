@@ -108,6 +108,22 @@ describe('L2 slow consumer', () => {
   })
 })
 
+describe('L2 bursts are not backlog', () => {
+  it('replays a window bigger than maxBufferedBytes in one burst without closing the client', async () => {
+    const gateway = await startGateway(registry, { limits: { maxBufferedBytes: 256 * 1024 } })
+    const pad = 'y'.repeat(1500)
+    let epoch = ''
+    for (let i = 0; i < 600; i++) epoch = (await gateway.publish('agent:big', { type: 'agent.status', payload: { name: 'big', status: 'busy', agent: { pad } } })).epoch
+    const client = await open(gateway.url, registry)
+    const reply = await subscribe(client, [{ channel: 'agent:big', resume: [{ channel: 'agent:big', epoch, seq: 0 }] }])
+    expect(reply.result[0]).toMatchObject({ ok: true, recovered: true })
+    await client.waitForFrame((f) => f.type === 'event' && f.seq === 600, 30_000)
+    expect(client.frames.filter((f) => f.type === 'event')).toHaveLength(600)
+    expect(client.ws.readyState).toBe(1)
+    expect(gateway.stats().drops.slow_consumer).toBeUndefined()
+  })
+})
+
 describe('heartbeat', () => {
   it('pings idle clients and drops the one that stops answering', async () => {
     const clock = manualClock()
