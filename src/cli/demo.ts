@@ -64,7 +64,7 @@ export async function demo(args: string[]): Promise<number> {
         renderView(state, 'open', width, {
           color: pc.isColorSupported,
           title: 'agentwire demo',
-          header: [`dashboard ${httpUrl}  ·  websocket ${wsUrl}  ·  ${gateway.stats().connections} client(s)  ·  Ctrl-C to stop`],
+          header: [...(started.note ? [started.note] : []), `dashboard ${httpUrl}  ·  websocket ${wsUrl}  ·  ${gateway.stats().connections} client(s)  ·  Ctrl-C to stop`],
         }),
       )
     : undefined
