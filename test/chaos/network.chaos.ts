@@ -140,3 +140,259 @@ describe('N2 abrupt loss: TCP RST and FIN without a close frame during a 10,000-
     })
   }
 })
+
+/** Publishes `perTick` events per channel every `everyMs` until stopped; each recorded in the audit. */
+function ticker(channels: readonly string[], publish: (channel: string, i: number) => Promise<StoredEvent>, audit: Audit, everyMs: number, perTick: number): { stop(): Promise<void>; count(): number } {
+  let i = 0
+  let stopped = false
+  let chain = Promise.resolve()
+  const timer = setInterval(() => {
+    if (stopped) return
+    chain = chain.then(async () => {
+      const batch: Array<Promise<StoredEvent>> = []
+      for (const channel of channels) for (let k = 0; k < perTick; k++) batch.push(publish(channel, i++))
+      for (const e of await Promise.all(batch)) audit.published({ channel: e.channel, epoch: e.epoch, seq: e.seq, stamp: (e.event.payload as { load: number }).load })
+    })
+  }, everyMs)
+  return {
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      await chain
+    },
+    count: () => i,
+  }
+}
+
+describe('N3 black hole: half-open link for 10×(H+T)', () => {
+  it('N3: the client declares the link dead within H+T(+10 %+50 ms) of the last byte, the gateway reaps its side, and the resume passes the audit', async () => {
+    const gateway = await gatewayOn({ retention: { size: 50_000, maxAgeMs: 120_000 } })
+    defer(() => gateway.close({ drainMs: 100 }))
+    const proxy = await startFaultProxy({ port: gateway.port })
+    defer(() => proxy.close())
+    const audit = createAudit()
+    const client = chaosClient(proxy.url())
+    defer(() => client.close())
+    audit.attach(client)
+    const states = stateLog(client)
+    const channel = 'agent:n3'
+    await client.subscribe(channel).ready
+    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n3', i)), audit, 20, 2)
+    await until(() => pub.count() > 100, () => 'warming up')
+
+    const holeAt = Date.now()
+    proxy.setMode('blackhole')
+    let reapedAt = 0
+    const watch = setInterval(() => {
+      if (!reapedAt && gateway.stats().connections === 0) reapedAt = Date.now()
+    }, 5)
+    await until(() => states.some((s) => s.t >= holeAt && s.from === 'open'), () => 'client never noticed', 10_000)
+    const lastDownAt = proxy.lastDownAt
+    const lastUpAt = proxy.lastUpAt
+    const dead = states.find((s) => s.t >= holeAt && s.from === 'open')!
+    await until(() => reapedAt > 0, () => `gateway still holds ${gateway.stats().connections}`, 10_000)
+    clearInterval(watch)
+    // Stay dark for 10×(H+T) in all, then heal.
+    await until(() => Date.now() - holeAt >= 10 * (H + T), () => 'waiting out the hole', 20_000)
+    proxy.setMode('pass')
+    const healedAt = Date.now()
+    await until(() => client.state === 'open', () => `client ${client.state}`, 20_000)
+    const reopenedMs = Date.now() - healedAt
+    await until(() => pub.count() > 200 + (Date.now() - healedAt) / 10, () => 'publishing after heal', 10_000)
+    await pub.stop()
+    await audit.waitCaughtUp(30_000)
+
+    const report = audit.report()
+    const detectionMs = dead.t - lastDownAt
+    const reapMs = reapedAt - lastUpAt
+    recordFigures('N3', 'N3: the client declares the link dead within H+T(+10 %+50 ms) of the last byte', {
+      H,
+      T,
+      closeCode: dead.code,
+      clientDetectionMs: detectionMs,
+      clientBoundMs: (H + T) * 1.1 + 50,
+      gatewayReapMs: reapMs,
+      gatewayBoundMs: (H + T) * 1.1,
+      reopenedAfterHealMs: reopenedMs,
+      gatewaySessionsAfter: gateway.stats().connections,
+      ...report,
+      problems: report.problems.slice(0, 3),
+    })
+    expect(dead.code).toBe(4440)
+    expect(detectionMs).toBeGreaterThanOrEqual(H + T - 5)
+    expect(detectionMs).toBeLessThanOrEqual((H + T) * 1.1 + 50)
+    // The gateway sweeps every min(H, T)/2, so its reap lands up to that much after ping + timeout:
+    // bound = (H + T)×1.1 + one sweep (the catalogue's +10 % alone is finer than the sweep).
+    expect(reapMs).toBeLessThanOrEqual((H + T) * 1.1 + Math.min(H, T) / 2)
+    expect(gateway.stats().connections).toBeLessThanOrEqual(1)
+    expect(report.problems).toEqual([])
+    expect(tierA(report)).toBe(true)
+  })
+})
+
+describe('N5 flapping link on 5 channels', () => {
+  it('N5: RST, FIN and black holes at random 200–2000 ms: nothing lost silently, nothing twice, state converges; heap and handles return to baseline', async () => {
+    const seed = Number(process.env.AGENTWIRE_CHAOS_SEED ?? 5)
+    // A short run first, so code compiled and caches filled on first use count in the baseline.
+    await flapRun(seed + 1, 1500, 500)
+    const resourcesBefore = activeResources()
+    const heapBefore = await heapAfterGc()
+    const run = await flapRun(seed, scale(15_000, 120_000), scale(1000, 100_000 / 120))
+    await until(() => activeResources().length <= resourcesBefore.length, () => `handles ${activeResources().join(',')} vs ${resourcesBefore.join(',')}`, 10_000)
+    const heapAfter = await heapAfterGc()
+    const { report } = run
+    recordFigures('N5', 'N5: flapping link on 5 channels', {
+      seed,
+      durationMs: run.durationMs,
+      faults: run.faults,
+      reconnects: run.reconnects,
+      stateMismatches: run.mismatches.length,
+      heapBeforeMB: +(heapBefore / 2 ** 20).toFixed(1),
+      heapAfterMB: +(heapAfter / 2 ** 20).toFixed(1),
+      heapRatio: +(heapAfter / heapBefore).toFixed(3),
+      handlesBefore: resourcesBefore.length,
+      handlesAfter: activeResources().length,
+      ...report,
+      problems: report.problems.slice(0, 3),
+    })
+    expect(run.faults).toBeGreaterThan(3)
+    expect(report.problems).toEqual([])
+    expect(tierB(report)).toBe(true)
+    expect(run.mismatches).toEqual([])
+    expect(heapAfter).toBeLessThanOrEqual(heapBefore * 1.1)
+  })
+})
+
+/** One flapping run on its own gateway, proxy and client, all closed before it returns. */
+async function flapRun(seed: number, durationMs: number, perSecond: number) {
+  const gateway = await gatewayOn({ retention: { size: 1000, maxAgeMs: 120_000 } })
+  const proxy = await startFaultProxy({ port: gateway.port }, { seed })
+  const audit = createAudit()
+  const client = chaosClient(proxy.url())
+  try {
+    audit.attach(client)
+    const channels = ['agent:f0', 'agent:f1', 'agent:f2', 'agent:f3', 'agent:f4']
+    await Promise.all(channels.map((c) => client.subscribe(c).ready))
+    const pub = ticker(channels, (c, i) => gateway.publish(c, agentEvent(c.slice(6), i)), audit, 50, Math.max(1, Math.round(perSecond / 20 / channels.length)))
+    const stopFlap = proxy.flap({ seed })
+    await new Promise((r) => setTimeout(r, durationMs))
+    stopFlap()
+    await until(() => client.state === 'open', () => `client ${client.state}`, 20_000)
+    // A tail after the last fault, so every channel ends on a delivered event.
+    await new Promise((r) => setTimeout(r, 300))
+    await pub.stop()
+    await audit.waitCaughtUp(60_000)
+    return {
+      durationMs,
+      report: audit.report(),
+      mismatches: await stateMismatches(client, channels, (c) => gateway.broker.snapshot(c)),
+      faults: proxy.log.filter((e) => e.kind === 'mode' && e.mode !== 'pass' && e.mode !== 'refuse').length,
+      reconnects: client.stats.reconnects,
+    }
+  } finally {
+    client.close()
+    await proxy.close()
+    await gateway.close({ drainMs: 100 })
+  }
+}
+
+describe('N6 degraded link: 300 ± 200 ms latency, 64 KB/s, 1–64-byte slices', () => {
+  it('N6: no false liveness failure, 0 decode errors, order kept, p99 delivery within the injected latency + 100 ms', async () => {
+    // Both sides need T ≥ 2 × the largest round trip (2 × 500 ms): the catalogue's condition for no false failures.
+    const gateway = await gatewayOn({ retention: { size: 50_000, maxAgeMs: 120_000 }, heartbeat: { intervalMs: 1000, timeoutMs: 2000 } })
+    defer(() => gateway.close({ drainMs: 100 }))
+    const proxy = await startFaultProxy({ port: gateway.port }, { seed: 6 })
+    defer(() => proxy.close())
+    proxy.shape({ latencyMs: 300, jitterMs: 200, bytesPerSecond: 64 * 1024, slice: { min: 1, max: 64 } })
+    const audit = createAudit()
+    const client = chaosClient(proxy.url(), { heartbeat: { intervalMs: 1000, timeoutMs: 2000 }, connectTimeoutMs: 10_000 })
+    defer(() => client.close())
+    audit.attach(client)
+    const states = stateLog(client)
+    const latencies: number[] = []
+    client.on('event', (_e, ctx) => {
+      if (ctx.time !== undefined) latencies.push(Date.now() - ctx.time)
+    })
+    const channel = 'agent:n6'
+    await client.subscribe(channel).ready
+    const seconds = scale(6, 60)
+    // 100 events/s of ≤ 300 bytes: below the bandwidth cap.
+    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n6', i)), audit, 50, 5)
+    await new Promise((r) => setTimeout(r, seconds * 1000))
+    await pub.stop()
+    await audit.waitCaughtUp(30_000)
+    const report = audit.report()
+    const p99 = percentile(latencies, 99)
+    recordFigures('N6', 'N6: degraded link', {
+      events: report.published,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: p99,
+      boundMs: 500 + 100,
+      decodeErrors: client.stats.decodeErrors,
+      falseFailures: states.filter((s) => s.from === 'open').length,
+      ...report,
+      problems: report.problems.slice(0, 3),
+    })
+    expect(states.filter((s) => s.from === 'open')).toEqual([])
+    expect(client.stats.decodeErrors).toBe(0)
+    expect(report.problems).toEqual([])
+    expect(tierA(report)).toBe(true)
+    expect(p99).toBeLessThanOrEqual(500 + 100)
+  })
+})
+
+describe('N7 handshake stall', () => {
+  it('N7: TCP accepted but no HTTP 101: each attempt aborts at the connect timeout (±10 %), then backs off; no socket left', async () => {
+    const gateway = await gatewayOn()
+    defer(() => gateway.close({ drainMs: 100 }))
+    const proxy = await startFaultProxy({ port: gateway.port })
+    defer(() => proxy.close())
+    proxy.setMode('hold')
+    const connectTimeoutMs = 1000
+    const client = chaosClient(proxy.url(), { connectTimeoutMs })
+    const states = stateLog(client)
+    client.connect()
+    await until(() => states.filter((s) => s.from === 'connecting').length >= 3, () => `states ${states.length}`, 20_000)
+    client.close()
+    const spans: number[] = []
+    for (let i = 0; i < states.length; i++) {
+      if (states[i]!.to !== 'connecting') continue
+      const left = states.slice(i + 1).find((s) => s.from === 'connecting')
+      if (left && left.to === 'reconnecting') spans.push(left.t - states[i]!.t)
+    }
+    const codes = states.filter((s) => s.from === 'connecting' && s.to === 'reconnecting').map((s) => s.code)
+    await until(() => proxy.open() === 0, () => `proxy still has ${proxy.open()} sockets`, 5000)
+    recordFigures('N7-hold', 'N7: TCP accepted but no HTTP 101', { connectTimeoutMs, attemptMs: spans, codes, proxySocketsAfter: proxy.open(), gatewayPendingAfter: gateway.stats().pendingHandshakes })
+    expect(spans.length).toBeGreaterThanOrEqual(3)
+    for (const span of spans) {
+      expect(span).toBeGreaterThanOrEqual(connectTimeoutMs * 0.9)
+      expect(span).toBeLessThanOrEqual(connectTimeoutMs * 1.1)
+    }
+    expect(new Set(codes)).toEqual(new Set([4441]))
+    expect(proxy.open()).toBe(0)
+  })
+
+  it('N7: 101 but no welcome (authenticate never answers): aborted at the connect timeout, and the gateway is left with no socket', async () => {
+    const gateway = await gatewayOn({ authenticate: () => new Promise(() => undefined), limits: { authTimeoutMs: 30_000 } })
+    defer(() => gateway.close({ drainMs: 100 }))
+    const connectTimeoutMs = 1000
+    const client = chaosClient(gateway.url, { connectTimeoutMs })
+    const states = stateLog(client)
+    client.connect()
+    await until(() => states.filter((s) => s.from === 'connecting').length >= 2, () => `states ${states.length}`, 20_000)
+    client.close()
+    const spans: number[] = []
+    for (let i = 0; i < states.length; i++) {
+      if (states[i]!.to !== 'connecting') continue
+      const left = states.slice(i + 1).find((s) => s.from === 'connecting')
+      if (left && left.to === 'reconnecting') spans.push(left.t - states[i]!.t)
+    }
+    await until(() => gateway.stats().pendingHandshakes === 0 && gateway.stats().connections === 0, () => JSON.stringify(gateway.stats()), 5000)
+    recordFigures('N7-noack', 'N7: 101 but no welcome', { connectTimeoutMs, attemptMs: spans, gatewayPendingAfter: gateway.stats().pendingHandshakes })
+    expect(spans.length).toBeGreaterThanOrEqual(2)
+    for (const span of spans) {
+      expect(span).toBeGreaterThanOrEqual(connectTimeoutMs * 0.9)
+      expect(span).toBeLessThanOrEqual(connectTimeoutMs * 1.1)
+    }
+  })
+})

@@ -90,9 +90,14 @@ interface Link {
   up: number
   down: number
   closed: boolean
-  /** Write schedules per direction: when the last queued piece is due. */
+  /** A side that closed while its FIN could not travel. */
+  pendingClose?: 'client' | 'target'
+  /** Write schedules per direction: when the last queued piece is due, and the queue itself. */
   dueUp: number
   dueDown: number
+  queueUp: Array<{ due: number; piece: Buffer }>
+  queueDown: Array<{ due: number; piece: Buffer }>
+  pumping: { up: boolean; down: boolean }
 }
 
 /** mulberry32: small, fast, and good enough to make a schedule reproducible. */
@@ -151,16 +156,54 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
     }
   }
 
+  /**
+   * One side closed. A FIN or RST travels like data: across a black hole (or a frozen
+   * direction) it does not arrive, so the other side stays open, half-open, until the link
+   * heals (then it is cut) or that side gives up by itself.
+   */
+  function closedSide(link: Link, side: 'client' | 'target'): void {
+    const travels = side === 'client' ? 'up' : 'down'
+    if (blocked(travels)) {
+      link.pendingClose = side
+      return
+    }
+    end(link, `${side} closed`, 'destroy')
+  }
+
+  const blocked = (dir: 'up' | 'down') => mode === 'blackhole' || (mode === 'freeze-up' && dir === 'up') || (mode === 'freeze-down' && dir === 'down')
+
   const stamp = (dir: 'up' | 'down') => {
     if (dir === 'down') lastDownAt = Date.now()
     else lastUpAt = Date.now()
+  }
+
+  /** Writes the due pieces of one direction in order, then sleeps until the next is due. */
+  function pump(link: Link, dir: 'up' | 'down'): void {
+    if (link.pumping[dir]) return
+    const queue = dir === 'up' ? link.queueUp : link.queueDown
+    const to = dir === 'up' ? link.target : link.client
+    const head = queue[0]
+    if (!head || !to) return
+    link.pumping[dir] = true
+    later(Math.max(0, head.due - Date.now()), () => {
+      link.pumping[dir] = false
+      if (link.closed || to.destroyed) return
+      const now = Date.now()
+      let wrote = false
+      while (queue.length > 0 && queue[0]!.due <= now + 1) {
+        to.write(queue.shift()!.piece)
+        wrote = true
+      }
+      if (wrote) stamp(dir)
+      pump(link, dir)
+    })
   }
 
   /** Writes `chunk` in the `up` or `down` direction, through the shaping of `pass`. */
   function forward(link: Link, chunk: Buffer, dir: 'up' | 'down'): void {
     const to = dir === 'up' ? link.target : link.client
     if (!to || link.closed) return
-    if (mode === 'blackhole' || (mode === 'freeze-up' && dir === 'up') || (mode === 'freeze-down' && dir === 'down')) return
+    if (blocked(dir)) return
     let piece = chunk
     const limit = shaping.limitBytes
     if (limit !== undefined && link.up + link.down + chunk.length > limit) piece = chunk.subarray(0, Math.max(0, limit - link.up - link.down))
@@ -186,26 +229,26 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
       if (cut) end(link, 'limit', 'destroy')
       return
     }
-    // FIFO per direction: a piece is due at its own delay, but never before the one ahead of it.
+    // One delay per chunk (its slices share it), never earlier than the piece ahead of it, and
+    // one timer per direction draining a FIFO: separate timers may fire out of order.
+    const now = Date.now()
+    const jitter = (shaping.jitterMs ?? 0) * (random() * 2 - 1)
+    const queue = dir === 'up' ? link.queueUp : link.queueDown
+    let prev = dir === 'up' ? link.dueUp : link.dueDown
     for (const p of pieces) {
-      const now = Date.now()
-      const jitter = (shaping.jitterMs ?? 0) * (random() * 2 - 1)
-      const prev = dir === 'up' ? link.dueUp : link.dueDown
       let due = Math.max(now + Math.max(0, latency + jitter), prev)
       if (shaping.bytesPerSecond) due = Math.max(due, prev + (p.length * 1000) / shaping.bytesPerSecond)
-      if (dir === 'up') link.dueUp = due
-      else link.dueDown = due
-      later(due - now, () => {
-        if (link.closed || to.destroyed) return
-        to.write(p)
-        stamp(dir)
-      })
+      prev = due
+      queue.push({ due, piece: p })
     }
+    if (dir === 'up') link.dueUp = prev
+    else link.dueDown = prev
+    pump(link, dir)
     if (cut) later(Math.max(link.dueUp, link.dueDown) - Date.now() + 1, () => end(link, 'limit', 'destroy'))
   }
 
   const server: Server = createServer({ pauseOnConnect: false }, (client) => {
-    const link: Link = { id: nextId++, client, target: undefined, up: 0, down: 0, closed: false, dueUp: 0, dueDown: 0 }
+    const link: Link = { id: nextId++, client, target: undefined, up: 0, down: 0, closed: false, dueUp: 0, dueDown: 0, queueUp: [], queueDown: [], pumping: { up: false, down: false } }
     totals.connections++
     record({ t: Date.now(), kind: 'connect', id: link.id })
     client.on('error', () => undefined)
@@ -216,7 +259,7 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
       return
     }
     links.add(link)
-    client.on('close', () => end(link, 'client closed', 'destroy'))
+    client.on('close', () => closedSide(link, 'client'))
     if (mode === 'hold') {
       // Read and drop: the handshake never reaches the target, nothing ever comes back.
       client.on('data', () => undefined)
@@ -226,7 +269,7 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
     link.target = upstream
     upstream.setNoDelay(true)
     upstream.on('error', () => undefined)
-    upstream.on('close', () => end(link, 'target closed', 'destroy'))
+    upstream.on('close', () => closedSide(link, 'target'))
     // Bytes that arrive before the target answers wait in the socket's own write buffer.
     client.on('data', (chunk: Buffer) => forward(link, chunk, 'up'))
     upstream.on('data', (chunk: Buffer) => forward(link, chunk, 'down'))
@@ -244,6 +287,10 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
     mode = next
     record({ t: Date.now(), kind: 'mode', mode: next })
     if (was === 'stall-reader' && next !== 'stall-reader') for (const l of links) l.target?.resume()
+    // A close held back by the fault now travels.
+    for (const l of [...links]) {
+      if (l.pendingClose && !blocked(l.pendingClose === 'client' ? 'up' : 'down')) end(l, `${l.pendingClose} closed`, 'destroy')
+    }
     if (next === 'stall-reader') for (const l of links) l.target?.pause()
   }
 
