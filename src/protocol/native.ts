@@ -27,8 +27,12 @@ import {
   type ServerFrame,
   type ServerMessage,
 } from './frames'
-import { parseJson, type JsonLimits } from './json'
+import { compileCheck } from './checker'
+import { DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_LENGTH, parseJson, type JsonLimits } from './json'
 import { kindOf, printable, validate } from './validate'
+
+// Public through this entry: a CSP-safe fast check for a user's own zod/mini schemas too.
+export { compileChecker, type Checker } from './checker'
 
 /**
  * The native codec: agentwire's own JSON text frames (docs/PROTOCOL.md). Decoding dispatches on
@@ -92,6 +96,11 @@ export const NATIVE_CAPABILITIES: Capabilities = Object.freeze({
   heartbeat: 'native',
 })
 
+type EventCheck = (value: unknown, maxDepth: number) => unknown
+
+/** How every event frame the gateway writes begins (`encodeServerFrame` of a frame built type first). */
+const HOT_PREFIX = '{"type":"event",'
+
 /** The prefix of `DecodeResult.unknown` for an event frame whose `event.type` this version does not know. */
 export const UNKNOWN_EVENT_PREFIX = 'event:'
 
@@ -102,6 +111,10 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const serverSchemas = new Map<string, AnySchema>()
   const clientSchemas = new Map<string, AnySchema>()
   const eventFrames = new Map<string, AnySchema>()
+  // The hot path: one checker per event type, built from the same schema zod decides with.
+  const eventChecks = new Map<string, EventCheck | null>()
+  const maxLength = limits?.maxLength ?? DEFAULT_MAX_JSON_LENGTH
+  const maxDepth = limits?.maxDepth ?? DEFAULT_MAX_JSON_DEPTH
 
   const serverSchema = (type: string): AnySchema | undefined => {
     let s = serverSchemas.get(type)
@@ -119,11 +132,39 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
     if (s === undefined) eventFrames.set(type, (s = compile(z.extend(EventFrame, { event: eventSchemas[type] }))))
     return s
   }
+  /** The checker of one event type's frame; none for a type this version does not know. */
+  const eventCheck = (type: unknown): EventCheck | null | undefined => {
+    let c = eventChecks.get(type as string)
+    if (c === undefined && isEventType(type)) eventChecks.set(type, (c = compileCheck(z.extend(EventFrame, { event: eventSchemas[type] })) ?? null))
+    return c
+  }
+  /**
+   * The hot path, for event frames as the gateway writes them (`type` first): `JSON.parse` and
+   * the event type's checker, with no scan of the text. The checker holds the value to the
+   * limits `parseJson` enforces (depth, no prototype keys) and defers whenever it is not
+   * certain; then the careful path decides, exactly as if this one did not exist.
+   */
+  const hot = (text: string): ServerMessage | undefined => {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    // An object: the text starts with `{`.
+    const event = (value as { event?: unknown }).event
+    if (typeof event !== 'object' || event === null) return undefined
+    return eventCheck((event as { type?: unknown }).type)?.(value, maxDepth) as ServerMessage | undefined
+  }
 
   return {
     name: 'agentwire',
     capabilities: NATIVE_CAPABILITIES,
     decode(frame: unknown): DecodeResult {
+      if (typeof frame === 'string' && frame.length <= maxLength && frame.startsWith(HOT_PREFIX)) {
+        const message = hot(frame)
+        if (message !== undefined) return { ok: true, messages: [message] }
+      }
       const parsed = parseJson(frame, limits)
       if (!parsed.ok) return parsed
       const value = parsed.value
@@ -140,6 +181,9 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
         }
         // Forward compatible: a newer gateway may send event types this version does not know.
         if (!isEventType(eventType)) return { ok: true, messages: [], unknown: UNKNOWN_EVENT_PREFIX + eventType }
+        // The checker accepts only what zod accepts; zod decides every frame it defers, and words the error.
+        const fast = eventCheck(eventType)?.(value, maxDepth)
+        if (fast !== undefined) return { ok: true, messages: [fast as ServerMessage] }
         const checked = validate(eventFrame(eventType), value, 'event')
         return checked.ok ? { ok: true, messages: [checked.value as ServerMessage] } : checked
       }
