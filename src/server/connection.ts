@@ -148,6 +148,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     send,
     log,
     session,
+    onOverflow: () => close(CloseCode.TryAgainLater, 'overloaded: the replay took too long', 'overloaded'),
   })
 
   function close(code: number, reason: string, cause?: DropCause): void {

@@ -14,6 +14,7 @@ export type DropCause =
   | 'revoked'
   | 'origin'
   | 'message_too_big'
+  | 'overloaded'
 
 export interface GatewayStats {
   /** Open connections that completed `hello`. */

@@ -43,7 +43,12 @@ export interface SubscriptionsOptions {
   send(frame: ServerFrame): void
   log: GatewayLogger
   session: string
+  /** Live events piled up past {@link MAX_SYNC_BUFFER} while a replay was being read: the connection is given up (1013). */
+  onOverflow(): void
 }
+
+/** Live events held per subscription while its replay or snapshot is read; a broker slower than this gives up the connection. */
+export const MAX_SYNC_BUFFER = 10_000
 
 interface Subscription {
   readonly key: string
@@ -225,8 +230,9 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     live(key, event, text) {
       const sub = subs.get(key)
       if (!sub) return
-      if (sub.buffer) sub.buffer.push(event)
-      else deliver(event, text)
+      if (!sub.buffer) return deliver(event, text)
+      if (sub.buffer.length >= MAX_SYNC_BUFFER) return options.onOverflow()
+      sub.buffer.push(event)
     },
     async resync(key, channel, reason) {
       const sub = subs.get(key)
