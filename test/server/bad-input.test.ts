@@ -132,8 +132,11 @@ describe('B4 prototype keys', () => {
         `{"type":"start","id":"p${i}","requestId":"r${i}","query":"q","context":{"nested":${poison},"__proto__":{"polluted":1}},"__proto__":{"polluted":1}}`,
       )
       client.send(`{"type":"subscribe","id":"s${i}","channels":[{"channel":"agent:a","__proto__":{"polluted":1}}],"constructor":{"x":1}}`)
+      // Stay under the per-connection queue (256 frames waiting) however slow the machine is.
+      if (i % 50 === 49) await client.waitForFrame((f) => f.type === 'reply' && f.id === `s${i}`, 30_000)
     }
-    const last = await client.waitForFrame((f) => f.type === 'event' && f.channel === 'request:r299')
+    const last = await client.waitForFrame((f) => f.type === 'event' && f.channel === 'request:r299', 30_000)
+    expect(client.frames.filter((f) => f.type === 'error')).toEqual([])
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
     expect(Object.prototype).not.toHaveProperty('polluted')
     const context = last.event.payload.context
