@@ -1,4 +1,4 @@
-import { ErrorCode, channelMatches, parseChannel } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, channelMatches, parseChannel, serializeState } from 'agentwire/protocol'
 import type { AgentwireState, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
 import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
 import type { Fanout, FanoutReceiver } from './fanout'
@@ -96,7 +96,8 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       seq: snapshot.seq,
       reason,
       ...(requestId === undefined ? {} : { requestId }),
-      state: snapshot.state as AgentwireState as unknown as Record<string, unknown>,
+      // The wire form keeps ids such as `__proto__`, which the safe JSON reader drops from keys.
+      state: serializeState(snapshot.state) as unknown as Record<string, unknown>,
     }
   }
 
@@ -138,8 +139,11 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     let allowed = false
     try {
       allowed = await options.authorize(key, action)
-    } catch {
+    } catch (error) {
       options.log({ level: 'error', message: 'authorize threw; refusing', data: { session: options.session, channel: key } })
+      // A hook that says "not now" (overloaded, rate limited, timeout) gets a temporary refusal
+      // the client retries with backoff; anything else it throws is a plain refusal.
+      if (error instanceof AgentwireError && error.retryable) return failure(key, error.code, `could not ${action} ${key} now; try again`, true)
     }
     if (!options.isOpen()) return failure(key, ErrorCode.Closed, 'connection closed')
     if (!allowed) {

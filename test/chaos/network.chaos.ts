@@ -5,7 +5,7 @@ import { startFaultProxy } from '../support/fault-proxy'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type Audit } from './support/audit'
 import { activeResources, heapAfterGc, percentile, recordFigures, scale, until } from './support/results'
-import { B, C, H, T, chaosClient, cleanup, gatewayOn, stateLog, yieldIo } from './support/stack'
+import { B, C, H, T, chaosClient, cleanup, gatewayOn, stateLog, ticker, yieldIo } from './support/stack'
 
 const defer = cleanup()
 
@@ -141,29 +141,6 @@ describe('N2 abrupt loss: TCP RST and FIN without a close frame during a 10,000-
   }
 })
 
-/** Publishes `perTick` events per channel every `everyMs` until stopped; each recorded in the audit. */
-function ticker(channels: readonly string[], publish: (channel: string, i: number) => Promise<StoredEvent>, audit: Audit, everyMs: number, perTick: number): { stop(): Promise<void>; count(): number } {
-  let i = 0
-  let stopped = false
-  let chain = Promise.resolve()
-  const timer = setInterval(() => {
-    if (stopped) return
-    chain = chain.then(async () => {
-      const batch: Array<Promise<StoredEvent>> = []
-      for (const channel of channels) for (let k = 0; k < perTick; k++) batch.push(publish(channel, i++))
-      for (const e of await Promise.all(batch)) audit.published({ channel: e.channel, epoch: e.epoch, seq: e.seq, stamp: (e.event.payload as { load: number }).load })
-    })
-  }, everyMs)
-  return {
-    async stop() {
-      stopped = true
-      clearInterval(timer)
-      await chain
-    },
-    count: () => i,
-  }
-}
-
 describe('N3 black hole: half-open link for 10×(H+T)', () => {
   it('N3: the client declares the link dead within H+T(+10 %+50 ms) of the last byte, the gateway reaps its side, and the resume passes the audit', async () => {
     const gateway = await gatewayOn({ retention: { size: 50_000, maxAgeMs: 120_000 } })
@@ -177,7 +154,7 @@ describe('N3 black hole: half-open link for 10×(H+T)', () => {
     const states = stateLog(client)
     const channel = 'agent:n3'
     await client.subscribe(channel).ready
-    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n3', i)), audit, 20, 2)
+    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n3', i)), () => [audit], 20, 2)
     await until(() => pub.count() > 100, () => 'warming up')
 
     const holeAt = Date.now()
@@ -273,7 +250,7 @@ async function flapRun(seed: number, durationMs: number, perSecond: number) {
     audit.attach(client)
     const channels = ['agent:f0', 'agent:f1', 'agent:f2', 'agent:f3', 'agent:f4']
     await Promise.all(channels.map((c) => client.subscribe(c).ready))
-    const pub = ticker(channels, (c, i) => gateway.publish(c, agentEvent(c.slice(6), i)), audit, 50, Math.max(1, Math.round(perSecond / 20 / channels.length)))
+    const pub = ticker(channels, (c, i) => gateway.publish(c, agentEvent(c.slice(6), i)), () => [audit], 50, Math.max(1, Math.round(perSecond / 20 / channels.length)))
     const stopFlap = proxy.flap({ seed })
     await new Promise((r) => setTimeout(r, durationMs))
     stopFlap()
@@ -317,7 +294,7 @@ describe('N6 degraded link: 300 ± 200 ms latency, 64 KB/s, 1–64-byte slices',
     await client.subscribe(channel).ready
     const seconds = scale(6, 60)
     // 100 events/s of ≤ 300 bytes: below the bandwidth cap.
-    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n6', i)), audit, 50, 5)
+    const pub = ticker([channel], (c, i) => gateway.publish(c, agentEvent('n6', i)), () => [audit], 50, 5)
     await new Promise((r) => setTimeout(r, seconds * 1000))
     await pub.stop()
     await audit.waitCaughtUp(30_000)

@@ -1,6 +1,7 @@
 import { afterEach } from 'vitest'
 import { createNodeClient, type NodeClient, type NodeClientOptions } from 'agentwire/node'
-import { createGateway, type Gateway, type GatewayOptions } from 'agentwire/server'
+import { createGateway, type Gateway, type GatewayOptions, type StoredEvent } from 'agentwire/server'
+import type { Audit } from './audit'
 
 /**
  * The catalogue's integration timings (RELIABILITY.md §3): H = 250 ms, T = 250 ms, B = 50 ms,
@@ -58,3 +59,45 @@ export function stateLog(client: NodeClient): Array<{ t: number; from: string; t
 
 /** Lets I/O run between publishing bursts. */
 export const yieldIo = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * Publishes `perTick` events on each channel every `everyMs` (up to `limit` in all) and records
+ * each stored event in the audits of its channel. `stop()` waits for the last burst and throws
+ * the first publish error seen while running; errors after a stop are ignored.
+ */
+export function ticker(
+  channels: readonly string[],
+  publish: (channel: string, i: number) => Promise<StoredEvent>,
+  auditsOf: (channel: string) => readonly Audit[],
+  everyMs: number,
+  perTick: number,
+  limit = Infinity,
+): { stop(): Promise<void>; count(): number } {
+  let i = 0
+  let stopped = false
+  let failure: unknown
+  let chain = Promise.resolve()
+  const timer = setInterval(() => {
+    if (stopped || i >= limit) return
+    chain = chain
+      .then(async () => {
+        const batch: Array<Promise<StoredEvent>> = []
+        for (let k = 0; k < perTick && i < limit; k++) for (const channel of channels) batch.push(publish(channel, i++))
+        for (const e of await Promise.all(batch)) {
+          for (const audit of auditsOf(e.channel)) audit.published({ channel: e.channel, epoch: e.epoch, seq: e.seq, stamp: (e.event.payload as { load: number }).load })
+        }
+      })
+      .catch((error: unknown) => {
+        if (!stopped) failure ??= error
+      })
+  }, everyMs)
+  return {
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      await chain
+      if (failure) throw failure
+    },
+    count: () => i,
+  }
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest'
+import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import { createPublisher, redisBroker, type StoredEvent } from 'agentwire/server'
+import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
+import { agentEvent, createAudit, stateMismatches, tierA, tierB, type Audit } from './support/audit'
+import { forkGateway } from './support/fork'
+import { percentile, recordFigures, scale, until } from './support/results'
+import { C, chaosClient, cleanup, gatewayOn, stateLog, ticker } from './support/stack'
+
+const defer = cleanup()
+
+describe('S1 gateway kill -9 and restart during a stream published into Redis', () => {
+  it('S1: every event exactly once and in order across the restarts, final state equal to the server, 0 silent gaps', async () => {
+    const restarts = scale(5, 20)
+    const total = scale(10_000, 100_000)
+    const prefix = uniquePrefix('chaos-s1')
+    defer(() => deletePrefix(prefix))
+    const retention = { size: 200_000, maxAgeMs: 600_000 }
+    const gateway = await forkGateway({ redisUrl: REDIS_URL, prefix, retentionSize: retention.size })
+    defer(() => gateway.kill('SIGKILL'))
+    await gateway.start()
+    const publisher = createPublisher({ url: REDIS_URL, prefix, retention })
+    defer(() => publisher.close())
+    const reader = redisBroker({ url: REDIS_URL, prefix, retention, onError: () => undefined })
+    defer(() => reader.close())
+
+    const channels = ['agent:s1a', 'agent:s1b']
+    const audit = createAudit()
+    const client = chaosClient(gateway.url)
+    defer(() => client.close())
+    audit.attach(client)
+    const states = stateLog(client)
+    await Promise.all(channels.map((c) => client.subscribe(c).ready))
+
+    // The stream takes ~10 s (quick) or ~100 s (long); a kill every (duration / (restarts + 1)).
+    const perTick = scale(25, 50)
+    const pub = ticker(channels, (c, i) => publisher.publish(c, agentEvent(c.slice(6), i)), () => [audit], 50, perTick, total)
+    const downtimes: number[] = []
+    for (let r = 0; r < restarts; r++) {
+      const at = Math.round((total * (r + 1)) / (restarts + 1))
+      await until(() => pub.count() >= at, () => `published ${pub.count()}`, 120_000)
+      const killedAt = Date.now()
+      await gateway.kill('SIGKILL')
+      await gateway.start()
+      await until(() => client.state === 'open', () => `client ${client.state}`, 30_000)
+      downtimes.push(Date.now() - killedAt)
+    }
+    await until(() => pub.count() >= total, () => `published ${pub.count()}`, 300_000)
+    await pub.stop()
+    await audit.waitCaughtUp(60_000)
+    const report = audit.report()
+    const mismatches = await stateMismatches(client, channels, (c) => reader.snapshot(c))
+    recordFigures('S1', 'S1: every event exactly once and in order across the restarts', {
+      restarts: gateway.starts - 1,
+      events: total,
+      reconnects: client.stats.reconnects,
+      downtimeP50Ms: percentile(downtimes, 50),
+      downtimeMaxMs: Math.max(...downtimes),
+      stateMismatches: mismatches.length,
+      ...report,
+      problems: report.problems.slice(0, 3),
+    })
+    expect(gateway.starts - 1).toBe(restarts)
+    expect(states.filter((s) => s.from === 'open' && s.to === 'reconnecting').length).toBeGreaterThanOrEqual(restarts)
+    expect(report.problems).toEqual([])
+    expect(tierA(report)).toBe(true)
+    expect(mismatches).toEqual([])
+  })
+})
+
+describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
+  it('S2: every client reconnects, reconnects are spread by jitter, and each resumes or resyncs', async () => {
+    const clients = scale(200, 2000)
+    const prefix = uniquePrefix('chaos-s2')
+    defer(() => deletePrefix(prefix))
+    const retention = { size: 100_000, maxAgeMs: 600_000 }
+    const gateway = await forkGateway({ redisUrl: REDIS_URL, prefix, retentionSize: retention.size, drainMs: 1000, limits: { maxPendingHandshakes: 10_000 } })
+    defer(() => gateway.kill('SIGKILL'))
+    await gateway.start()
+    const publisher = createPublisher({ url: REDIS_URL, prefix, retention })
+    defer(() => publisher.close())
+
+    const channels = Array.from({ length: 10 }, (_, i) => `agent:s2c${i}`)
+    const audits = new Map<string, Audit[]>(channels.map((c) => [c, []]))
+    const fleet = Array.from({ length: clients }, (_, i) => {
+      const channel = channels[i % channels.length]!
+      // Production-like backoff (B = 500 ms, C = 10 s): with C = 1 s every client retries within
+      // one second of the gateway's return, ≥ 10 % per 100 ms bucket by arithmetic alone.
+      const client = chaosClient(gateway.url, { reconnect: { initialDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 500 } })
+      const audit = createAudit()
+      audit.attach(client)
+      audits.get(channel)!.push(audit)
+      defer(() => client.close())
+      return { client, audit, channel, states: stateLog(client) }
+    })
+    for (let i = 0; i < fleet.length; i += 100) await Promise.all(fleet.slice(i, i + 100).map((m) => m.client.subscribe(m.channel).ready))
+    const pub = ticker(channels, (c, i) => publisher.publish(c, agentEvent(c.slice(6), i)), (c) => audits.get(c)!, 50, 1)
+
+    const phases: Record<string, unknown> = {}
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      const faultAt = Date.now()
+      const killed = gateway.kill(signal)
+      await killed
+      const goneAt = Date.now()
+      await gateway.start()
+      const upAt = Date.now()
+      await until(() => fleet.every((m) => m.client.state === 'open' && m.states.some((s) => s.t >= faultAt && s.to === 'open')), () => `${fleet.filter((m) => m.client.state === 'open').length} of ${clients} open`, 60_000, 50)
+      const reopened = fleet.map((m) => m.states.find((s) => s.t >= faultAt && s.to === 'open')!.t)
+      const closes = fleet.map((m) => m.states.find((s) => s.t >= faultAt && s.from === 'open'))
+      const buckets = new Map<number, number>()
+      for (const t of reopened) buckets.set(Math.floor((t - upAt) / 100), (buckets.get(Math.floor((t - upAt) / 100)) ?? 0) + 1)
+      const peak = Math.max(...buckets.values())
+      const first = Math.min(...reopened)
+      const last = Math.max(...reopened)
+      phases[signal] = {
+        closeCodes: Object.fromEntries([...new Set(closes.map((c) => c?.code))].map((code) => [String(code), closes.filter((c) => c?.code === code).length])),
+        gatewayGoneMs: goneAt - faultAt,
+        restartMs: upAt - goneAt,
+        allReconnectedMs: last - faultAt,
+        reconnectWindowMs: last - first,
+        peakBucketShare: +(peak / clients).toFixed(3),
+        buckets: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k * 100}:${v}`),
+      }
+      expect(last - faultAt).toBeLessThan(60_000)
+      // Every close is one the client retries: 1012 from the drain (or 4440 where the loaded
+      // gateway fell silent for H+T before its 1012 went out), 1006 from the crash.
+      for (const c of closes) expect([1006, 1012, 4440]).toContain(c?.code)
+    }
+    await new Promise((r) => setTimeout(r, 300))
+    await pub.stop()
+    await Promise.all(fleet.map((m) => m.audit.waitCaughtUp(60_000)))
+    const reports = fleet.map((m) => m.audit.report())
+    const sum = (k: 'lost' | 'duplicates' | 'reordered' | 'silentGaps' | 'resyncs' | 'delivered' | 'published') => reports.reduce((n, r) => n + r[k], 0)
+    recordFigures('S2', 'S2: every client reconnects, reconnects are spread by jitter, and each resumes or resyncs', {
+      clients,
+      backoff: { initialDelayMs: 500, maxDelayMs: 10_000 },
+      phases,
+      delivered: sum('delivered'),
+      published: sum('published'),
+      lost: sum('lost'),
+      duplicates: sum('duplicates'),
+      reordered: sum('reordered'),
+      silentGaps: sum('silentGaps'),
+      resyncs: sum('resyncs'),
+      clientsTierA: reports.filter(tierA).length,
+    })
+    expect(reports.every(tierB)).toBe(true)
+    for (const phase of Object.values(phases) as Array<{ peakBucketShare: number }>) expect(phase.peakBucketShare).toBeLessThanOrEqual(0.1)
+  })
+})
+
+describe('S7 temporary and permanent subscribe errors through the real gateway', () => {
+  it('S7: a temporary refusal (authorize throws a retryable error) is retried until subscribed; forbidden is tried once and surfaced typed; the connection stays up', async () => {
+    const calls = new Map<string, number>()
+    const gateway = await gatewayOn({
+      authorize: (_principal, channel) => {
+        const n = (calls.get(channel) ?? 0) + 1
+        calls.set(channel, n)
+        if (channel === 'agent:temporary' && n <= 2) throw new AgentwireError(ErrorCode.Overloaded, 'authorization service overloaded')
+        return channel !== 'agent:forbidden'
+      },
+    })
+    defer(() => gateway.close({ drainMs: 100 }))
+    const client = chaosClient(gateway.url)
+    defer(() => client.close())
+    const states = stateLog(client)
+    const errors: string[] = []
+    client.on('error', (e) => void errors.push(e.code))
+    await client.ready()
+    const temporary = client.subscribe('agent:temporary')
+    const forbidden = client.subscribe('agent:forbidden')
+    const forbiddenError = await forbidden.ready.then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await until(() => temporary.status === 'subscribed', () => `temporary is ${temporary.status} after ${calls.get('agent:temporary')} tries`, 10_000)
+    // 10×C with no retry for the permanent refusal.
+    await new Promise((r) => setTimeout(r, 10 * C))
+    recordFigures('S7', 'S7: temporary refusal retried, forbidden tried once', {
+      temporaryTries: calls.get('agent:temporary'),
+      forbiddenTries: calls.get('agent:forbidden'),
+      forbiddenCode: forbiddenError instanceof AgentwireError ? forbiddenError.code : String(forbiddenError),
+      errorsSurfaced: errors,
+      connectionChanges: states.filter((s) => s.from === 'open').length,
+    })
+    expect(temporary.status).toBe('subscribed')
+    expect(calls.get('agent:temporary')).toBe(3)
+    expect(forbidden.status).toBe('failed')
+    expect(forbiddenError).toBeInstanceOf(AgentwireError)
+    expect((forbiddenError as AgentwireError).code).toBe(ErrorCode.Forbidden)
+    expect(calls.get('agent:forbidden')).toBe(1)
+    expect(client.state).toBe('open')
+    expect(states.filter((s) => s.from === 'open')).toEqual([])
+  })
+})

@@ -1,0 +1,126 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import type { GatewayStats } from 'agentwire/server'
+import { H, T } from './stack'
+
+const root = fileURLToPath(new URL('../../../', import.meta.url))
+const out = `${root}test/artifacts/chaos/gateway-main.mjs`
+let built: Promise<string> | undefined
+
+/** Bundles gateway-main.ts from the sources (never a stale dist/), once per test file. */
+function buildMain(): Promise<string> {
+  built ??= (async () => {
+    mkdirSync(`${root}test/artifacts/chaos`, { recursive: true })
+    await build({
+      entryPoints: [`${root}test/chaos/support/gateway-main.ts`],
+      outfile: out,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      alias: {
+        agentwire: `${root}src/index.ts`,
+        'agentwire/protocol': `${root}src/protocol/index.ts`,
+        'agentwire/server': `${root}src/server/index.ts`,
+      },
+      external: ['ws', 'redis', 'zod', 'zod/*'],
+      logLevel: 'error',
+    })
+    return out
+  })()
+  return built
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export interface Probe {
+  stats: GatewayStats
+  heapUsed: number
+  rss: number
+  handles: number
+}
+
+/** A gateway process on a fixed port: start it, kill it (-9 or TERM), start it again on the same port. */
+export interface GatewayProcess {
+  readonly port: number
+  readonly url: string
+  start(): Promise<void>
+  /** SIGKILL (crash) or SIGTERM (graceful drain); resolves when the process is gone. */
+  kill(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
+  probe(): Promise<Probe>
+  readonly starts: number
+}
+
+export async function forkGateway(options: { redisUrl: string; prefix: string; retentionSize?: number; drainMs?: number; heartbeat?: { intervalMs: number; timeoutMs: number }; limits?: Record<string, unknown> }): Promise<GatewayProcess> {
+  const main = await buildMain()
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  let starts = 0
+  let probes = 0
+  const settings = {
+    port,
+    redisUrl: options.redisUrl,
+    prefix: options.prefix,
+    retentionSize: options.retentionSize ?? 1000,
+    heartbeat: options.heartbeat ?? { intervalMs: H, timeoutMs: T },
+    drainMs: options.drainMs ?? 1000,
+    limits: options.limits,
+  }
+  const self: GatewayProcess = {
+    port,
+    url: `ws://127.0.0.1:${port}/ws`,
+    get starts() {
+      return starts
+    },
+    async start() {
+      const proc = fork(main, [], { execArgv: ['--expose-gc'], env: { ...process.env, AGENTWIRE_CHAOS_GATEWAY: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      child = proc
+      starts++
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('gateway process did not start in 20 s')), 20_000)
+        proc.on('message', (m: { type: string; message?: string }) => {
+          if (m.type === 'ready') (clearTimeout(timer), resolve())
+          if (m.type === 'failed') (clearTimeout(timer), reject(new Error(`gateway process failed: ${m.message}`)))
+        })
+        proc.once('exit', (code) => (clearTimeout(timer), reject(new Error(`gateway process exited with ${code} before it was ready`))))
+      })
+    },
+    async kill(signal) {
+      const proc = child
+      child = undefined
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+      const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+      proc.kill(signal)
+      await gone
+    },
+    probe() {
+      const proc = child
+      if (!proc) return Promise.reject(new Error('no gateway process'))
+      const id = ++probes
+      return new Promise<Probe>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('probe timed out')), 10_000)
+        const onMessage = (m: { type: string; id: number } & Probe) => {
+          if (m.type !== 'probe' || m.id !== id) return
+          clearTimeout(timer)
+          proc.off('message', onMessage)
+          resolve(m)
+        }
+        proc.on('message', onMessage)
+        proc.send({ type: 'probe', id })
+      })
+    },
+  }
+  return self
+}
