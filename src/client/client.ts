@@ -693,13 +693,16 @@ export function createClient(options: ClientOptions): Client {
       if (machine.status === 'open') sendUnsubscribe([wire.channel])
       else pendingUnsubscribes.add(wire.channel)
     }
+    // The cheap test first: `covers` walks every subscription, and a page releasing a thousand
+    // channels must not pay positions × subscriptions for each.
     for (const channel of positions.channels()) {
-      if (!subscriptions.covers(channel) && (channel === wire.channel || wire.channel.endsWith('*'))) {
+      if ((channel === wire.channel || wire.channel.endsWith('*')) && !subscriptions.covers(channel)) {
         positions.forget(channel)
         store.forget(channel)
       }
     }
-    store.forget(wire.channel)
+    // A pattern that still covers the channel keeps its state: a later snapshot replaces it.
+    if (!subscriptions.covers(wire.channel)) store.forget(wire.channel)
   }
 
   function subscribe(channel: string, viaRejoin = false): Subscription {
