@@ -1,5 +1,5 @@
 import { AgentwireError, ErrorCode, channelMatches, parseChannel, serializeState } from 'agentwire/protocol'
-import type { AgentwireState, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
+import type { ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
 import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
 import type { Fanout, FanoutReceiver } from './fanout'
 import { eventFrameText } from './fanout'
