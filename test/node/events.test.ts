@@ -115,3 +115,32 @@ describe('ready()', () => {
     await expect(ready).rejects.toBeInstanceOf(ClientClosedError)
   })
 })
+
+describe('over a real gateway (ws on 127.0.0.1, port 0)', () => {
+  it('streams in order, and break unsubscribes on the server', async () => {
+    const { createGateway } = await import('agentwire/server')
+    const real = createGateway({ port: 0 })
+    await real.ready
+    const node = createNodeClient({ url: real.url })
+    try {
+      await node.ready()
+      const stream = node.events('agent:*')
+      await expect.poll(() => real.stats().subscriptions.total, { timeout: 10_000 }).toBeGreaterThan(0)
+      for (let i = 1; i <= 20; i++) await real.publish(`agent:n${i % 3}`, agentStatus(`n${i % 3}`, 'busy', i / 100))
+      const got: Array<[string, number | undefined, number | undefined]> = []
+      for await (const { event, channel, seq } of stream) {
+        got.push([channel, seq, event.type === 'agent.status' ? event.payload.load : undefined])
+        if (got.length === 20) break
+      }
+      expect(got.map((g) => g[2])).toEqual(Array.from({ length: 20 }, (_, i) => (i + 1) / 100))
+      for (const channel of ['agent:n0', 'agent:n1', 'agent:n2']) {
+        const seqs = got.filter((g) => g[0] === channel).map((g) => g[1])
+        expect(seqs).toEqual(seqs.map((_, i) => i + 1))
+      }
+      await expect.poll(() => real.stats().subscriptions.total, { timeout: 10_000 }).toBe(0)
+    } finally {
+      node.close()
+      await real.close({ drainMs: 0 })
+    }
+  })
+})
