@@ -116,15 +116,17 @@ function make(schema: z.ZodMiniType): Built | null {
     case 'array': {
       const element = build(def.element as z.ZodMiniType)
       const count = bounds(checks, 'min_length', 'max_length')
-      return element && !element.optional && count ? { fn: arrayCheck(element, count[0], count[1]), same: element.same, kind: Kind.Call } : null
+      // Arrays and records of values that come back as they went in (what the events hold);
+      // a copying variant would only add bytes to every browser bundle.
+      return element?.same && !element.optional && count ? { fn: arrayCheck(element.fn, count[0], count[1]), same: true, kind: Kind.Call } : null
     }
     case 'record': {
       const keyType = def.keyType as z.ZodMiniType
       const key = build(keyType)
       const value = build(def.valueType as z.ZodMiniType)
       // String keys only (a JSON object's keys are strings); enum keys and loose records are zod's.
-      if (checks.length || def.mode !== undefined || keyType._zod.def.type !== 'string' || !key || !value || value.optional) return null
-      return { fn: recordCheck(keyType._zod.def.checks?.length ? key.fn : undefined, value), same: value.same, kind: Kind.Call }
+      if (checks.length || def.mode !== undefined || keyType._zod.def.type !== 'string' || !key || !value?.same || value.optional) return null
+      return { fn: recordCheck(keyType._zod.def.checks?.length ? key.fn : undefined, value.fn), same: true, kind: Kind.Call }
     }
     case 'object':
       return checks.length || def.catchall !== undefined ? null : objectCheck(def.shape as Record<string, z.ZodMiniType>)
@@ -169,45 +171,22 @@ function bounds(checks: CheckDef[], lower: string, upper: string): [number, numb
   return [min, max, checks.length]
 }
 
-function arrayCheck(element: Built, min: number, max: number): Check {
-  const check = element.fn
+function arrayCheck(check: Check, min: number, max: number): Check {
   return (v, left) => {
     if (!Array.isArray(v) || v.length < min || v.length > max || left < 1) return undefined
-    let out: unknown[] | undefined
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i]
-      const y = check(x, left - 1)
-      if (y === undefined) return undefined
-      if (y !== x) (out ??= v.slice(0, i))
-      if (out) out.push(y)
-    }
-    return out ?? v
+    for (let i = 0; i < v.length; i++) if (check(v[i], left - 1) === undefined) return undefined
+    return v
   }
 }
 
 /** A record with string keys; `key` is undefined when every string is a valid key. */
-function recordCheck(key: Check | undefined, value: Built): Check {
-  const check = value.fn
+function recordCheck(key: Check | undefined, check: Check): Check {
   return (v, left) => {
     if (!isRecord(v) || left < 1) return undefined
-    const o = v as Record<string, unknown>
-    let out: Record<string, unknown> | undefined
-    for (const k in o) {
-      if (forbidden(k) || (key !== undefined && key(k, 0) === undefined)) return undefined
-      const x = o[k]
-      const y = check(x, left - 1)
-      if (y === undefined) return undefined
-      if (y !== x && out === undefined) {
-        // The first value that changed: copy the keys before it, then go on copying.
-        out = {}
-        for (const p in o) {
-          if (p === k) break
-          out[p] = o[p]
-        }
-      }
-      if (out !== undefined) out[k] = y
+    for (const k in v as Record<string, unknown>) {
+      if (forbidden(k) || (key !== undefined && key(k, 0) === undefined) || check((v as Record<string, unknown>)[k], left - 1) === undefined) return undefined
     }
-    return out ?? o
+    return v
   }
 }
 

@@ -30,193 +30,142 @@ export type MetricsScope = z.infer<typeof MetricsScope>
 /** Who did it and when, shared by the CRUD events of the rooms seed. */
 const actor = { userId: z.optional(id), timestamp: z.optional(timestamp) }
 
-const ev = <T extends string, P extends z.ZodMiniType>(type: T, payload: P) =>
-  z.object({ type: z.literal(type), payload })
-
-export const eventSchemas = {
+// Each event's payload, by type; `eventSchemas` below wraps each in `{ type, payload }`, so a
+// type name is written once (in a browser bundle, once instead of twice).
+const payloads = {
   // routing seed
-  'routing.decision': ev(
-    'routing.decision',
-    z.object({
-      taskId: id,
-      agent: z.object({
-        name: id,
-        strengths: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(1024)),
-        cost: finite,
-        latency: finite,
-      }),
-      timestamp: finite,
-    }),
-  ),
-  'agent.status': ev(
-    'agent.status',
-    z.object({
+  'routing.decision': z.object({
+    taskId: id,
+    agent: z.object({
       name: id,
-      status: AgentStatusValue,
-      load: z.optional(finite),
-      agent: z.optional(record),
-      ...actor,
+      strengths: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(1024)),
+      cost: finite,
+      latency: finite,
     }),
-  ),
+    timestamp: finite,
+  }),
+  'agent.status': z.object({
+    name: id,
+    status: AgentStatusValue,
+    load: z.optional(finite),
+    agent: z.optional(record),
+    ...actor,
+  }),
   // webgui seed
-  'session.status': ev(
-    'session.status',
-    z.object({
-      sessionId: id,
-      status: z.string().check(z.minLength(1), z.maxLength(128)),
-      progress: z.optional(finite),
-      message: z.optional(text),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
+  'session.status': z.object({
+    sessionId: id,
+    status: z.string().check(z.minLength(1), z.maxLength(128)),
+    progress: z.optional(finite),
+    message: z.optional(text),
+    timestamp: z.optional(timestamp),
+  }),
   // rooms seed: agents, chats, collections, system notifications
-  'agent.created': ev('agent.created', z.object({ agentId: id, agent: record, ...actor })),
-  'agent.updated': ev('agent.updated', z.object({ agentId: id, agent: record, ...actor })),
-  'agent.deleted': ev('agent.deleted', z.object({ agentId: id, ...actor })),
-  'chat.created': ev('chat.created', z.object({ chatId: id, chat: record, ...actor })),
-  'chat.updated': ev('chat.updated', z.object({ chatId: id, chat: record, ...actor })),
-  'chat.deleted': ev('chat.deleted', z.object({ chatId: id, ...actor })),
-  'chat.message.created': ev('chat.message.created', z.object({ chatId: id, messageId: id, ...actor })),
-  'chat.participant.joined': ev('chat.participant.joined', z.object({ chatId: id, participantId: id, ...actor })),
-  'chat.participant.left': ev('chat.participant.left', z.object({ chatId: id, participantId: id, ...actor })),
-  'collection.created': ev('collection.created', z.object({ collectionId: id, metadata: record, ...actor })),
-  'collection.updated': ev('collection.updated', z.object({ collectionId: id, metadata: record, ...actor })),
-  'collection.deleted': ev('collection.deleted', z.object({ collectionId: id, ...actor })),
-  'system.notification': ev(
-    'system.notification',
-    z.object({
-      level: NotificationLevel,
-      message: text,
-      title: z.optional(text),
-      details: z.optional(z.unknown()),
-      sessionId: z.optional(id),
-      ...actor,
-    }),
-  ),
+  'agent.created': z.object({ agentId: id, agent: record, ...actor }),
+  'agent.updated': z.object({ agentId: id, agent: record, ...actor }),
+  'agent.deleted': z.object({ agentId: id, ...actor }),
+  'chat.created': z.object({ chatId: id, chat: record, ...actor }),
+  'chat.updated': z.object({ chatId: id, chat: record, ...actor }),
+  'chat.deleted': z.object({ chatId: id, ...actor }),
+  'chat.message.created': z.object({ chatId: id, messageId: id, ...actor }),
+  'chat.participant.joined': z.object({ chatId: id, participantId: id, ...actor }),
+  'chat.participant.left': z.object({ chatId: id, participantId: id, ...actor }),
+  'collection.created': z.object({ collectionId: id, metadata: record, ...actor }),
+  'collection.updated': z.object({ collectionId: id, metadata: record, ...actor }),
+  'collection.deleted': z.object({ collectionId: id, ...actor }),
+  'system.notification': z.object({
+    level: NotificationLevel,
+    message: text,
+    title: z.optional(text),
+    details: z.optional(z.unknown()),
+    sessionId: z.optional(id),
+    ...actor,
+  }),
   // progress seed: one request's lifecycle
-  'request.started': ev(
-    'request.started',
-    z.object({ requestId: id, query: text, context: z.optional(record), ...actor }),
-  ),
-  'step.progress': ev(
-    'step.progress',
-    z.object({
-      requestId: id,
-      agent: id,
-      step: finite,
-      status: StepStatusValue,
-      stepId: z.optional(id),
-      stepOrder: z.optional(finite),
-      tool: z.optional(z.string().check(z.maxLength(256))),
-      result: z.optional(z.unknown()),
-      data: z.optional(record),
-    }),
-  ),
-  'agent.completed': ev('agent.completed', z.object({ requestId: id, agent: id, data: z.optional(record) })),
-  'request.question': ev(
-    'request.question',
-    z.object({
-      requestId: id,
-      questionId: id,
-      question: text,
-      options: z.optional(z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(64))),
-      agent: z.optional(id),
-    }),
-  ),
-  'request.feedback': ev(
-    'request.feedback',
-    z.object({ requestId: id, questionId: id, answer: z.unknown(), ...actor }),
-  ),
-  'request.error': ev(
-    'request.error',
-    z.object({ requestId: z.optional(id), agent: z.optional(id), message: text, step: z.optional(finite) }),
-  ),
-  'request.completed': ev('request.completed', z.object({ requestId: id, result: z.unknown() })),
-  'request.cancelled': ev('request.cancelled', z.object({ requestId: id, reason: z.optional(text), ...actor })),
+  'request.started': z.object({ requestId: id, query: text, context: z.optional(record), ...actor }),
+  'step.progress': z.object({
+    requestId: id,
+    agent: id,
+    step: finite,
+    status: StepStatusValue,
+    stepId: z.optional(id),
+    stepOrder: z.optional(finite),
+    tool: z.optional(z.string().check(z.maxLength(256))),
+    result: z.optional(z.unknown()),
+    data: z.optional(record),
+  }),
+  'agent.completed': z.object({ requestId: id, agent: id, data: z.optional(record) }),
+  'request.question': z.object({
+    requestId: id,
+    questionId: id,
+    question: text,
+    options: z.optional(z.array(z.string().check(z.maxLength(1024))).check(z.maxLength(64))),
+    agent: z.optional(id),
+  }),
+  'request.feedback': z.object({ requestId: id, questionId: id, answer: z.unknown(), ...actor }),
+  'request.error': z.object({ requestId: z.optional(id), agent: z.optional(id), message: text, step: z.optional(finite) }),
+  'request.completed': z.object({ requestId: id, result: z.unknown() }),
+  'request.cancelled': z.object({ requestId: id, reason: z.optional(text), ...actor }),
   // forge seed: tasks, knowledge graph, metrics, dashboard
-  'task.started': ev(
-    'task.started',
-    z.object({
-      taskId: id,
-      name: z.optional(text),
-      agent: z.optional(id),
-      description: z.optional(text),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-  'task.progress': ev(
-    'task.progress',
-    z.object({
-      taskId: id,
-      progress: z.number().check(z.gte(0), z.lte(100)),
-      message: z.optional(text),
-      step: z.optional(z.string().check(z.maxLength(256))),
-      agent: z.optional(id),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-  'task.completed': ev(
-    'task.completed',
-    z.object({
-      taskId: id,
-      result: z.optional(z.unknown()),
-      durationMs: z.optional(finite),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-  'task.failed': ev(
-    'task.failed',
-    z.object({
-      taskId: id,
-      error: z.object({ message: text, code: z.optional(z.string().check(z.maxLength(128))), details: z.optional(z.unknown()) }),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-  'knowledge.node.added': ev(
-    'knowledge.node.added',
-    z.object({ nodeId: id, label: z.optional(text), kind: z.optional(z.string().check(z.maxLength(128))), properties: z.optional(record) }),
-  ),
-  'knowledge.edge.added': ev(
-    'knowledge.edge.added',
-    z.object({
-      edgeId: z.optional(id),
-      source: id,
-      target: id,
-      relation: z.optional(z.string().check(z.maxLength(256))),
-      properties: z.optional(record),
-    }),
-  ),
-  'knowledge.updated': ev(
-    'knowledge.updated',
-    z.object({ nodes: z.optional(finite), edges: z.optional(finite), changes: z.optional(z.unknown()) }),
-  ),
-  'metrics.snapshot': ev(
-    'metrics.snapshot',
-    z.object({
-      scope: MetricsScope,
-      name: z.optional(z.string().check(z.maxLength(256))),
-      values: z.record(z.string().check(z.maxLength(256)), finite),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-  'dashboard.update': ev(
-    'dashboard.update',
-    z.object({
-      agents: z.optional(z.record(z.string(), finite)),
-      tasks: z.optional(z.record(z.string(), finite)),
-      metrics: z.optional(z.record(z.string(), finite)),
-      timestamp: z.optional(timestamp),
-    }),
-  ),
-} as const
+  'task.started': z.object({
+    taskId: id,
+    name: z.optional(text),
+    agent: z.optional(id),
+    description: z.optional(text),
+    timestamp: z.optional(timestamp),
+  }),
+  'task.progress': z.object({
+    taskId: id,
+    progress: z.number().check(z.gte(0), z.lte(100)),
+    message: z.optional(text),
+    step: z.optional(z.string().check(z.maxLength(256))),
+    agent: z.optional(id),
+    timestamp: z.optional(timestamp),
+  }),
+  'task.completed': z.object({
+    taskId: id,
+    result: z.optional(z.unknown()),
+    durationMs: z.optional(finite),
+    timestamp: z.optional(timestamp),
+  }),
+  'task.failed': z.object({
+    taskId: id,
+    error: z.object({ message: text, code: z.optional(z.string().check(z.maxLength(128))), details: z.optional(z.unknown()) }),
+    timestamp: z.optional(timestamp),
+  }),
+  'knowledge.node.added': z.object({ nodeId: id, label: z.optional(text), kind: z.optional(z.string().check(z.maxLength(128))), properties: z.optional(record) }),
+  'knowledge.edge.added': z.object({
+    edgeId: z.optional(id),
+    source: id,
+    target: id,
+    relation: z.optional(z.string().check(z.maxLength(256))),
+    properties: z.optional(record),
+  }),
+  'knowledge.updated': z.object({ nodes: z.optional(finite), edges: z.optional(finite), changes: z.optional(z.unknown()) }),
+  'metrics.snapshot': z.object({
+    scope: MetricsScope,
+    name: z.optional(z.string().check(z.maxLength(256))),
+    values: z.record(z.string().check(z.maxLength(256)), finite),
+    timestamp: z.optional(timestamp),
+  }),
+  'dashboard.update': z.object({
+    agents: z.optional(z.record(z.string(), finite)),
+    tasks: z.optional(z.record(z.string(), finite)),
+    metrics: z.optional(z.record(z.string(), finite)),
+    timestamp: z.optional(timestamp),
+  }),
+}
+type Payloads = typeof payloads
 
-export type EventSchemas = typeof eventSchemas
+export type EventSchemas = { readonly [T in keyof Payloads]: z.ZodMiniObject<{ type: z.ZodMiniLiteral<T>; payload: Payloads[T] }, z.core.$strip> }
+
+/** The schema of every canonical event, by type: `{ type, payload }`. */
+export const eventSchemas = Object.fromEntries(Object.entries(payloads).map(([type, payload]) => [type, z.object({ type: z.literal(type), payload })])) as unknown as EventSchemas
 /** Every canonical event type, e.g. `'agent.status'`. */
 export type EventType = keyof EventSchemas
-/** The canonical event of one type: `{ type, payload }`. */
-export type EventOf<T extends EventType> = z.infer<EventSchemas[T]>
 /** The payload of one event type. */
-export type PayloadOf<T extends EventType> = EventOf<T>['payload']
+export type PayloadOf<T extends EventType> = z.infer<Payloads[T]>
+/** The canonical event of one type: `{ type, payload }` (what `z.infer` of its schema gives, spelled so generic code can index it). */
+export type EventOf<T extends EventType> = { type: T; payload: PayloadOf<T> }
 /** Any canonical event. */
 export type AgentEvent = { [T in EventType]: EventOf<T> }[EventType]
 
