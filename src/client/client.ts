@@ -2,7 +2,7 @@ import {
   AgentwireError,
   ClientClosedError,
   CloseCode,
-  dialects,
+  createAgentwireCodec,
   framesOf,
   ErrorCode,
   isEventType,
@@ -33,6 +33,7 @@ import { createId } from './ids'
 import { hasSocket, initialConnectionState, transition, type ConnectionState, type Effect, type MachineContext, type MachineEvent } from './machine'
 import { createOutbox } from './outbox'
 import { createPositions } from './positions'
+import { createRecovery, defaultStorageKey, type SavedChannel } from './recovery'
 import { errorFromBody, type CommandFrame } from './request'
 import { outcomeOfEvent, outcomeOfView, requestIdOf, trackRequest, type TrackedRequest } from './run'
 import { createStore } from './store'
@@ -68,6 +69,8 @@ export function createClient(options: ClientOptions): Client {
   }
   const codec = resolveCodec(options.dialect)
   const caps = codec.capabilities
+  /** Whether the backend answers commands and subscribes by id; without replies, sent is done. */
+  const replies = caps.replies ?? caps.handshake
   const transport = options.transport ?? webSocketTransport(options.WebSocket)
   const clock = options.clock ?? realClock
   const environment = options.environment === undefined ? defaultEnvironment() : options.environment
@@ -102,6 +105,16 @@ export function createClient(options: ClientOptions): Client {
   const pendingUnsubscribes = new Set<string>()
   /** `rejoin()` calls waiting for their `state` frame, per request id. */
   const rejoinWaiters = new Map<string, Set<{ resolve: (view: RequestView | undefined) => void; reject: (error: AgentwireError) => void }>>()
+  const recovery = options.storage
+    ? createRecovery({
+        storage: options.storage,
+        key: options.storageKey ?? defaultStorageKey(options.url, options.instance ?? 'default'),
+        user: options.user,
+        maxLength: positive(options.maxStorageLength, 1_048_576),
+      })
+    : undefined
+  /** Another live client holds the storage key: reported once, and this one saves nothing. */
+  let keyTaken = false
 
   const retryTimer = timerSlot(clock)
   const connectTimer = timerSlot(clock)
@@ -313,10 +326,24 @@ export function createClient(options: ClientOptions): Client {
     } else {
       for (const wire of subscriptions.all()) markSubscribed(wire)
     }
+    if (reconnected && caps.rejoin && !caps.resume) rejoinFollowed()
     if (reconnected && !caps.positions) {
       for (const wire of subscriptions.all()) emitter.emit('resync', { channel: wire.channel, reason: 'reconnect' } satisfies ResyncInfo)
     }
     flush()
+  }
+
+  /**
+   * A backend that answers `rejoin` with a request's state but replays nothing (the progress
+   * seed): after a reconnect, ask for the state of every request followed, so what happened
+   * while the link was down reaches the store without the app having to ask.
+   */
+  function rejoinFollowed(): void {
+    for (const wire of subscriptions.all()) {
+      if (wire.pattern || !wire.channel.startsWith('request:')) continue
+      const requestId = wire.channel.slice('request:'.length)
+      command({ type: 'rejoin', id: createId(), requestId }).catch((error: unknown) => report(asError(error)))
+    }
   }
 
   function lost(): void {
@@ -336,6 +363,8 @@ export function createClient(options: ClientOptions): Client {
   function terminate(): void {
     stopWatching?.()
     stopWatching = undefined
+    recovery?.release()
+    keyTaken = false
     retryTimer.clear()
     connectTimer.clear()
     heartbeatTimer.clear()
@@ -418,10 +447,13 @@ export function createClient(options: ClientOptions): Client {
       const id = createId()
       const generation = machine.generation
       if (!send({ type: 'subscribe', id, channels: batch.map(itemFor) })) return
-      subscribeFrames.set(id, { channels: batch.map((w) => w.channel), generation })
+      if (replies) subscribeFrames.set(id, { channels: batch.map((w) => w.channel), generation })
       for (const wire of batch) {
         wire.sentOn = generation
-        if (wire.status !== 'subscribed') wire.status = 'subscribing'
+        // No reply will come: the subscription is made once its frames are out (a refusal, if
+        // the backend sends one, arrives as an `error` frame and is reported).
+        if (!replies) markSubscribed(wire)
+        else if (wire.status !== 'subscribed') wire.status = 'subscribing'
       }
     }
   }
@@ -429,7 +461,7 @@ export function createClient(options: ClientOptions): Client {
   function sendUnsubscribe(channels: string[]): void {
     for (let i = 0; i < channels.length; i += MAX_SUBSCRIBE_BATCH) {
       const id = createId()
-      if (send({ type: 'unsubscribe', id, channels: channels.slice(i, i + MAX_SUBSCRIBE_BATCH) })) unsubscribeFrames.add(id)
+      if (send({ type: 'unsubscribe', id, channels: channels.slice(i, i + MAX_SUBSCRIBE_BATCH) }) && replies) unsubscribeFrames.add(id)
     }
   }
 
@@ -439,7 +471,11 @@ export function createClient(options: ClientOptions): Client {
     const generation = machine.generation
     for (const request of outbox.unsentOn(generation)) {
       if (!send(request.frame)) return
-      request.markSent(generation)
+      // Without replies, sent is all there is to know; and a command not waiting for a reply
+      // is never sent again after a reconnect, which a backend without idempotency keys would
+      // apply twice.
+      if (replies) request.markSent(generation)
+      else request.resolve(undefined)
     }
   }
 
@@ -643,29 +679,76 @@ export function createClient(options: ClientOptions): Client {
     wire.settle()
   }
 
+  /**
+   * A subscribe was refused. Temporary (overloaded, rate limited: RELIABILITY S7): the channel
+   * is still wanted, so it stays `subscribing` and is asked for again with backoff on this
+   * connection (a new connection asks anyway), and `ready` waits for the outcome. Permanent
+   * (forbidden, invalid channel): `failed`, `ready` rejects with the typed error, and it is not
+   * asked for again, not even after a reconnect. The connection stays up either way.
+   */
   function refuse(channel: string, error: AgentwireError): void {
     const wire = subscriptions.get(channel)
     if (!wire) return
-    wire.status = 'failed'
     wire.error = error
     wire.failures++
-    wire.settle(error)
     report(error)
-    // A request the client follows and cannot resume: ask for its state instead.
-    const requestId = channel.startsWith('request:') ? channel.slice('request:'.length) : undefined
-    if (requestId !== undefined && requests.has(requestId) && error.code !== ErrorCode.Forbidden) {
-      void command({ type: 'rejoin', id: createId(), requestId }).catch((e: unknown) => report(asError(e)))
-    }
-    if (error.retryable) {
-      // Temporary (overloaded, rate limited): try again with backoff on this connection.
+    if (error.retryable && wire.failures <= policy.maxRetries) {
+      wire.status = 'subscribing'
       const generation = machine.generation
       const retry = timerSlot(clock)
       extraTimers.add(retry)
       retry.set(backoffDelay(wire.failures, policy), () => {
         extraTimers.delete(retry)
-        if (machine.generation === generation && subscriptions.get(channel) === wire && wire.status === 'failed') sendSubscribe([wire])
+        // Only the retry of this very refusal: a reconnect or a later answer supersedes it.
+        if (machine.generation === generation && subscriptions.get(channel) === wire && wire.status === 'subscribing' && wire.error === error) sendSubscribe([wire])
       })
+      return
     }
+    wire.status = 'failed'
+    wire.settle(error)
+    // A request the client follows and cannot subscribe to: ask for its state instead.
+    const requestId = channel.startsWith('request:') ? channel.slice('request:'.length) : undefined
+    if (requestId !== undefined && requests.has(requestId) && error.code !== ErrorCode.Forbidden) {
+      void command({ type: 'rejoin', id: createId(), requestId }).catch((e: unknown) => report(asError(e)))
+    }
+  }
+
+  // ── recovery across a reload (C7) ───────────────────────────────────────────────────
+
+  /** The last page's channels: their state in the store at once, their positions to resume from. */
+  function restore(): void {
+    if (!recovery) return
+    for (const saved of recovery.load()) {
+      store.replace(saved.channel, saved.state)
+      positions.reset(saved.channel, saved.epoch, saved.seq)
+    }
+  }
+
+  /** Saves each followed channel's position with the state built up to it; on hide, never per event. */
+  function save(): void {
+    if (!recovery || keyTaken) return
+    if (!recovery.claim()) {
+      keyTaken = true
+      report(
+        new AgentwireError(
+          ErrorCode.Conflict,
+          `another live client on this page keeps its recovery data under "${recovery.key}"; give each client its own \`instance\` (or \`storageKey\`). This one saves nothing.`,
+          { retryable: false },
+        ),
+      )
+      return
+    }
+    const channels: SavedChannel[] = []
+    for (const position of positions.all()) {
+      if (!subscriptions.covers(position.channel)) continue
+      const state = store.channelState(position.channel)
+      // A position without the state built up to it would resume into an empty store: both or neither.
+      if (state !== undefined) channels.push({ ...position, state })
+    }
+    const outcome = recovery.save(channels)
+    if (outcome.saved) return debug('recovery data saved', { channels: channels.length, length: outcome.length })
+    if (outcome.reason === 'too large') return debug('recovery data not saved: larger than maxStorageLength', { length: outcome.length })
+    report(new AgentwireError(ErrorCode.Internal, `recovery data could not be saved: ${messageOf(outcome.error)}`, { cause: outcome.error, retryable: false }))
   }
 
   function refreshToken(): void {
@@ -745,6 +828,7 @@ export function createClient(options: ClientOptions): Client {
         online: () => dispatch({ type: 'online' }),
         offline: () => dispatch({ type: 'offline' }),
         wake: () => dispatch({ type: 'wake' }),
+        hide: save,
       })
     }
     dispatch({ type: 'connect' })
@@ -864,19 +948,38 @@ export function createClient(options: ClientOptions): Client {
     },
   }
 
+  restore()
   if (options.autoConnect !== false) connect()
   return client
 }
 
-function resolveCodec(dialect: ClientOptions['dialect']): Codec {
-  if (dialect === undefined) return dialects.agentwire
+/** The seed backends' names, to tell a seed dialect passed by name from a typo. */
+const SEED_DIALECTS = ['routing', 'webgui', 'rooms', 'progress', 'forge']
+
+/** One native codec for every client: its schemas warm up once. */
+let nativeCodec: Codec | undefined
+
+/**
+ * The codec of `options.dialect`. Only the native one is known by name here: a lookup table
+ * of every seed codec would put all five into every browser bundle, used or not.
+ */
+function resolveCodec(dialect: unknown): Codec {
+  if (dialect === undefined || dialect === 'agentwire') return (nativeCodec ??= createAgentwireCodec())
   if (typeof dialect === 'string') {
-    const codec = (dialects as Record<string, Codec | undefined>)[dialect]
-    if (!codec) throw new TypeError(`agentwire: unknown dialect "${dialect}". Use one of ${Object.keys(dialects).join(', ')}, or pass your own Codec.`)
-    return codec
+    if (SEED_DIALECTS.includes(dialect)) {
+      throw new TypeError(
+        `agentwire: createClient takes the "${dialect}" dialect as a codec, not a name, so a browser bundle carries only the codecs it uses: ` +
+          `import { dialects } from 'agentwire/protocol' and pass dialect: dialects.${dialect}` +
+          ` (or createNodeClient from 'agentwire/node', which takes names).`,
+      )
+    }
+    throw new TypeError(
+      `agentwire: unknown dialect "${dialect}". createClient takes 'agentwire' or a Codec, e.g. dialects.routing from 'agentwire/protocol' (seed backends: ${SEED_DIALECTS.join(', ')}).`,
+    )
   }
-  if (dialect && typeof dialect.decode === 'function' && typeof dialect.encode === 'function' && dialect.capabilities) return dialect
-  throw new TypeError('agentwire: options.dialect must be a dialect name or a Codec ({ name, capabilities, decode, encode }).')
+  const codec = dialect as Partial<Codec> | null
+  if (codec && typeof codec.decode === 'function' && typeof codec.encode === 'function' && codec.capabilities) return codec as Codec
+  throw new TypeError("agentwire: options.dialect must be 'agentwire' or a Codec ({ name, capabilities, decode, encode }), e.g. dialects.routing from 'agentwire/protocol'.")
 }
 
 function positive(value: number | undefined, fallback: number): number {

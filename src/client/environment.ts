@@ -5,6 +5,8 @@ export interface EnvironmentHandlers {
   offline(): void
   /** The page became visible again or was restored from the back/forward cache. */
   wake(): void
+  /** The page was hidden or is being unloaded (`visibilitychange` to hidden, `pagehide`): the last moment to save anything. */
+  hide?(): void
 }
 
 /** The default environment: `globalThis` where it is an event target (browsers, workers). */
@@ -20,20 +22,25 @@ export function isOffline(env: EnvironmentLike | null): boolean {
 
 /**
  * Listens for the browser's hints about the link: `online`/`offline`, `visibilitychange` to
- * visible and `pageshow` (timers may not have run while hidden or frozen). Returns the
- * disposer that removes every listener it added.
+ * visible and `pageshow` (timers may not have run while hidden or frozen), and, for `hide`,
+ * `visibilitychange` to hidden and `pagehide` (the page may never run again: a hidden tab can
+ * be discarded without an unload). Returns the disposer that removes every listener it added.
  */
 export function watchEnvironment(env: EnvironmentLike | null, handlers: EnvironmentHandlers): () => void {
   if (!env) return () => {}
   const online = () => handlers.online()
   const offline = () => handlers.offline()
   const pageshow = () => handlers.wake()
+  const pagehide = () => handlers.hide?.()
   const visibility = () => {
-    if (env.document?.visibilityState === undefined || env.document.visibilityState === 'visible') handlers.wake()
+    const state = env.document?.visibilityState
+    if (state === undefined || state === 'visible') handlers.wake()
+    else if (state === 'hidden') handlers.hide?.()
   }
   env.addEventListener('online', online)
   env.addEventListener('offline', offline)
   env.addEventListener('pageshow', pageshow)
+  env.addEventListener('pagehide', pagehide)
   const doc = env.document
   const docTarget = doc && typeof doc.addEventListener === 'function' ? doc : undefined
   if (docTarget) docTarget.addEventListener!('visibilitychange', visibility)
@@ -42,6 +49,7 @@ export function watchEnvironment(env: EnvironmentLike | null, handlers: Environm
     env.removeEventListener('online', online)
     env.removeEventListener('offline', offline)
     env.removeEventListener('pageshow', pageshow)
+    env.removeEventListener('pagehide', pagehide)
     if (docTarget) docTarget.removeEventListener?.('visibilitychange', visibility)
     else env.removeEventListener('visibilitychange', visibility)
   }

@@ -113,8 +113,15 @@ export interface ClientOptions {
   url: string
   /** A string, or a function asked again on every connect; sent in the first frame. @default undefined (no token) */
   token?: string | (() => string | Promise<string>)
-  /** The backend's dialect: a name from `dialects` or your own codec. @default 'agentwire' */
-  dialect?: string | Codec
+  /**
+   * The backend's codec. `'agentwire'` (the native protocol) is built in; for a seed backend
+   * pass its codec, e.g. `dialect: dialects.routing` (or `routing`, `webgui`, `rooms`, `forge`,
+   * `createProgressCodec()`) from `agentwire/protocol`, so a browser bundle carries only the
+   * codecs it uses. Any other string throws at once. (`createNodeClient` also takes every
+   * dialect by name.)
+   * @default 'agentwire'
+   */
+  dialect?: 'agentwire' | Codec
   /** Backoff between reconnect attempts. @default { initialDelayMs: 500, maxDelayMs: 30000, factor: 2, jitter: true, maxRetries: Infinity, stableAfterMs: 5000 } */
   reconnect?: ReconnectOptions
   /** Liveness: a ping after intervalMs of silence, the link declared dead after intervalMs + timeoutMs. @default { intervalMs: 25000, timeoutMs: 10000 } */
@@ -139,6 +146,47 @@ export interface ClientOptions {
   maxProtocolErrors?: number
   /** Debug log; never receives tokens. @default none */
   debug?: (message: string, data?: Record<string, unknown>) => void
+  /**
+   * Where to keep recovery data across a page reload, e.g. `sessionStorage`: each channel's
+   * position and its own state, saved when the page is hidden or unloaded (`pagehide`,
+   * `visibilitychange` to hidden; never per event) and restored when the client is created, so
+   * the reloaded page shows the saved state at once and resumes every channel from its last
+   * seq (exactly once, in order, while the gateway's replay window still reaches back).
+   * @default undefined (nothing is saved)
+   */
+  storage?: StorageLike | null
+  /**
+   * The key of this client's recovery data in `storage`.
+   * @default `agentwire:<url without query>#<instance>`
+   */
+  storageKey?: string
+  /**
+   * This client's name among several on one page with the same URL, so each has its own
+   * recovery key. Two live clients claiming one key is reported on `error`, and the later one
+   * saves nothing.
+   * @default 'default'
+   */
+  instance?: string
+  /**
+   * Who the recovery data belongs to (a user id, not a token). Data saved for one user is
+   * never restored for another, nor for none: a mismatch starts a fresh session and removes
+   * the saved data.
+   * @default undefined (an anonymous session)
+   */
+  user?: string
+  /**
+   * Largest recovery record written, in characters; a larger one is not saved (and an older
+   * one is removed), so the page starts fresh rather than filling the storage quota.
+   * @default 1048576 (1 MiB)
+   */
+  maxStorageLength?: number
+}
+
+/** The part of the Web Storage API the client uses (`sessionStorage`, `localStorage`, or a fake). */
+export interface StorageLike {
+  getItem(key: string): string | null
+  setItem(key: string, value: string): void
+  removeItem(key: string): void
 }
 
 export type SubscriptionStatus = 'unsubscribed' | 'subscribing' | 'subscribed' | 'failed'
@@ -147,9 +195,13 @@ export type SubscriptionStatus = 'unsubscribed' | 'subscribing' | 'subscribed' |
 export interface Subscription {
   readonly channel: string
   readonly status: SubscriptionStatus
-  /** The typed error when `status` is `failed` (e.g. forbidden). */
+  /** The typed error when `status` is `failed` (e.g. forbidden); while `subscribing` after a temporary refusal, that refusal. */
   readonly error: AgentwireError | undefined
-  /** Resolves once subscribed; rejects with the typed error if the server refused. */
+  /**
+   * Resolves once subscribed (on a backend without replies: once the subscribe went out);
+   * rejects with the typed error if the server refused for good. A temporary refusal
+   * (`overloaded`, `rate_limited`) is retried with backoff and settles nothing.
+   */
   readonly ready: Promise<void>
   /** Releases this reference; the last one sends `unsubscribe`. Idempotent. */
   unsubscribe(): void

@@ -1,9 +1,17 @@
 import WebSocket from 'isomorphic-ws'
 import { createClient, type Client, type ClientOptions, type WebSocketConstructor } from 'agentwire'
-import { AgentwireError, ClientClosedError, ErrorCode, TimeoutError } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, dialects, ErrorCode, TimeoutError, type Codec } from 'agentwire/protocol'
 import { eventStream, type ChannelEvent, type EventStreamOptions } from './events'
 
-export type NodeClientOptions = ClientOptions
+export interface NodeClientOptions extends Omit<ClientOptions, 'dialect'> {
+  /**
+   * The backend's dialect: a name from `dialects` (`'agentwire'`, `'routing'`, `'webgui'`,
+   * `'rooms'`, `'progress'`, `'forge'`) or a codec. Node takes names, bundle size being no
+   * concern here; `createClient` in a browser takes the codec.
+   * @default 'agentwire'
+   */
+  dialect?: string | Codec
+}
 
 /** The client, plus what a script needs: waiting for the connection and events as async iterators. */
 export interface NodeClient extends Client {
@@ -23,7 +31,7 @@ export interface NodeClient extends Client {
 
 /** `createClient` on Node: `ws` (through isomorphic-ws) is the WebSocket unless options give another. */
 export function createNodeClient(options: NodeClientOptions): NodeClient {
-  const client = createClient({ WebSocket: WebSocket as unknown as WebSocketConstructor, ...options })
+  const client = createClient({ WebSocket: WebSocket as unknown as WebSocketConstructor, ...options, dialect: codecOf(options.dialect) })
   const clock = options.clock ?? { setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) }
   const ready = (timeoutMs = 10_000): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -46,4 +54,12 @@ export function createNodeClient(options: NodeClientOptions): NodeClient {
     })
   const events = (pattern: string, opts?: EventStreamOptions) => eventStream(client, pattern, opts)
   return Object.assign(client, { ready, events })
+}
+
+/** A dialect name as its codec; a codec (or nothing) as it is. */
+function codecOf(dialect: string | Codec | undefined): Codec | undefined {
+  if (typeof dialect !== 'string') return dialect
+  const codec = Object.prototype.hasOwnProperty.call(dialects, dialect) ? dialects[dialect] : undefined
+  if (!codec) throw new TypeError(`agentwire: unknown dialect "${dialect}". Use one of ${Object.keys(dialects).join(', ')}, or pass your own Codec.`)
+  return codec
 }

@@ -27,6 +27,13 @@ export type EncodeResult<F extends WireFrame = WireFrame> =
 export interface Capabilities {
   /** The backend speaks `hello` / `welcome` (auth in the first frame). */
   readonly handshake: boolean
+  /**
+   * Subscribes and commands are answered by `reply` frames carrying their id. Without replies,
+   * the client takes a command as done once it is sent (and never sends it again after a
+   * reconnect) and a subscription as made once its frames are out.
+   * @default the value of `handshake`
+   */
+  readonly replies?: boolean
   /** Subscriptions are made on the server; otherwise the client filters what everyone receives. */
   readonly serverSubscribe: boolean
   /** Events carry positions and the backend replays from one after a reconnect. */

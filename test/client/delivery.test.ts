@@ -198,6 +198,7 @@ describe('delivery', () => {
     }
     const W = WebSocket as unknown as WebSocketConstructor
     expect(() => createClient({ url: '', WebSocket: W })).toThrow(/needs options\.url/)
-    expect(() => createClient({ url: 'ws://x.test/ws', WebSocket: W, dialect: 'nope' })).toThrow(/unknown dialect "nope"/)
+    // A name the core does not know, as plain JavaScript would pass it.
+    expect(() => createClient({ url: 'ws://x.test/ws', WebSocket: W, dialect: 'nope' as 'agentwire' })).toThrow(/unknown dialect "nope"/)
   })
 })

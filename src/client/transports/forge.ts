@@ -1,4 +1,4 @@
-import { CloseCode, dialects, forgeEndpointsFor, type Codec, type DecodeResult, type EncodeResult, type ForgeEndpoint } from 'agentwire/protocol'
+import { CloseCode, forge, forgeEndpointsFor, type Codec, type DecodeResult, type EncodeResult, type ForgeEndpoint } from 'agentwire/protocol'
 import type { ClientFrame, WireFrame } from 'agentwire/protocol'
 import { realClock } from '../clock'
 import type { Clock, TimerHandle, Transport, TransportConnection, TransportHandlers, WebSocketConstructor, WebSocketLike } from '../types'
@@ -66,10 +66,12 @@ const PONG = '{"type":"pong"}'
 
 /** `dialects.forge`, except that subscriptions are made (and answered) by the transport. */
 function forgeSubscriptionCodec(): Codec<string> {
-  const base = dialects.forge
+  // The codec itself, not the `dialects` table: that would bring every seed codec along.
+  const base = forge
   return {
     name: 'forge',
-    capabilities: { ...base.capabilities, serverSubscribe: true },
+    // The transport answers each subscribe once its endpoints are open: `ready` means flowing.
+    capabilities: { ...base.capabilities, serverSubscribe: true, replies: true },
     decode(frame: unknown): DecodeResult {
       if (typeof frame === 'string' && frame.startsWith('{"$forge":"reply"')) {
         const { id } = JSON.parse(frame) as { id: string }
