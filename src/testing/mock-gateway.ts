@@ -29,6 +29,7 @@ import {
   initialState,
   parseChannel,
   reduce,
+  serializeState,
   type AgentEvent,
   type AgentwireState,
   type ClientFrame,
@@ -126,7 +127,7 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       const lost = !p ? 'initial' : p.epoch !== epoch || p.seq > log.seq ? 'epoch' : p.seq < oldest - 1 ? 'window' : undefined
       if (lost) {
         recovered &&= lost === 'initial'
-        then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: rejoin ? 'rejoin' : lost, ...(rejoin ? { requestId: rejoin } : {}), state: log.state as unknown as Record<string, unknown> })
+        then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: rejoin ? 'rejoin' : lost, ...(rejoin ? { requestId: rejoin } : {}), state: serializeState(log.state) as unknown as Record<string, unknown> })
       } else for (const e of log.events) if (e.seq > p!.seq) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
     }
     conn.subs.add(channel)
