@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { StoredEvent } from 'agentwire/server'
-import { createPublisher, redisBroker } from 'agentwire/server'
+import { createPublisher, redisBroker } from 'agentwire/redis'
 import { startFaultProxy } from '../support/fault-proxy'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type Audit } from './support/audit'

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AgentwireError, ErrorCode } from 'agentwire/protocol'
-import { createPublisher, redisBroker, type StoredEvent } from 'agentwire/server'
+import { type StoredEvent } from 'agentwire/server'
+import { createPublisher, redisBroker } from 'agentwire/redis'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type Audit } from './support/audit'
 import { forkGateway } from './support/fork'

@@ -57,6 +57,12 @@ export interface Audit {
   report(): AuditReport
   /** Where each channel stands, for error messages. */
   describe(): string
+  /**
+   * For a client that joins and leaves while a stream runs (soak): judges the delivered
+   * positions alone. Within an epoch each must be the previous + 1 unless a resync came
+   * between; nothing twice; an epoch change only after a resync.
+   */
+  sequenceReport(): Pick<AuditReport, 'delivered' | 'duplicates' | 'reordered' | 'silentGaps' | 'resyncs' | 'problems'>
 }
 
 /** An `agent.status` event whose `load` is the publisher's stamp. */
@@ -198,6 +204,43 @@ export function createAudit(): Audit {
         }
       }
       return { channels: channels.size, published: total, delivered, lost, duplicates, reordered, silentGaps, resyncs, coveredByResync: covered, mismatched, problems }
+    },
+    sequenceReport() {
+      let delivered = 0
+      let duplicates = 0
+      let reordered = 0
+      let silentGaps = 0
+      let resyncs = 0
+      const problems: string[] = []
+      for (const [channel, list] of seen) {
+        let last: { epoch: string; seq: number } | undefined
+        let resynced = false
+        const once = new Set<string>()
+        for (const s of list) {
+          if (s.kind === 'resync') {
+            resyncs++
+            resynced = true
+            continue
+          }
+          const key = `${s.epoch}:${s.seq}`
+          if (once.has(key)) {
+            duplicates++
+            if (problems.length < 10) problems.push(`${channel}: seq ${s.seq} delivered twice`)
+            continue
+          }
+          once.add(key)
+          delivered++
+          if (last && !resynced) {
+            if (s.epoch !== last.epoch) silentGaps++
+            else if (s.seq < last.seq) reordered++
+            else if (s.seq !== last.seq + 1) silentGaps++
+            if ((s.epoch !== last.epoch || s.seq !== last.seq + 1) && problems.length < 10) problems.push(`${channel}: ${last.epoch}:${last.seq} -> ${s.epoch}:${s.seq} without a resync`)
+          }
+          last = { epoch: s.epoch, seq: s.seq }
+          resynced = false
+        }
+      }
+      return { delivered, duplicates, reordered, silentGaps, resyncs, problems }
     },
     describe() {
       return [...published]

@@ -7,15 +7,16 @@ import type { GatewayStats } from 'agentwire/server'
 import { H, T } from './stack'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
-const out = `${root}test/artifacts/chaos/gateway-main.mjs`
-let built: Promise<string> | undefined
+const builds = new Map<string, Promise<string>>()
 
-/** Bundles gateway-main.ts from the sources (never a stale dist/), once per test file. */
-function buildMain(): Promise<string> {
-  built ??= (async () => {
+/** Bundles a support script (gateway-main, publisher-main) from the sources (never a stale dist/), once per test file. */
+function buildMain(name = 'gateway-main'): Promise<string> {
+  const out = `${root}test/artifacts/chaos/${name}.mjs`
+  let built = builds.get(name)
+  if (!built) builds.set(name, (built = (async () => {
     mkdirSync(`${root}test/artifacts/chaos`, { recursive: true })
     await build({
-      entryPoints: [`${root}test/chaos/support/gateway-main.ts`],
+      entryPoints: [`${root}test/chaos/support/${name}.ts`],
       outfile: out,
       bundle: true,
       format: 'esm',
@@ -25,12 +26,13 @@ function buildMain(): Promise<string> {
         agentwire: `${root}src/index.ts`,
         'agentwire/protocol': `${root}src/protocol/index.ts`,
         'agentwire/server': `${root}src/server/index.ts`,
+        'agentwire/redis': `${root}src/redis/index.ts`,
       },
       external: ['ws', 'redis', 'zod', 'zod/*'],
       logLevel: 'error',
     })
     return out
-  })()
+  })()))
   return built
 }
 
@@ -123,4 +125,29 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
     },
   }
   return self
+}
+
+export interface FloodResult {
+  published: number
+  elapsedMs: number
+  /** Events per second actually reached. */
+  rate: number
+  byChannel: Record<string, { epoch: string; first: number; stamps: number[] }>
+}
+
+/** Runs publisher-main in its own process: `rate` events/s round robin over `channels` for `durationMs`. */
+export async function floodFromProcess(options: { redisUrl: string; prefix: string; retentionSize: number; channels: string[]; rate: number; durationMs: number }): Promise<FloodResult> {
+  const main = await buildMain('publisher-main')
+  const proc = fork(main, [], { env: { ...process.env, AGENTWIRE_CHAOS_PUBLISHER: JSON.stringify(options) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  return new Promise<FloodResult>((resolve, reject) => {
+    const timer = setTimeout(() => (proc.kill('SIGKILL'), reject(new Error('publisher process did not finish'))), options.durationMs + 60_000)
+    proc.on('message', (m: { type: string; message?: string } & FloodResult) => {
+      if (m.type === 'done') (clearTimeout(timer), resolve(m))
+      if (m.type === 'failed') (clearTimeout(timer), reject(new Error(`publisher failed: ${m.message}`)))
+    })
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      reject(new Error(`publisher exited (${code ?? signal}) without reporting`))
+    })
+  })
 }

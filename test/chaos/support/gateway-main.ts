@@ -5,7 +5,8 @@
  * its stats, heap after a forced GC and active handles, and drains on SIGTERM (1012 to every
  * client, then exit).
  */
-import { createGateway, redisBroker } from 'agentwire/server'
+import { createGateway } from 'agentwire/server'
+import { redisBroker } from 'agentwire/redis'
 
 interface Settings {
   port: number
