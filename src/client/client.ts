@@ -113,8 +113,8 @@ export function createClient(options: ClientOptions): Client {
         maxLength: positive(options.maxStorageLength, 1_048_576),
       })
     : undefined
-  /** Another live client holds the storage key: reported once, and this one saves nothing. */
-  let keyTaken = false
+  /** Another live client held the storage key at a save: reported once; this one saves nothing while it does. */
+  let keyConflictReported = false
 
   const retryTimer = timerSlot(clock)
   const connectTimer = timerSlot(clock)
@@ -364,7 +364,7 @@ export function createClient(options: ClientOptions): Client {
     stopWatching?.()
     stopWatching = undefined
     recovery?.release()
-    keyTaken = false
+    keyConflictReported = false
     retryTimer.clear()
     connectTimer.clear()
     heartbeatTimer.clear()
@@ -726,13 +726,14 @@ export function createClient(options: ClientOptions): Client {
 
   /** Saves each followed channel's position with the state built up to it; on hide, never per event. */
   function save(): void {
-    if (!recovery || keyTaken) return
+    if (!recovery) return
     if (!recovery.claim()) {
-      keyTaken = true
+      if (keyConflictReported) return
+      keyConflictReported = true
       report(
         new AgentwireError(
           ErrorCode.Conflict,
-          `another live client on this page keeps its recovery data under "${recovery.key}"; give each client its own \`instance\` (or \`storageKey\`). This one saves nothing.`,
+          `another live client on this page keeps its recovery data under "${recovery.key}"; give each client its own \`instance\` (or \`storageKey\`). This one saves nothing while the other holds it.`,
           { retryable: false },
         ),
       )
