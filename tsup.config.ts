@@ -13,6 +13,7 @@ export default defineConfig([
       vue: 'src/vue/index.ts',
       node: 'src/node/index.ts',
       server: 'src/server/index.ts',
+      redis: 'src/redis/index.ts',
       testing: 'src/testing/index.ts',
       'socket.io': 'src/socket.io/index.ts',
     },

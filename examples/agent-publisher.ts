@@ -12,7 +12,7 @@
  * until Ctrl-C. (With the demo's default in-memory broker there is nothing another process
  * could publish into: in-process code calls `gateway.publish(channel, event)` instead.)
  */
-import { createPublisher } from 'agentwire/server'
+import { createPublisher } from 'agentwire/redis'
 
 const url = process.argv[2] ?? 'redis://127.0.0.1:6379'
 const publisher = createPublisher({ url })

@@ -26,7 +26,8 @@ if (mode === 'raw') {
   await new Promise((r) => http.listen(0, '127.0.0.1', r))
   port = http.address().port
 } else {
-  const { createGateway, memoryBroker, redisBroker } = await import('agentwire/server')
+  const { createGateway, memoryBroker } = await import('agentwire/server')
+  const { redisBroker } = mode === 'redis' ? await import('agentwire/redis') : {}
   const broker = mode === 'redis' ? redisBroker({ url: 'redis://127.0.0.1:6379', prefix }) : memoryBroker()
   const gateway = createGateway({ port: 0, broker, limits: UNLIMITED, heartbeat: { intervalMs: 600_000 } })
   await gateway.ready

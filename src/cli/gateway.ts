@@ -1,4 +1,4 @@
-import { createGateway, dashboardHandler, redisBroker, type Broker, type Gateway, type GatewayOptions } from 'agentwire/server'
+import { createGateway, dashboardHandler, type Broker, type Gateway, type GatewayOptions } from 'agentwire/server'
 
 /** What `serve` and `demo` share: flags, starting the gateway, the URLs to print, shutting down. */
 
@@ -32,6 +32,8 @@ export async function startGateway(options: StartOptions): Promise<Started> {
   if (options.redis) {
     const shown = redactRedis(options.redis)
     let lastError = ''
+    // Loaded only with --redis: `redis` is an optional peer the rest of the CLI never needs.
+    const { redisBroker } = await import('agentwire/redis')
     broker = redisBroker({ url: options.redis, onError: (error) => (lastError = error.message) })
     const ok = await Promise.race([
       broker.ready!().then(() => true, () => false),

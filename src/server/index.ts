@@ -27,14 +27,6 @@ export {
   type Principal,
   type TokenExpiryOptions,
 } from './options'
-export { redisBroker } from './redis-broker'
-export type { RedisBroker, RedisBrokerOptions } from './redis-broker'
-export { createPublisher } from './publisher'
-export type { Publisher, PublisherOptions } from './publisher'
-export { BrokerError, reconnectDelay } from './redis-log'
-export type { RedisReconnectOptions } from './redis-log'
-export { ingestSeedChannels, decodeSeedMessage } from './ingest'
-export type { Ingest, IngestOptions, IngestStats, SeedDecodeResult } from './ingest'
 export { startSimulator, DEFAULT_FLEET } from './simulator'
 export type { Simulator, SimulatorOptions, SimulatorTarget, SimulatorClock, SimulatedAgent, SimulatorCommand, SimulatorCommandResult, SimulatorCommandContext } from './simulator'
 export { dashboardHandler, DASHBOARD_CHANNELS } from './dashboard/index'

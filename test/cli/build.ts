@@ -19,6 +19,7 @@ const alias = {
   'agentwire/protocol': `${root}src/protocol/index.ts`,
   'agentwire/server': `${root}src/server/index.ts`,
   'agentwire/node': `${root}src/node/index.ts`,
+  'agentwire/redis': `${root}src/redis/index.ts`,
 }
 
 /** The bin, at test/artifacts/cli/agentwire.mjs. */

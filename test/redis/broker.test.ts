@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { initialState, reduce } from 'agentwire/protocol'
-import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/server'
+import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/redis'
 import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type AgentEvent, type StoredEvent } from './helpers'
 
 const open: Array<{ close(): Promise<void> }> = []

@@ -2,7 +2,8 @@ import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
 import { initialState, PROTOCOL_VERSION, reduce } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
-import { createGateway, createPublisher, redisBroker, type Gateway, type RedisBroker } from 'agentwire/server'
+import { createGateway, type Gateway } from 'agentwire/server'
+import { createPublisher, redisBroker, type RedisBroker } from 'agentwire/redis'
 import { deletePrefix, REDIS_URL, statusEvent, uniquePrefix, waitFor } from './helpers'
 
 type Frame = { type: string; [key: string]: any }

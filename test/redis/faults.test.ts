@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { initialState, reduce } from 'agentwire/protocol'
-import { BrokerError, createPublisher, redisBroker, type RedisBroker } from 'agentwire/server'
+import { BrokerError, createPublisher, redisBroker, type RedisBroker } from 'agentwire/redis'
 import { eventually, rawClient, recorder, statusEvent, uniquePrefix, until, type StoredEvent } from './helpers'
 import { hasRedisServer, startOwnRedis, type OwnRedis } from './redis-server'
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeSeedMessage, ingestSeedChannels, redisBroker, type RedisBroker } from 'agentwire/server'
+import { decodeSeedMessage, ingestSeedChannels, redisBroker, type RedisBroker } from 'agentwire/redis'
 import { deletePrefix, rawClient, REDIS_URL, uniquePrefix, waitFor, type StoredEvent } from './helpers'
 
 const open: Array<{ close(): Promise<void> }> = []

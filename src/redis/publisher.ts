@@ -1,7 +1,7 @@
 import { createClient } from 'redis'
 import { AgentEventSchema, AgentwireError, ErrorCode, parseChannel } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
-import type { RetentionOptions, StoredEvent } from './broker'
+import type { RetentionOptions, StoredEvent } from 'agentwire/server'
 import { brokerError, closeClient, connectionOptions, createLogWriter, keysFor, type RedisClient, type RedisReconnectOptions } from './redis-log'
 
 /**

@@ -1,7 +1,7 @@
 import { createClient } from 'redis'
 import { channelMatches, parseChannel } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
-import type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
+import type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from 'agentwire/server'
 import {
   BrokerError,
   brokerError,

@@ -1,7 +1,7 @@
 import { createClient } from 'redis'
 import { decodeRoutingRedis, decodeWebguiRedis } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
-import type { Broker } from './broker'
+import type { Broker } from 'agentwire/server'
 import { brokerError, closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './redis-log'
 
 /**

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { createClient } from 'redis'
 import { AgentwireError, ErrorCode, initialState, reduce } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
-import type { StoredEvent } from './broker'
+import type { StoredEvent } from 'agentwire/server'
 
 /**
  * The positioned log in Redis that `redisBroker` and `createPublisher` share: key layout, the
