@@ -94,7 +94,7 @@ describe('C7 on the real stack: a page reload inside the replay window', () => {
     await audit.waitCaughtUp(30_000)
     const report = audit.report()
     const mismatches = await stateMismatches(after, channels, (c) => gateway.broker.snapshot(c))
-    recordFigures('C7', 'C7: page reload with sessionStorage inside the window', { savedBytes, resyncs, stateMismatches: mismatches.length, ...report, problems: report.problems.slice(0, 3) })
+    recordFigures('C7', 'C7: page reload with sessionStorage inside the window', { savedBytes, resyncsSeen: resyncs, stateMismatches: mismatches.length, ...report, problems: report.problems.slice(0, 3) })
     expect(savedBytes).toBeGreaterThan(0)
     expect(resyncs).toEqual([])
     expect(report.problems).toEqual([])
