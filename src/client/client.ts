@@ -339,9 +339,13 @@ export function createClient(options: ClientOptions): Client {
    * while the link was down reaches the store without the app having to ask.
    */
   function rejoinFollowed(): void {
+    // A `rejoin()` the app made while disconnected goes out with the outbox: not asked twice.
+    const queued = new Set<string>()
+    for (const request of outbox.unsentOn(machine.generation)) if (request.frame.type === 'rejoin') queued.add(request.frame.requestId)
     for (const wire of subscriptions.all()) {
       if (wire.pattern || !wire.channel.startsWith('request:')) continue
       const requestId = wire.channel.slice('request:'.length)
+      if (queued.has(requestId)) continue
       command({ type: 'rejoin', id: createId(), requestId }).catch((error: unknown) => report(asError(error)))
     }
   }

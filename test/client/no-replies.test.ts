@@ -157,6 +157,23 @@ describe('a backend without replies', () => {
     client.close()
   })
 
+  it('a rejoin() the app made while disconnected is not doubled by the automatic one', async () => {
+    const { gateway, client } = setup({ dialect: progressLike, reconnect: { initialDelayMs: 500, maxDelayMs: 500 } })
+    await until(() => client.state === 'open')
+    client.subscribe('request:r8')
+    await settle()
+    gateway.current!.close(1006)
+    await settle(5)
+    expect(client.state).toBe('reconnecting')
+    gateway.publish('request:r8', started('r8'))
+    const view = client.rejoin('r8')
+    await until(() => client.state === 'open' && gateway.connections.length === 2)
+    await settle()
+    await expect(view).resolves.toMatchObject({ id: 'r8', status: 'running' })
+    expect(gateway.framesOf('rejoin').map((f) => f.requestId)).toEqual(['r8'])
+    client.close()
+  })
+
   it('a backend that resumes is not rejoined: replay from its position is the recovery', async () => {
     const { gateway, client } = setup()
     await settle()
