@@ -2,7 +2,6 @@ import {
   AgentwireError,
   ClientClosedError,
   CloseCode,
-  createAgentwireCodec,
   framesOf,
   ErrorCode,
   isEventType,
@@ -15,7 +14,6 @@ import {
   type AgentEvent,
   type AgentwireState,
   type ClientFrame,
-  type Codec,
   type DecodeResult,
   type EventMessage,
   type RequestView,
@@ -26,6 +24,7 @@ import {
 } from 'agentwire/protocol'
 import { backoffDelay, backoffPolicy } from './backoff'
 import { realClock, timerSlot } from './clock'
+import { resolveCodec } from './dialect'
 import { createEmitter } from './emitter'
 import { defaultEnvironment, isOffline, watchEnvironment } from './environment'
 import { checkLiveness, heartbeatPolicy, livenessDeadline } from './heartbeat'
@@ -956,35 +955,6 @@ export function createClient(options: ClientOptions): Client {
   restore()
   if (options.autoConnect !== false) connect()
   return client
-}
-
-/** The seed backends' names, to tell a seed dialect passed by name from a typo. */
-const SEED_DIALECTS = ['routing', 'webgui', 'rooms', 'progress', 'forge']
-
-/** One native codec for every client: its schemas warm up once. */
-let nativeCodec: Codec | undefined
-
-/**
- * The codec of `options.dialect`. Only the native one is known by name here: a lookup table
- * of every seed codec would put all five into every browser bundle, used or not.
- */
-function resolveCodec(dialect: unknown): Codec {
-  if (dialect === undefined || dialect === 'agentwire') return (nativeCodec ??= createAgentwireCodec())
-  if (typeof dialect === 'string') {
-    if (SEED_DIALECTS.includes(dialect)) {
-      throw new TypeError(
-        `agentwire: createClient takes the "${dialect}" dialect as a codec, not a name, so a browser bundle carries only the codecs it uses: ` +
-          `import { dialects } from 'agentwire/protocol' and pass dialect: dialects.${dialect}` +
-          ` (or createNodeClient from 'agentwire/node', which takes names).`,
-      )
-    }
-    throw new TypeError(
-      `agentwire: unknown dialect "${dialect}". createClient takes 'agentwire' or a Codec, e.g. dialects.routing from 'agentwire/protocol' (seed backends: ${SEED_DIALECTS.join(', ')}).`,
-    )
-  }
-  const codec = dialect as Partial<Codec> | null
-  if (codec && typeof codec.decode === 'function' && typeof codec.encode === 'function' && codec.capabilities) return codec as Codec
-  throw new TypeError("agentwire: options.dialect must be 'agentwire' or a Codec ({ name, capabilities, decode, encode }), e.g. dialects.routing from 'agentwire/protocol'.")
 }
 
 function positive(value: number | undefined, fallback: number): number {
