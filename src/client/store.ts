@@ -1,4 +1,4 @@
-import { initialState, reduce, replaceChannel, type AgentEvent, type AgentwireState } from 'agentwire/protocol'
+import { createDraft, initialState, replaceChannel, type AgentEvent, type AgentwireState, type StateDraft } from 'agentwire/protocol'
 
 /**
  * The client's store: one merged state every adapter reads, plus each subscribed channel's
@@ -49,17 +49,27 @@ export function createStore(options: StoreOptions = {}): Store {
   const schedule = options.schedule ?? ((flush: () => void) => queueMicrotask(flush))
   const onError = options.onError ?? ((error: unknown) => queueMicrotask(() => { throw error }))
 
-  let state = initialState()
-  let announced = state
-  // While one channel alone has built the merged state, its own state is that very object,
-  // and each event is reduced once instead of twice: the common single-subscription case.
-  let pristine: AgentwireState | undefined = state
+  // Drafts, not states: between two reads, each collection and entity is copied at most once
+  // and later events change the copy in place; reading (`current()`) freezes what was built,
+  // so a snapshot a reader holds is never changed, and the next event copies again. A store
+  // nobody reads (a Node client that only handles events) never copies twice.
+  const merged = createDraft()
+  /** Each channel's own state. A channel may share the `merged` draft itself (see `sole`). */
+  const channels = new Map<string, StateDraft>()
+  // While one channel alone has built the merged state, its own state is that very draft,
+  // and each event is folded once instead of twice: the common single-subscription case.
+  let sole: string | undefined
+  /** No channel has fed the store since it was created or cleared: the next one may share. */
+  let fresh = true
+  /** Counts changes; listeners hear about a batch when it moved since the last notification. */
+  let version = 0
+  let announced = 0
   let scheduled = false
-  const channels = new Map<string, AgentwireState>()
   // One entry object per subscribe call, so subscribing a function twice needs two disposals.
   const listeners = new Set<{ readonly fn: () => void }>()
 
   function changed(): void {
+    version++
     if (scheduled) return
     scheduled = true
     schedule(flush)
@@ -67,8 +77,8 @@ export function createStore(options: StoreOptions = {}): Store {
 
   function flush(): void {
     scheduled = false
-    if (state === announced) return
-    announced = state
+    if (version === announced) return
+    announced = version
     // Over a copy: a listener may subscribe or unsubscribe others while being notified.
     for (const entry of Array.from(listeners)) {
       // Already disposed during this round: a component that unmounted must not hear more.
@@ -81,8 +91,29 @@ export function createStore(options: StoreOptions = {}): Store {
     }
   }
 
+  /** The draft of `channel`'s own state, made on its first event or snapshot. */
+  function channelDraft(channel: string): StateDraft {
+    let own = channels.get(channel)
+    if (own !== undefined) return own
+    if (fresh) {
+      fresh = false
+      own = merged
+      sole = channel
+    } else {
+      if (sole !== undefined) {
+        // A second channel: the first one's state stops being the merged one. Reading the
+        // merged draft freezes it, so both continue from the same immutable state.
+        channels.set(sole, createDraft(merged.current()))
+        sole = undefined
+      }
+      own = createDraft()
+    }
+    channels.set(channel, own)
+    return own
+  }
+
   return {
-    getSnapshot: () => state,
+    getSnapshot: () => merged.current(),
     subscribe(fn) {
       const entry = { fn }
       listeners.add(entry)
@@ -91,37 +122,39 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     },
     apply(channel, event) {
-      let own = channels.get(channel)
-      if (own === undefined) {
-        own = state === pristine && channels.size === 0 ? state : initialState()
-        pristine = undefined
-      }
-      const next = reduce(state, event)
-      // Sharing: the channel's state is the merged one, so the fold above is its fold too.
-      channels.set(channel, own === state ? next : reduce(own, event))
-      if (next === state) return
-      state = next
-      changed()
+      const own = channelDraft(channel)
+      if (own !== merged) own.apply(event)
+      if (merged.apply(event)) changed()
     },
     replace(channel, snapshot) {
       const own = channels.get(channel)
-      const next = replaceChannel(state, own, snapshot)
-      // A sole channel's merged result deep-equals the snapshot, so it stays shared.
-      channels.set(channel, own !== undefined && own === state ? next : snapshot)
-      pristine = undefined
-      if (next === state) return
-      state = next
-      changed()
+      const state = merged.current()
+      const next = replaceChannel(state, own?.current(), snapshot)
+      fresh = false
+      if (own === merged) {
+        // A sole channel's merged result deep-equals the snapshot, so it stays shared.
+        merged.reset(next)
+      } else {
+        if (sole !== undefined) {
+          channels.set(sole, createDraft(state))
+          sole = undefined
+        }
+        channels.set(channel, createDraft(snapshot))
+        merged.reset(next)
+      }
+      if (next !== state) changed()
     },
-    channelState: (channel) => channels.get(channel),
+    channelState: (channel) => channels.get(channel)?.current(),
     forget(channel) {
       channels.delete(channel)
+      if (channel === sole) sole = undefined
     },
     flush,
     clear() {
       channels.clear()
-      state = initialState()
-      pristine = state
+      sole = undefined
+      fresh = true
+      merged.reset(initialState())
       changed()
     },
   }

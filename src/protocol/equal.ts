@@ -27,13 +27,18 @@ function equal(a: unknown, b: unknown, depth: number): boolean {
   }
   const x = a as Record<string, unknown>
   const y = b as Record<string, unknown>
+  // `for…in` with an own-property check, rather than `Object.keys`: the same own enumerable
+  // keys, without allocating two arrays per object (this runs for most events `reduce` folds).
   let defined = 0
-  for (const key of Object.keys(x)) {
+  for (const key in x) {
+    if (!hasOwn.call(x, key)) continue
     const value = x[key]
     if (value === undefined) continue
     defined++
-    if (!Object.prototype.hasOwnProperty.call(y, key) || !equal(value, y[key], depth + 1)) return false
+    if (!hasOwn.call(y, key) || !equal(value, y[key], depth + 1)) return false
   }
-  for (const key of Object.keys(y)) if (y[key] !== undefined) defined--
+  for (const key in y) if (hasOwn.call(y, key) && y[key] !== undefined) defined--
   return defined === 0
 }
+
+const hasOwn = Object.prototype.hasOwnProperty

@@ -1,13 +1,16 @@
 import { deepEqual } from './equal'
 import type { AgentEvent, PayloadOf } from './events'
-import { emptyRecord, getKey, withKey, withoutKey } from './records'
+import { emptyRecord, getKey } from './records'
 import {
   MAX_DECISIONS,
   MAX_NOTIFICATIONS,
   type AgentView,
   type AgentwireState,
   type ChatView,
+  type CollectionView,
+  type DashboardView,
   type DecisionView,
+  type MetricsView,
   type NotificationView,
   type QuestionView,
   type RequestStatus,
@@ -17,6 +20,7 @@ import {
   type TaskStatus,
   type TaskView,
 } from './state'
+import { StateWriter, type Keyed, type Mutable, type ViewOf } from './writer'
 
 /**
  * `reduce(state, event)` folds one canonical event into the state a dashboard shows. The
@@ -73,164 +77,44 @@ import {
  * - `dashboard.update` merges field by field: a field it lacks keeps its previous value.
  */
 export function reduce(state: AgentwireState, event: AgentEvent): AgentwireState {
-  switch (event.type) {
-    case 'routing.decision':
-      return routingDecision(state, event.payload)
-    case 'agent.status': {
-      const p = event.payload
-      const prev = getKey(state.agents, p.name)
-      const next = patch(prev ?? { name: p.name }, { status: p.status, load: p.load, details: p.agent })
-      return next === prev ? state : { ...state, agents: withKey(state.agents, p.name, next) }
-    }
-    case 'agent.created':
-    case 'agent.updated': {
-      const p = event.payload
-      const prev = getKey(state.agents, p.agentId)
-      const named = p.agent['name']
-      const name = typeof named === 'string' && named !== '' ? named : (prev?.name ?? p.agentId)
-      const next = patch(prev ?? { name }, { name, details: p.agent })
-      return next === prev ? state : { ...state, agents: withKey(state.agents, p.agentId, next) }
-    }
-    case 'agent.deleted':
-      return removeFrom(state, 'agents', event.payload.agentId)
-    case 'session.status':
-      return sessionStatus(state, event.payload)
-    case 'chat.created':
-    case 'chat.updated': {
-      const p = event.payload
-      const prev = getKey(state.chats, p.chatId)
-      return putChat(state, prev, patch(prev ?? newChat(p.chatId), { chat: p.chat }))
-    }
-    case 'chat.deleted':
-      return removeFrom(state, 'chats', event.payload.chatId)
-    case 'chat.message.created': {
-      const p = event.payload
-      const prev = getKey(state.chats, p.chatId) ?? newChat(p.chatId)
-      if (prev.lastMessageId === p.messageId) return state
-      return putChat(state, undefined, { ...prev, messages: prev.messages + 1, lastMessageId: p.messageId })
-    }
-    case 'chat.participant.joined': {
-      const p = event.payload
-      const prev = getKey(state.chats, p.chatId)
-      const base = prev ?? newChat(p.chatId)
-      if (prev && base.participants.includes(p.participantId)) return state
-      return putChat(state, undefined, { ...base, participants: [...base.participants, p.participantId] })
-    }
-    case 'chat.participant.left': {
-      const p = event.payload
-      const prev = getKey(state.chats, p.chatId)
-      if (!prev || !prev.participants.includes(p.participantId)) return state
-      return putChat(state, undefined, { ...prev, participants: prev.participants.filter((x) => x !== p.participantId) })
-    }
-    case 'collection.created':
-    case 'collection.updated': {
-      const p = event.payload
-      const prev = getKey(state.collections, p.collectionId)
-      const next = prev ? patch(prev, { metadata: p.metadata }) : { id: p.collectionId, metadata: p.metadata }
-      return next === prev ? state : { ...state, collections: withKey(state.collections, p.collectionId, next) }
-    }
-    case 'collection.deleted':
-      return removeFrom(state, 'collections', event.payload.collectionId)
-    case 'system.notification': {
-      const p = event.payload
-      const entry: Mutable<NotificationView> = { level: p.level, message: p.message }
-      if (p.title !== undefined) entry.title = p.title
-      if (p.details !== undefined) entry.details = p.details
-      if (p.sessionId !== undefined) entry.sessionId = p.sessionId
-      if (p.userId !== undefined) entry.userId = p.userId
-      if (p.timestamp !== undefined) entry.timestamp = p.timestamp
-      return notify(state, entry)
-    }
-    case 'request.started': {
-      const p = event.payload
-      const prev = getKey(state.requests, p.requestId)
-      return putRequest(state, prev, patch(prev ?? newRequest(p.requestId), { query: p.query, context: p.context }))
-    }
-    case 'step.progress':
-      return stepProgress(state, event.payload)
-    case 'agent.completed': {
-      const p = event.payload
-      const prev = getKey(state.requests, p.requestId)
-      const base = prev ?? newRequest(p.requestId)
-      if (prev && base.completedAgents.includes(p.agent)) return state
-      return putRequest(state, prev, { ...base, completedAgents: [...base.completedAgents, p.agent] })
-    }
-    case 'request.question':
-      return requestQuestion(state, event.payload)
-    case 'request.feedback':
-      return requestFeedback(state, event.payload)
-    case 'request.error': {
-      const p = event.payload
-      if (p.requestId === undefined) {
-        const details: { agent?: string; step?: number } = {}
-        if (p.agent !== undefined) details.agent = p.agent
-        if (p.step !== undefined) details.step = p.step
-        return notify(state, { level: 'error', message: p.message, details })
-      }
-      const error: Mutable<NonNullable<RequestView['error']>> = { message: p.message }
-      if (p.agent !== undefined) error.agent = p.agent
-      if (p.step !== undefined) error.step = p.step
-      return finishRequest(state, p.requestId, 'failed', { error })
-    }
-    case 'request.completed':
-      return finishRequest(state, event.payload.requestId, 'completed', { result: event.payload.result })
-    case 'request.cancelled':
-      return finishRequest(state, event.payload.requestId, 'cancelled', { cancelReason: event.payload.reason })
-    case 'task.started': {
-      const p = event.payload
-      return updateTask(state, p.taskId, {
-        status: 'running',
-        name: p.name,
-        agent: p.agent,
-        description: p.description,
-      })
-    }
-    case 'task.progress': {
-      const p = event.payload
-      return updateTask(state, p.taskId, {
-        status: 'running',
-        progress: p.progress,
-        message: p.message,
-        step: p.step,
-        agent: p.agent,
-      })
-    }
-    case 'task.completed': {
-      const p = event.payload
-      return updateTask(state, p.taskId, { status: 'completed', progress: 100, result: p.result, durationMs: p.durationMs })
-    }
-    case 'task.failed':
-      return updateTask(state, event.payload.taskId, { status: 'failed', error: event.payload.error })
-    case 'knowledge.node.added':
-      return { ...state, knowledge: { nodes: state.knowledge.nodes + 1, edges: state.knowledge.edges } }
-    case 'knowledge.edge.added':
-      return { ...state, knowledge: { nodes: state.knowledge.nodes, edges: state.knowledge.edges + 1 } }
-    case 'knowledge.updated': {
-      const next = patch(state.knowledge, { nodes: event.payload.nodes, edges: event.payload.edges })
-      return next === state.knowledge ? state : { ...state, knowledge: next }
-    }
-    case 'metrics.snapshot': {
-      const p = event.payload
-      const key = p.name === undefined ? p.scope : `${p.scope}:${p.name}`
-      const prev = getKey(state.metrics, key)
-      const next: Mutable<NonNullable<typeof prev>> = { scope: p.scope, values: p.values }
-      if (p.name !== undefined) next.name = p.name
-      if (p.timestamp !== undefined) next.timestamp = p.timestamp
-      if (prev && deepEqual(prev, next)) return state
-      return { ...state, metrics: withKey(state.metrics, key, next) }
-    }
-    case 'dashboard.update': {
-      const p = event.payload
-      const prev = state.dashboard
-      const next = patch(prev ?? {}, { agents: p.agents, tasks: p.tasks, metrics: p.metrics, timestamp: p.timestamp })
-      return next === prev ? state : { ...state, dashboard: next }
-    }
-    default: {
-      // Exhaustive over the known union; a newer server's event type lands here at runtime.
-      const unknown: never = event
-      void unknown
-      return state
-    }
+  const writer = new StateWriter(state, false)
+  fold(writer, event)
+  return writer.state
+}
+
+/**
+ * A state that a batch of events folds into cheaply, for a consumer that reads the result
+ * less often than events arrive (the client's store reads it once per notification).
+ * Folding gives exactly what `reduce` gives, event by event; the difference is the cost:
+ * between two reads, each collection and entity an event changes is copied once, and later
+ * events change that copy in place, where `reduce` copies the collection, the entity and the
+ * root for every event (a 1,000-agent record once per status update).
+ */
+export interface StateDraft {
+  /** Folds `event` in, as `reduce` would; whether it changed anything. */
+  apply(event: AgentEvent): boolean
+  /**
+   * The state folded so far, as `reduce` would have built it, with the same sharing: an
+   * entity no event changed since the previous `current()` is the previous one's object, and
+   * nothing changed gives the very same state. It is immutable from now on: later events copy
+   * what they change again, so a state once returned never changes under its reader.
+   */
+  current(): AgentwireState
+  /** Starts over from `state` (kept by reference, never changed). */
+  reset(state: AgentwireState): void
+}
+
+/** A {@link StateDraft} starting from `base` (kept by reference, never changed). */
+export function createDraft(base: AgentwireState = initialState()): StateDraft {
+  const writer = new StateWriter(base, true)
+  return {
+    apply(event) {
+      writer.dirty = false
+      fold(writer, event)
+      return writer.dirty
+    },
+    current: () => writer.finish(),
+    reset: (state) => writer.reset(state),
   }
 }
 
@@ -261,133 +145,322 @@ export function isTerminalTask(status: TaskStatus): boolean {
   return status === 'completed' || status === 'failed'
 }
 
-// ── helpers ────────────────────────────────────────────────────────────────────────────
+// ── the fold: every event's effect, written once against a StateWriter ───────────────────
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-type Keyed = 'agents' | 'tasks' | 'requests' | 'sessions' | 'chats' | 'collections' | 'metrics'
+/**
+ * Folds `event` into `w.state`. Reads go to `w.state`; every change goes through `w`, which
+ * decides whether it copies (`reduce`) or changes its own copies in place (`createDraft`).
+ * Nothing is changed unless it differs, so an event that changes nothing writes nothing.
+ */
+function fold(w: StateWriter, event: AgentEvent): void {
+  const s = w.state
+  switch (event.type) {
+    case 'routing.decision':
+      return routingDecision(w, event.payload)
+    case 'agent.status': {
+      const p = event.payload
+      return upsert(w, 'agents', p.name, getKey(s.agents, p.name), newAgent, { status: p.status, load: p.load, details: p.agent })
+    }
+    case 'agent.created':
+    case 'agent.updated': {
+      const p = event.payload
+      const prev = getKey(s.agents, p.agentId)
+      const named = p.agent['name']
+      const name = typeof named === 'string' && named !== '' ? named : (prev?.name ?? p.agentId)
+      return upsert(w, 'agents', p.agentId, prev, newAgent, { name, details: p.agent })
+    }
+    case 'agent.deleted':
+      return w.remove('agents', event.payload.agentId)
+    case 'session.status':
+      return sessionStatus(w, event.payload)
+    case 'chat.created':
+    case 'chat.updated': {
+      const p = event.payload
+      return upsert(w, 'chats', p.chatId, getKey(s.chats, p.chatId), newChat, { chat: p.chat })
+    }
+    case 'chat.deleted':
+      return w.remove('chats', event.payload.chatId)
+    case 'chat.message.created': {
+      const p = event.payload
+      const prev = getKey(s.chats, p.chatId)
+      if (prev?.lastMessageId === p.messageId) return
+      const chat = prev ? w.own(prev) : w.adopt(newChat(p.chatId))
+      chat.messages += 1
+      chat.lastMessageId = p.messageId
+      return w.set('chats', p.chatId, chat)
+    }
+    case 'chat.participant.joined': {
+      const p = event.payload
+      const prev = getKey(s.chats, p.chatId)
+      if (prev && prev.participants.includes(p.participantId)) return
+      const chat = prev ? w.own(prev) : w.adopt(newChat(p.chatId))
+      const participants = w.own(chat.participants)
+      participants.push(p.participantId)
+      chat.participants = participants
+      return w.set('chats', p.chatId, chat)
+    }
+    case 'chat.participant.left': {
+      const p = event.payload
+      const prev = getKey(s.chats, p.chatId)
+      if (!prev || !prev.participants.includes(p.participantId)) return
+      const chat = w.own(prev)
+      const participants = w.own(chat.participants)
+      for (let i = participants.length - 1; i >= 0; i--) if (participants[i] === p.participantId) participants.splice(i, 1)
+      chat.participants = participants
+      return w.set('chats', p.chatId, chat)
+    }
+    case 'collection.created':
+    case 'collection.updated': {
+      const p = event.payload
+      return upsert(w, 'collections', p.collectionId, getKey(s.collections, p.collectionId), newCollection, { metadata: p.metadata })
+    }
+    case 'collection.deleted':
+      return w.remove('collections', event.payload.collectionId)
+    case 'system.notification': {
+      const p = event.payload
+      const entry: Mutable<NotificationView> = { level: p.level, message: p.message }
+      if (p.title !== undefined) entry.title = p.title
+      if (p.details !== undefined) entry.details = p.details
+      if (p.sessionId !== undefined) entry.sessionId = p.sessionId
+      if (p.userId !== undefined) entry.userId = p.userId
+      if (p.timestamp !== undefined) entry.timestamp = p.timestamp
+      return notify(w, entry)
+    }
+    case 'request.started': {
+      const p = event.payload
+      return upsert(w, 'requests', p.requestId, getKey(s.requests, p.requestId), newRequest, { query: p.query, context: p.context })
+    }
+    case 'step.progress':
+      return stepProgress(w, event.payload)
+    case 'agent.completed': {
+      const p = event.payload
+      const prev = getKey(s.requests, p.requestId)
+      if (prev && prev.completedAgents.includes(p.agent)) return
+      const request = prev ? w.own(prev) : w.adopt(newRequest(p.requestId))
+      const agents = w.own(request.completedAgents)
+      agents.push(p.agent)
+      request.completedAgents = agents
+      return w.set('requests', p.requestId, request)
+    }
+    case 'request.question':
+      return requestQuestion(w, event.payload)
+    case 'request.feedback':
+      return requestFeedback(w, event.payload)
+    case 'request.error': {
+      const p = event.payload
+      if (p.requestId === undefined) {
+        const details: { agent?: string; step?: number } = {}
+        if (p.agent !== undefined) details.agent = p.agent
+        if (p.step !== undefined) details.step = p.step
+        return notify(w, { level: 'error', message: p.message, details })
+      }
+      const error: Mutable<NonNullable<RequestView['error']>> = { message: p.message }
+      if (p.agent !== undefined) error.agent = p.agent
+      if (p.step !== undefined) error.step = p.step
+      return finishRequest(w, p.requestId, 'failed', { error })
+    }
+    case 'request.completed':
+      return finishRequest(w, event.payload.requestId, 'completed', { result: event.payload.result })
+    case 'request.cancelled':
+      return finishRequest(w, event.payload.requestId, 'cancelled', { cancelReason: event.payload.reason })
+    case 'task.started': {
+      const p = event.payload
+      return updateTask(w, p.taskId, { status: 'running', name: p.name, agent: p.agent, description: p.description })
+    }
+    case 'task.progress': {
+      const p = event.payload
+      return updateTask(w, p.taskId, { status: 'running', progress: p.progress, message: p.message, step: p.step, agent: p.agent })
+    }
+    case 'task.completed': {
+      const p = event.payload
+      return updateTask(w, p.taskId, { status: 'completed', progress: 100, result: p.result, durationMs: p.durationMs })
+    }
+    case 'task.failed':
+      return updateTask(w, event.payload.taskId, { status: 'failed', error: event.payload.error })
+    case 'knowledge.node.added': {
+      const knowledge = w.own(s.knowledge)
+      knowledge.nodes += 1
+      return w.put('knowledge', knowledge)
+    }
+    case 'knowledge.edge.added': {
+      const knowledge = w.own(s.knowledge)
+      knowledge.edges += 1
+      return w.put('knowledge', knowledge)
+    }
+    case 'knowledge.updated': {
+      const next = patch(w, s.knowledge, { nodes: event.payload.nodes, edges: event.payload.edges })
+      if (next) w.put('knowledge', next)
+      return
+    }
+    case 'metrics.snapshot': {
+      const p = event.payload
+      const key = p.name === undefined ? p.scope : `${p.scope}:${p.name}`
+      const next: Mutable<MetricsView> = { scope: p.scope, values: p.values }
+      if (p.name !== undefined) next.name = p.name
+      if (p.timestamp !== undefined) next.timestamp = p.timestamp
+      const prev = getKey(s.metrics, key)
+      if (prev && deepEqual(prev, next)) return
+      return w.set('metrics', key, next)
+    }
+    case 'dashboard.update': {
+      const p = event.payload
+      const prev = s.dashboard
+      const fields = { agents: p.agents, tasks: p.tasks, metrics: p.metrics, timestamp: p.timestamp }
+      const next = prev ? patch(w, prev, fields) : create<DashboardView>(w, {}, fields)
+      if (next) w.put('dashboard', next)
+      return
+    }
+    default: {
+      // Exhaustive over the known union; a newer server's event type lands here at runtime.
+      const unknown: never = event
+      void unknown
+      return
+    }
+  }
+}
+
 type Patch<T> = { [K in keyof T]?: T[K] | undefined }
 
-/** Shared empty lists for new entities: never mutated, so sharing costs nothing. */
+/** Shared empty lists for new entities: never changed (a writer copies them first), so sharing costs nothing. */
 const NONE: readonly never[] = Object.freeze([])
 
 /**
- * `prev` with the defined fields of `fields` set; `prev` itself when every one of them is
- * already (structurally) there. The one place entity fields change, so "nothing changed"
- * is detected everywhere the same way.
+ * Sets the defined `fields` of `prev` that differ from it (structurally, so "nothing changed"
+ * is detected everywhere the same way). Returns what to store, or `undefined` when every
+ * field is already there: the one place entity fields change.
  */
-function patch<T extends object>(prev: T, fields: Patch<T>): T {
+function patch<T extends object>(w: StateWriter, prev: T, fields: Patch<T>): T | undefined {
   let out: Mutable<T> | undefined
   for (const key in fields) {
     const value = fields[key]
-    if (value === undefined || deepEqual(prev[key], value)) continue
-    out ??= { ...prev }
+    if (value === undefined) continue
+    const old = prev[key]
+    // Primitives compare by `===`, as `deepEqual` would; only objects need the walk.
+    if (old === value || (typeof value === 'object' && deepEqual(old, value))) continue
+    out ??= w.own(prev)
     out[key] = value as T[typeof key]
   }
-  return out ?? prev
-}
-
-function removeFrom(state: AgentwireState, collection: Keyed, key: string): AgentwireState {
-  const prev = state[collection]
-  const next = withoutKey<unknown>(prev, key)
-  return next === prev ? state : { ...state, [collection]: next }
-}
-
-/** Appends to a bounded list, dropping the oldest entries. */
-function append<T>(list: readonly T[], entry: T, max: number): readonly T[] {
-  const start = list.length >= max ? list.length - max + 1 : 0
-  const out = list.slice(start)
-  out.push(entry)
   return out
 }
 
-function notify(state: AgentwireState, entry: NotificationView): AgentwireState {
-  const last = state.notifications[state.notifications.length - 1]
-  if (entry.timestamp !== undefined && last && deepEqual(last, entry)) return state
-  return { ...state, notifications: append(state.notifications, entry, MAX_NOTIFICATIONS) }
+/** A new entity: `fresh` with the defined `fields` set, owned by the writer. */
+function create<T extends object>(w: StateWriter, fresh: Mutable<T>, fields: Patch<T>): T {
+  for (const key in fields) {
+    const value = fields[key]
+    if (value !== undefined) fresh[key] = value as T[typeof key]
+  }
+  return w.adopt(fresh)
 }
 
-function routingDecision(state: AgentwireState, p: PayloadOf<'routing.decision'>): AgentwireState {
+/** Patches the entity `prev` at `key`, or creates it from `fresh(key)` (stored even when `fields` add nothing). */
+function upsert<K extends Keyed>(
+  w: StateWriter,
+  collection: K,
+  key: string,
+  prev: ViewOf<K> | undefined,
+  fresh: (key: string) => Mutable<ViewOf<K>>,
+  fields: Patch<ViewOf<K>>,
+): void {
+  const next = prev ? patch<ViewOf<K>>(w, prev, fields) : create<ViewOf<K>>(w, fresh(key), fields)
+  if (next) w.set(collection, key, next)
+}
+
+function newAgent(name: string): Mutable<AgentView> {
+  return { name }
+}
+
+function newTask(id: string): Mutable<TaskView> {
+  return { id, status: 'running', progress: 0 }
+}
+
+function newChat(id: string): Mutable<ChatView> {
+  return { id, messages: 0, participants: NONE }
+}
+
+function newCollection(id: string): Mutable<CollectionView> {
+  return { id, metadata: {} }
+}
+
+function newRequest(id: string): Mutable<RequestView> {
+  return { id, status: 'running', steps: NONE, questions: NONE, completedAgents: NONE }
+}
+
+/** Appends to a bounded list, dropping the oldest entries. */
+function append<F extends 'notifications' | 'decisions'>(w: StateWriter, field: F, entry: AgentwireState[F][number], max: number): void {
+  const list = w.own(w.state[field] as ReadonlyArray<AgentwireState[F][number]>)
+  list.push(entry)
+  if (list.length > max) list.splice(0, list.length - max)
+  w.put(field, list as AgentwireState[F])
+}
+
+function notify(w: StateWriter, entry: NotificationView): void {
+  const list = w.state.notifications
+  const last = list[list.length - 1]
+  if (entry.timestamp !== undefined && last && deepEqual(last, entry)) return
+  append(w, 'notifications', entry, MAX_NOTIFICATIONS)
+}
+
+function routingDecision(w: StateWriter, p: PayloadOf<'routing.decision'>): void {
   const name = p.agent.name
-  const prevAgent = getKey(state.agents, name)
-  const agent = patch<AgentView>(prevAgent ?? { name }, {
+  upsert(w, 'agents', name, getKey(w.state.agents, name), newAgent, {
     strengths: p.agent.strengths,
     cost: p.agent.cost,
     latency: p.agent.latency,
     lastDecision: { taskId: p.taskId, timestamp: p.timestamp },
   })
-  const prevTask = getKey(state.tasks, p.taskId)
-  let task: TaskView | undefined
-  if (!prevTask) task = { id: p.taskId, status: 'routed', progress: 0, agent: name }
-  else if (!isTerminalTask(prevTask.status)) task = patch(prevTask, { agent: name })
-  else task = prevTask
+  const prevTask = getKey(w.state.tasks, p.taskId)
+  if (!prevTask) w.set('tasks', p.taskId, w.adopt<TaskView>({ id: p.taskId, status: 'routed', progress: 0, agent: name }))
+  else if (!isTerminalTask(prevTask.status)) {
+    const task = patch(w, prevTask, { agent: name })
+    if (task) w.set('tasks', p.taskId, task)
+  }
   const decision: DecisionView = { taskId: p.taskId, agent: name, cost: p.agent.cost, latency: p.agent.latency, timestamp: p.timestamp }
-  const last = state.decisions[state.decisions.length - 1]
-  const decisions = last && deepEqual(last, decision) ? state.decisions : append(state.decisions, decision, MAX_DECISIONS)
-  const agents = agent === prevAgent ? state.agents : withKey(state.agents, name, agent)
-  const tasks = task === prevTask ? state.tasks : withKey(state.tasks, p.taskId, task)
-  if (agents === state.agents && tasks === state.tasks && decisions === state.decisions) return state
-  return { ...state, agents, tasks, decisions }
+  const decisions = w.state.decisions
+  const last = decisions[decisions.length - 1]
+  if (!last || !deepEqual(last, decision)) append(w, 'decisions', decision, MAX_DECISIONS)
 }
 
-function sessionStatus(state: AgentwireState, p: PayloadOf<'session.status'>): AgentwireState {
+function sessionStatus(w: StateWriter, p: PayloadOf<'session.status'>): void {
   const next: Mutable<SessionView> = { id: p.sessionId, status: p.status }
   if (p.progress !== undefined) next.progress = p.progress
   if (p.message !== undefined) next.message = p.message
   if (p.timestamp !== undefined) next.timestamp = p.timestamp
-  const prev = getKey(state.sessions, p.sessionId)
-  if (prev && deepEqual(prev, next)) return state
-  return { ...state, sessions: withKey(state.sessions, p.sessionId, next) }
+  const prev = getKey(w.state.sessions, p.sessionId)
+  if (prev && deepEqual(prev, next)) return
+  w.set('sessions', p.sessionId, next)
 }
 
-function newChat(id: string): ChatView {
-  return { id, messages: 0, participants: NONE }
+function updateTask(w: StateWriter, id: string, fields: Patch<TaskView>): void {
+  const prev = getKey(w.state.tasks, id)
+  if (prev && isTerminalTask(prev.status)) return
+  upsert(w, 'tasks', id, prev, newTask, fields)
 }
 
-/** Stores `next` unless it is `prev` (nothing changed). */
-function putChat(state: AgentwireState, prev: ChatView | undefined, next: ChatView): AgentwireState {
-  return next === prev ? state : { ...state, chats: withKey(state.chats, next.id, next) }
-}
-
-function updateTask(state: AgentwireState, id: string, fields: Patch<TaskView>): AgentwireState {
-  const prev = getKey(state.tasks, id)
-  if (prev && isTerminalTask(prev.status)) return state
-  const next = patch<TaskView>(prev ?? { id, status: 'running', progress: 0 }, fields)
-  return next === prev ? state : { ...state, tasks: withKey(state.tasks, id, next) }
-}
-
-function newRequest(id: string): RequestView {
-  return { id, status: 'running', steps: NONE, questions: NONE, completedAgents: NONE }
-}
-
-function putRequest(state: AgentwireState, prev: RequestView | undefined, next: RequestView): AgentwireState {
-  return next === prev ? state : { ...state, requests: withKey(state.requests, next.id, next) }
-}
-
-function finishRequest(state: AgentwireState, id: string, status: RequestStatus, fields: Patch<RequestView>): AgentwireState {
-  const prev = getKey(state.requests, id)
-  if (prev && isTerminalRequest(prev.status)) return state
-  return putRequest(state, prev, patch(prev ?? newRequest(id), { ...fields, status }))
-}
-
-/** The open questions decide between `waiting` and `running` (callers have ruled out a terminal status). */
-function withQuestions(request: RequestView, questions: readonly QuestionView[]): RequestView {
-  const status: RequestStatus = questions.some((q) => !q.answered) ? 'waiting' : 'running'
-  return { ...request, questions, status }
+function finishRequest(w: StateWriter, id: string, status: RequestStatus, fields: Patch<RequestView>): void {
+  const prev = getKey(w.state.requests, id)
+  if (prev && isTerminalRequest(prev.status)) return
+  upsert(w, 'requests', id, prev, newRequest, { ...fields, status })
 }
 
 function stepOrderOf(step: StepView): number {
   return step.stepOrder ?? step.step
 }
 
-function stepProgress(state: AgentwireState, p: PayloadOf<'step.progress'>): AgentwireState {
-  const prev = getKey(state.requests, p.requestId)
-  const request = prev ?? newRequest(p.requestId)
-  const steps = request.steps
-  const index = steps.findIndex((s) =>
-    p.stepId !== undefined ? s.stepId === p.stepId : s.stepId === undefined && s.agent === p.agent && s.step === p.step,
-  )
+function stepProgress(w: StateWriter, p: PayloadOf<'step.progress'>): void {
+  const prev = getKey(w.state.requests, p.requestId)
+  const steps = prev ? prev.steps : NONE
+  let index = -1
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i] as StepView
+    if (p.stepId !== undefined ? s.stepId === p.stepId : s.stepId === undefined && s.agent === p.agent && s.step === p.step) {
+      index = i
+      break
+    }
+  }
   const old = index < 0 ? undefined : steps[index]
-  const entry = patch<StepView>(old ?? { step: p.step, agent: p.agent, status: p.status }, {
+  // Read before patching: a draft changes its own entry in place.
+  const oldOrder = old ? stepOrderOf(old) : undefined
+  const fields = {
     step: p.step,
     agent: p.agent,
     status: p.status,
@@ -396,47 +469,57 @@ function stepProgress(state: AgentwireState, p: PayloadOf<'step.progress'>): Age
     tool: p.tool,
     result: p.result,
     data: p.data,
-  })
-  if (entry === old) return state
-  let next: StepView[]
-  if (old && stepOrderOf(old) === stepOrderOf(entry)) {
-    next = steps.slice()
-    next[index] = entry
-  } else {
-    next = index < 0 ? steps.slice() : steps.filter((_, i) => i !== index)
-    // Progress usually arrives in order, so the place is found from the end.
-    const order = stepOrderOf(entry)
-    let at = next.length
-    while (at > 0 && stepOrderOf(next[at - 1] as StepView) > order) at--
-    next.splice(at, 0, entry)
   }
-  return putRequest(state, prev, { ...request, steps: next })
+  const entry = old ? patch<StepView>(w, old, fields) : create<StepView>(w, { step: p.step, agent: p.agent, status: p.status }, fields)
+  if (!entry) return
+  const request = prev ? w.own(prev) : w.adopt(newRequest(p.requestId))
+  const list = w.own(request.steps)
+  const order = stepOrderOf(entry)
+  if (oldOrder === order) list[index] = entry
+  else {
+    if (index >= 0) list.splice(index, 1)
+    // Progress usually arrives in order, so the place is found from the end.
+    let at = list.length
+    while (at > 0 && stepOrderOf(list[at - 1] as StepView) > order) at--
+    list.splice(at, 0, entry)
+  }
+  request.steps = list
+  w.set('requests', p.requestId, request)
 }
 
-function requestQuestion(state: AgentwireState, p: PayloadOf<'request.question'>): AgentwireState {
-  const prev = getKey(state.requests, p.requestId)
-  if (prev && isTerminalRequest(prev.status)) return state
-  const request = prev ?? newRequest(p.requestId)
-  const index = request.questions.findIndex((q) => q.questionId === p.questionId)
-  const old = request.questions[index]
+/** Stores question `entry` (new when `index` < 0) and derives `waiting` / `running` (callers ruled out a terminal status). */
+function putQuestion(w: StateWriter, prev: RequestView | undefined, id: string, index: number, entry: QuestionView): void {
+  const request = prev ? w.own(prev) : w.adopt(newRequest(id))
+  const list = w.own(request.questions)
+  if (index < 0) list.push(entry)
+  else list[index] = entry
+  request.questions = list
+  request.status = list.some((q) => !q.answered) ? 'waiting' : 'running'
+  w.set('requests', id, request)
+}
+
+function requestQuestion(w: StateWriter, p: PayloadOf<'request.question'>): void {
+  const prev = getKey(w.state.requests, p.requestId)
+  if (prev && isTerminalRequest(prev.status)) return
+  const questions = prev ? prev.questions : NONE
+  const index = questions.findIndex((q) => q.questionId === p.questionId)
+  const old = questions[index]
   const fields = { question: p.question, options: p.options, agent: p.agent }
-  const entry = patch<QuestionView>(old ?? { questionId: p.questionId, question: p.question, answered: false }, fields)
-  if (entry === old) return state
-  const questions = old ? request.questions.map((q, i) => (i === index ? entry : q)) : [...request.questions, entry]
-  return putRequest(state, prev, withQuestions(request, questions))
+  const entry = old
+    ? patch<QuestionView>(w, old, fields)
+    : create<QuestionView>(w, { questionId: p.questionId, question: p.question, answered: false }, fields)
+  if (entry) putQuestion(w, prev, p.requestId, index, entry)
 }
 
-function requestFeedback(state: AgentwireState, p: PayloadOf<'request.feedback'>): AgentwireState {
-  const prev = getKey(state.requests, p.requestId)
-  if (prev && isTerminalRequest(prev.status)) return state
-  const request = prev ?? newRequest(p.requestId)
-  const index = request.questions.findIndex((q) => q.questionId === p.questionId)
-  const old = request.questions[index]
-  const entry = patch<QuestionView>(old ?? { questionId: p.questionId, question: '', answered: true }, {
-    answered: true,
-    answer: p.answer,
-  })
-  if (entry === old) return state
-  const questions = old ? request.questions.map((q, i) => (i === index ? entry : q)) : [...request.questions, entry]
-  return putRequest(state, prev, withQuestions(request, questions))
+function requestFeedback(w: StateWriter, p: PayloadOf<'request.feedback'>): void {
+  const prev = getKey(w.state.requests, p.requestId)
+  if (prev && isTerminalRequest(prev.status)) return
+  const questions = prev ? prev.questions : NONE
+  const index = questions.findIndex((q) => q.questionId === p.questionId)
+  const old = questions[index]
+  const fields = { answered: true, answer: p.answer }
+  const entry = old
+    ? patch<QuestionView>(w, old, fields)
+    : create<QuestionView>(w, { questionId: p.questionId, question: '', answered: true }, fields)
+  if (entry) putQuestion(w, prev, p.requestId, index, entry)
 }

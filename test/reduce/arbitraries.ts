@@ -65,3 +65,25 @@ export const rawEvent: fc.Arbitrary<AgentEvent> = fc.oneof(
 export const anyEvent: fc.Arbitrary<AgentEvent> = rawEvent.map((event) => AgentEventSchema.parse(event))
 
 export const channel = fc.constantFrom('global', 'agent:a', 'request:r', 'task:t')
+
+/**
+ * Events that edit lists inside one entity (steps, questions, completed agents,
+ * participants), over one request and one chat: long runs of them in one batch are what
+ * exercise a draft changing its own copies in place.
+ */
+const one = fc.constant('r')
+const few = fc.constantFrom('a', 'b', 'c')
+export const listEvent: fc.Arbitrary<AgentEvent> = fc
+  .oneof(
+    event('step.progress', fc.record({ requestId: one, agent: few, step: fc.integer({ min: 0, max: 3 }), status: fc.constantFrom('running', 'completed', 'failed'), stepId: opt(fc.constantFrom('s1', 's2')), stepOrder: opt(fc.integer({ min: 0, max: 3 })), tool: opt(text) })),
+    event('request.question', fc.record({ requestId: one, questionId: few, question: text, options: opt(fc.array(text, { maxLength: 2 })) })),
+    event('request.feedback', fc.record({ requestId: one, questionId: few, answer: fc.constantFrom('yes', 'no', 1) })),
+    event('agent.completed', fc.record({ requestId: one, agent: few })),
+    event('request.started', fc.record({ requestId: one, query: text })),
+    event('chat.participant.joined', fc.record({ chatId: one, participantId: few })),
+    event('chat.participant.left', fc.record({ chatId: one, participantId: few })),
+    event('chat.message.created', fc.record({ chatId: one, messageId: few })),
+    event('knowledge.node.added', fc.record({ nodeId: few })),
+    event('system.notification', fc.record({ level: fc.constantFrom('info', 'error'), message: text, timestamp: opt(fc.integer({ min: 0, max: 2 })) })),
+  )
+  .map((e) => AgentEventSchema.parse(e))

@@ -1,0 +1,206 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { createStore } from 'agentwire'
+import { createDraft, initialState, reduce, serializeState, type AgentEvent, type AgentwireState } from 'agentwire/protocol'
+import { anyEvent, channel, listEvent } from './arbitraries'
+import { ev, fold } from './fold'
+
+const KEYED = ['agents', 'tasks', 'requests', 'sessions', 'chats', 'collections', 'metrics'] as const
+const FIELDS = [...KEYED, 'knowledge', 'dashboard', 'notifications', 'decisions'] as const
+const runs = { numRuns: 200 }
+
+/** Freezes everything a snapshot reaches, so a later change to it throws instead of passing unseen. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  }
+  return value
+}
+
+/**
+ * Between two reads, the batched state keeps or replaces each object exactly where folding
+ * with `reduce` event by event keeps or replaces it: the root, each top-level field, and
+ * each entity of every keyed collection.
+ */
+function expectSameSharing(prev: AgentwireState, next: AgentwireState, foldPrev: AgentwireState, foldNext: AgentwireState): void {
+  expect(next === prev).toBe(foldNext === foldPrev)
+  for (const field of FIELDS) expect([field, next[field] === prev[field]]).toEqual([field, foldNext[field] === foldPrev[field]])
+  for (const name of KEYED) {
+    const keys = new Set([...Object.keys(next[name]), ...Object.keys(foldNext[name])])
+    for (const key of keys) {
+      const kept = Object.hasOwn(prev[name], key) && next[name][key] === prev[name][key]
+      const foldKept = Object.hasOwn(foldPrev[name], key) && foldNext[name][key] === foldPrev[name][key]
+      expect([name, key, kept]).toEqual([name, key, foldKept])
+    }
+  }
+}
+
+/** A sequence of events, some followed by a read (a flush point). */
+const batches = fc.oneof(
+  fc.array(fc.tuple(channel, anyEvent, fc.boolean()), { maxLength: 80 }),
+  // Reads are rarer here, so one entity's lists are edited many times within a batch.
+  fc.array(fc.tuple(channel, listEvent, fc.integer({ min: 0, max: 9 }).map((n) => n < 2)), { maxLength: 80 }),
+)
+
+describe('batched folding: a draft, and the store built on it', () => {
+  it('a draft read at random points equals folding with reduce, shares as reduce shares, and never changes a state it returned', () => {
+    fc.assert(
+      fc.property(batches, (items) => {
+        const draft = createDraft()
+        let state = initialState()
+        let prev = draft.current()
+        let foldPrev = state
+        let frozen = JSON.stringify(serializeState(prev))
+        deepFreeze(prev)
+        for (const [, event, read] of items) {
+          const before = state
+          state = reduce(state, event)
+          expect(draft.apply(event)).toBe(state !== before)
+          if (!read) continue
+          const now = draft.current()
+          expect(now).toEqual(state)
+          expectSameSharing(prev, now, foldPrev, state)
+          expect(JSON.stringify(serializeState(prev))).toBe(frozen)
+          prev = deepFreeze(now)
+          foldPrev = state
+          frozen = JSON.stringify(serializeState(prev))
+        }
+        expect(draft.current()).toEqual(state)
+        expect(JSON.stringify(serializeState(prev))).toBe(frozen)
+      }),
+      runs,
+    )
+  })
+
+  it('the store after each flush equals folding every event so far, and each channel its own events', () => {
+    fc.assert(
+      fc.property(batches, (items) => {
+        const queue: Array<() => void> = []
+        const store = createStore({ schedule: (flush) => void queue.push(flush) })
+        let notified = 0
+        store.subscribe(() => notified++)
+        let state = initialState()
+        const own = new Map<string, AgentwireState>()
+        let prev = deepFreeze(store.getSnapshot())
+        let foldPrev = state
+        let changedSinceFlush = false
+        for (const [ch, event, read] of items) {
+          const before = state
+          state = reduce(state, event)
+          changedSinceFlush ||= state !== before
+          own.set(ch, reduce(own.get(ch) ?? initialState(), event))
+          store.apply(ch, event)
+          if (!read) continue
+          const heard = notified
+          for (const flush of queue.splice(0)) flush()
+          // A batch that changed nothing is not announced.
+          expect(notified - heard).toBe(changedSinceFlush ? 1 : 0)
+          changedSinceFlush = false
+          const now = store.getSnapshot()
+          expect(store.getSnapshot()).toBe(now)
+          expect(now).toEqual(state)
+          expectSameSharing(prev, now, foldPrev, state)
+          // Reading a channel's state freezes it too; folding goes on from there.
+          expect(store.channelState(ch)).toEqual(own.get(ch))
+          deepFreeze(store.channelState(ch))
+          prev = deepFreeze(now)
+          foldPrev = state
+        }
+        expect(store.getSnapshot()).toEqual(state)
+        for (const [ch, s] of own) expect(store.channelState(ch)).toEqual(s)
+      }),
+      runs,
+    )
+  })
+
+  it('1,000 events in one batch end where folding them with reduce ends, and the snapshot before them is untouched', () => {
+    const agents = ['planner', 'researcher', 'coder', 'reviewer', 'executor', 'critic', 'router', 'writer']
+    const events: Array<[string, AgentEvent]> = []
+    for (let i = 0; i < 1000; i++) {
+      const a = agents[i % agents.length] as string
+      const t = `t${i % 13}`
+      const r = `r${i % 5}`
+      switch (i % 6) {
+        case 0:
+          events.push([`agent:${a}`, ev('agent.status', { name: a, status: i % 3 === 0 ? 'busy' : 'available', load: (i % 100) / 100 })])
+          break
+        case 1:
+          events.push([`task:${t}`, ev('task.progress', { taskId: t, progress: i % 101, message: 'step done' })])
+          break
+        case 2:
+          events.push([`request:${r}`, ev('step.progress', { requestId: r, agent: a, step: i % 7, status: 'running', tool: 'search' })])
+          break
+        case 3:
+          events.push([`task:${t}`, ev('routing.decision', { taskId: t, agent: { name: a, strengths: ['code'], cost: 0.2, latency: 120 }, timestamp: i })])
+          break
+        case 4:
+          events.push(['metrics', ev('metrics.snapshot', { scope: 'system', values: { cpu: (i % 100) / 100, mem: 0.5 } })])
+          break
+        default:
+          events.push(['global', ev('system.notification', { level: 'info', message: `n${i}`, timestamp: i })])
+      }
+    }
+    const queue: Array<() => void> = []
+    const store = createStore({ schedule: (flush) => void queue.push(flush) })
+    // A first batch, read and frozen, so the big one starts from a snapshot a reader holds.
+    const head = events.slice(0, 20)
+    for (const [ch, e] of head) store.apply(ch, e)
+    for (const flush of queue.splice(0)) flush()
+    const before = deepFreeze(store.getSnapshot())
+    const text = JSON.stringify(serializeState(before))
+    for (const [ch, e] of events.slice(20)) store.apply(ch, e)
+    expect(queue).toHaveLength(1)
+    for (const flush of queue.splice(0)) flush()
+    const after = store.getSnapshot()
+    expect(after).toEqual(fold(events.map(([, e]) => e)))
+    expect(JSON.stringify(serializeState(before))).toBe(text)
+    for (const ch of new Set(events.map(([c]) => c))) {
+      expect(store.channelState(ch)).toEqual(fold(events.filter(([c]) => c === ch).map(([, e]) => e)))
+    }
+  })
+
+  it('a read during a batch sees the events so far and stays as it was when later events arrive', () => {
+    const store = createStore({ schedule: () => {} })
+    store.apply('agent:a', ev('agent.status', { name: 'a', status: 'busy' }))
+    store.apply('agent:b', ev('agent.status', { name: 'b', status: 'busy' }))
+    const mid = store.getSnapshot()
+    expect(mid.agents['a']?.status).toBe('busy')
+    const midA = mid.agents['a']
+    store.apply('agent:a', ev('agent.status', { name: 'a', status: 'offline' }))
+    store.apply('agent:c', ev('agent.status', { name: 'c', status: 'busy' }))
+    expect(mid.agents['a']).toBe(midA)
+    expect(midA?.status).toBe('busy')
+    expect(Object.keys(mid.agents)).toEqual(['a', 'b'])
+    const end = store.getSnapshot()
+    expect(end.agents['a']?.status).toBe('offline')
+    expect(end.agents['b']).toBe(mid.agents['b'])
+    expect(Object.keys(end.agents)).toEqual(['a', 'b', 'c'])
+  })
+
+  it('a step whose order changes twice within one batch moves to its new place', () => {
+    const step = (stepId: string, stepOrder: number) => ev('step.progress', { requestId: 'r', agent: 'a', step: 0, status: 'running', stepId, stepOrder })
+    const events = [step('s1', 1), step('s2', 2), step('s1', 3), step('s1', 0)]
+    const draft = createDraft()
+    for (const e of events) draft.apply(e)
+    const steps = draft.current().requests['r']?.steps.map((s) => [s.stepId, s.stepOrder])
+    expect(steps).toEqual([['s1', 0], ['s2', 2]])
+    expect(draft.current()).toEqual(fold(events))
+  })
+
+  it('a draft keeps ids that name prototype members as ordinary keys, in null-prototype records', () => {
+    const draft = createDraft()
+    for (const id of ['__proto__', 'constructor', 'toString']) {
+      draft.apply(ev('agent.status', { name: id, status: 'busy' }))
+      draft.apply(ev('task.progress', { taskId: id, progress: 5 }))
+      draft.apply(ev('agent.status', { name: id, status: 'offline' }))
+    }
+    draft.apply(ev('agent.deleted', { agentId: 'constructor' }))
+    const state = draft.current()
+    for (const name of KEYED) expect(Object.getPrototypeOf(state[name])).toBeNull()
+    expect(Object.keys(state.agents)).toEqual(['__proto__', 'toString'])
+    expect(state.agents['__proto__']).toEqual({ name: '__proto__', status: 'offline' })
+    expect(Object.keys(state.tasks)).toEqual(['__proto__', 'constructor', 'toString'])
+    expect(({} as Record<string, unknown>)['status']).toBeUndefined()
+  })
+})
