@@ -44,7 +44,13 @@ async function run(): Promise<void> {
     const c = (byChannel[e.channel] ??= { epoch: e.epoch, first: e.seq, stamps: [] })
     c.stamps.push((e.event.payload as { load: number }).load)
   }
-  process.send?.({ type: 'done', published: stored.length, elapsedMs: elapsed, rate: Math.round((stored.length * 1000) / elapsed), byChannel, startedAt })
+  // Wait until the report is written: disconnect() closes the IPC pipe at once and drops a
+  // write still queued on it, and a 20,000/s run's report (~100,000 stamps) does not fit in one
+  // pipe write — that, not the publisher, is what made the full-rate L1 "exit without reporting".
+  await new Promise<void>((resolve, reject) => {
+    if (!process.send) return resolve()
+    process.send({ type: 'done', published: stored.length, elapsedMs: elapsed, rate: Math.round((stored.length * 1000) / elapsed), byChannel, startedAt }, undefined, {}, (err) => (err ? reject(err) : resolve()))
+  })
   await publisher.close()
 }
 
