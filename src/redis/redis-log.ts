@@ -291,14 +291,18 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       logs.set(channel, log)
       return log
     }
-    log = { view: undefined, queue: [], running: false }
-    logs.set(channel, log)
-    if (logs.size > maxCached) {
+    // Evict idle channels before inserting: a new entry is idle too (its queue is still empty),
+    // and evicting it would let the next publish on the channel start a second drain beside
+    // the first, whose batches then race each other out of call order. While every cached
+    // channel is busy the map grows past maxCached; the next calls shrink it back.
+    if (logs.size >= maxCached) {
       for (const [name, other] of logs) {
-        if (logs.size <= maxCached) break
+        if (logs.size < maxCached) break
         if (!other.running && other.queue.length === 0) logs.delete(name)
       }
     }
+    log = { view: undefined, queue: [], running: false }
+    logs.set(channel, log)
     return log
   }
 
