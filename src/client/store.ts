@@ -6,9 +6,17 @@ import { createDraft, initialState, replaceChannel, type AgentEvent, type Agentw
  * exactly that channel's part of the merged state.
  *
  * Listeners hear about changes once per batch: `apply` and `replace` only mark the store
- * dirty and ask `schedule` to run `flush` (once per batch); `flush` notifies when the
- * snapshot's identity differs from the one last announced. A burst of events decoded from
- * one socket read therefore costs one render, not one per event.
+ * dirty and ask `schedule` to run `flush` (once per batch); `flush` notifies when something
+ * changed since the last notification. A burst of events decoded from one socket read
+ * therefore costs one render, not one per event.
+ *
+ * It costs one copy per batch too: events fold into drafts (`createDraft`), which copy a
+ * collection or an entity the first time a batch changes it and change that copy for the
+ * rest of the batch. `getSnapshot()` (and `channelState`) freeze what was built so far: the
+ * state a reader got never changes, and the next event copies again. So the snapshot keeps
+ * the guarantees of a pure fold with `reduce` — equal to it, the same object until something
+ * changed, an entity no event touched keeps its identity — at the cost of one copy per read
+ * instead of one per event; a store nobody reads copies nothing after its first event.
  */
 export interface Store {
   /** The merged state; the same object until something changed (structurally shared below). */

@@ -2,8 +2,6 @@ import { deepEqual } from './equal'
 import type { AgentEvent, PayloadOf } from './events'
 import { emptyRecord, getKey } from './records'
 import {
-  MAX_DECISIONS,
-  MAX_NOTIFICATIONS,
   type AgentView,
   type AgentwireState,
   type ChatView,
@@ -29,11 +27,13 @@ import { StateWriter, type Keyed, type Mutable, type ViewOf } from './writer'
  * Purity and sharing:
  * - Nothing is mutated. Only the path an event changes is copied: the changed entity, its
  *   collection and the root. Every other entity and collection keeps its object identity.
+ *   (Each event's effect is written once, against a writer (`./writer`); here the writer
+ *   copies, and in {@link createDraft} it copies once per batch and then changes its copies.)
  * - An event that changes nothing (same status again, a duplicate message id, a late event
  *   for a finished request) returns `state` itself. Values are compared structurally, so a
  *   re-sent record equal to the stored one keeps the stored object.
- * - Keyed collections are null-prototype records written only through `./records`, so ids
- *   such as `__proto__` or `constructor` are ordinary keys.
+ * - Keyed collections are null-prototype records, copied only through `./records` and
+ *   written only on such copies, so ids such as `__proto__` or `constructor` are ordinary keys.
  * - Payload values (records, results, arrays) are kept by reference: events are immutable
  *   once decoded. No property is ever set to `undefined`, so a state survives a JSON round
  *   trip unchanged.
@@ -189,16 +189,8 @@ function fold(w: StateWriter, event: AgentEvent): void {
       chat.lastMessageId = p.messageId
       return w.set('chats', p.chatId, chat)
     }
-    case 'chat.participant.joined': {
-      const p = event.payload
-      const prev = getKey(s.chats, p.chatId)
-      if (prev && prev.participants.includes(p.participantId)) return
-      const chat = prev ? w.own(prev) : w.adopt(newChat(p.chatId))
-      const participants = w.own(chat.participants)
-      participants.push(p.participantId)
-      chat.participants = participants
-      return w.set('chats', p.chatId, chat)
-    }
+    case 'chat.participant.joined':
+      return addOnce(w, 'chats', event.payload.chatId, newChat, 'participants', event.payload.participantId)
     case 'chat.participant.left': {
       const p = event.payload
       const prev = getKey(s.chats, p.chatId)
@@ -232,16 +224,8 @@ function fold(w: StateWriter, event: AgentEvent): void {
     }
     case 'step.progress':
       return stepProgress(w, event.payload)
-    case 'agent.completed': {
-      const p = event.payload
-      const prev = getKey(s.requests, p.requestId)
-      if (prev && prev.completedAgents.includes(p.agent)) return
-      const request = prev ? w.own(prev) : w.adopt(newRequest(p.requestId))
-      const agents = w.own(request.completedAgents)
-      agents.push(p.agent)
-      request.completedAgents = agents
-      return w.set('requests', p.requestId, request)
-    }
+    case 'agent.completed':
+      return addOnce(w, 'requests', event.payload.requestId, newRequest, 'completedAgents', event.payload.agent)
     case 'request.question':
       return requestQuestion(w, event.payload)
     case 'request.feedback':
@@ -365,6 +349,27 @@ function upsert<K extends Keyed>(
   if (next) w.set(collection, key, next)
 }
 
+/** The fields of `T` that hold a list of strings used as a set. */
+type StringList<T> = { [P in keyof T]-?: T[P] extends readonly string[] | undefined ? P : never }[keyof T]
+
+/** Adds `item` to the set-like list `field` of the entity at `key` (made by `fresh` when new); nothing when it holds it already. */
+function addOnce<K extends Keyed>(
+  w: StateWriter,
+  collection: K,
+  key: string,
+  fresh: (key: string) => Mutable<ViewOf<K>>,
+  field: StringList<ViewOf<K>>,
+  item: string,
+): void {
+  const prev = getKey(w.state[collection] as Readonly<Record<string, ViewOf<K>>>, key)
+  if (prev && (prev[field] as readonly string[]).includes(item)) return
+  const entity = prev ? w.own(prev) : w.adopt(fresh(key))
+  const list = w.own(entity[field] as readonly string[])
+  list.push(item)
+  ;(entity as Record<typeof field, unknown>)[field] = list
+  w.set(collection, key, entity as ViewOf<K>)
+}
+
 function newAgent(name: string): Mutable<AgentView> {
   return { name }
 }
@@ -385,28 +390,23 @@ function newRequest(id: string): Mutable<RequestView> {
   return { id, status: 'running', steps: NONE, questions: NONE, completedAgents: NONE }
 }
 
-/** Appends to a bounded list, dropping the oldest entries. */
-function append<F extends 'notifications' | 'decisions'>(w: StateWriter, field: F, entry: AgentwireState[F][number], max: number): void {
-  const list = w.own(w.state[field] as ReadonlyArray<AgentwireState[F][number]>)
-  list.push(entry)
-  if (list.length > max) list.splice(0, list.length - max)
-  w.put(field, list as AgentwireState[F])
-}
-
 function notify(w: StateWriter, entry: NotificationView): void {
   const list = w.state.notifications
   const last = list[list.length - 1]
   if (entry.timestamp !== undefined && last && deepEqual(last, entry)) return
-  append(w, 'notifications', entry, MAX_NOTIFICATIONS)
+  w.append('notifications', entry)
 }
 
 function routingDecision(w: StateWriter, p: PayloadOf<'routing.decision'>): void {
   const name = p.agent.name
-  upsert(w, 'agents', name, getKey(w.state.agents, name), newAgent, {
+  const prevAgent = getKey(w.state.agents, name)
+  const seen = prevAgent?.lastDecision
+  upsert(w, 'agents', name, prevAgent, newAgent, {
     strengths: p.agent.strengths,
     cost: p.agent.cost,
     latency: p.agent.latency,
-    lastDecision: { taskId: p.taskId, timestamp: p.timestamp },
+    // The stored object when it says the same: spares building one only to compare it.
+    lastDecision: seen && seen.taskId === p.taskId && seen.timestamp === p.timestamp ? seen : { taskId: p.taskId, timestamp: p.timestamp },
   })
   const prevTask = getKey(w.state.tasks, p.taskId)
   if (!prevTask) w.set('tasks', p.taskId, w.adopt<TaskView>({ id: p.taskId, status: 'routed', progress: 0, agent: name }))
@@ -417,7 +417,7 @@ function routingDecision(w: StateWriter, p: PayloadOf<'routing.decision'>): void
   const decision: DecisionView = { taskId: p.taskId, agent: name, cost: p.agent.cost, latency: p.agent.latency, timestamp: p.timestamp }
   const decisions = w.state.decisions
   const last = decisions[decisions.length - 1]
-  if (!last || !deepEqual(last, decision)) append(w, 'decisions', decision, MAX_DECISIONS)
+  if (!last || !deepEqual(last, decision)) w.append('decisions', decision)
 }
 
 function sessionStatus(w: StateWriter, p: PayloadOf<'session.status'>): void {

@@ -1,5 +1,5 @@
 import { copyRecord, hasKey, withoutKey, type MutableRecord } from './records'
-import type { AgentwireState } from './state'
+import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState } from './state'
 
 /**
  * The one way `reduce`'s folding logic changes a state: read `writer.state`, change it only
@@ -20,9 +20,17 @@ import type { AgentwireState } from './state'
 export type Keyed = 'agents' | 'tasks' | 'requests' | 'sessions' | 'chats' | 'collections' | 'metrics'
 /** Root fields that are not keyed collections. */
 export type Field = 'knowledge' | 'dashboard' | 'notifications' | 'decisions'
+/** The bounded lists, newest last. */
+export type Listed = 'notifications' | 'decisions'
+const BOUNDS: Record<Listed, number> = { notifications: MAX_NOTIFICATIONS, decisions: MAX_DECISIONS }
+const LISTED = Object.keys(BOUNDS) as Listed[]
 export type ViewOf<K extends Keyed> = AgentwireState[K][string]
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/**
+ * A class rather than a factory of closures: every fold goes through it, and one hidden class
+ * with shared methods keeps those calls cheap. Internal to the protocol entry point.
+ */
 export class StateWriter {
   /** The state folded so far. Read freely; change only through the methods. */
   state: AgentwireState
@@ -72,6 +80,19 @@ export class StateWriter {
   }
 
   /**
+   * Appends `entry` to a bounded list (newest last), dropping the oldest beyond its bound.
+   * A draft lets its own list run to twice the bound before it drops the excess, and `finish`
+   * trims it: dropping one entry per append moves every other entry each time.
+   */
+  append<F extends Listed>(field: F, entry: AgentwireState[F][number]): void {
+    const list = this.own(this.state[field] as ReadonlyArray<AgentwireState[F][number]>)
+    list.push(entry)
+    const max = BOUNDS[field]
+    if (list.length > (this.mine === undefined ? max : 2 * max)) list.splice(0, list.length - max)
+    this.put(field, list as AgentwireState[F])
+  }
+
+  /**
    * `value` (an entity, a list or a singleton of the state) ready to change: itself when this
    * writer made it in this batch, otherwise a shallow copy it now owns. The caller changes it
    * and stores it (`set` / `put`, or into an owned parent) before the event ends.
@@ -94,6 +115,12 @@ export class StateWriter {
 
   /** The folded state, immutable from now on: later changes copy what they touch again. */
   finish(): AgentwireState {
+    if (this.state !== this.base) {
+      for (const field of LISTED) {
+        const list = this.state[field]
+        if (list.length > BOUNDS[field]) (this.root() as Record<Listed, unknown>)[field] = list.slice(list.length - BOUNDS[field])
+      }
+    }
     this.base = this.state
     if (this.mine !== undefined && this.mine.size > 0) this.mine.clear()
     return this.state

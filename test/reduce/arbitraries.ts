@@ -10,6 +10,8 @@ const text = fc.constantFrom('', 'x', 'hello', 'ünïcode')
 const ts = fc.oneof(fc.constantFrom('2024-01-01T00:00:00Z'), fc.integer({ min: 0, max: 10 }))
 const rec = fc.dictionary(fc.constantFrom('k', 'name', 'n', 'list'), fc.oneof(fc.integer(), fc.string({ maxLength: 4 }), fc.array(fc.integer(), { maxLength: 3 })), { maxKeys: 3 })
 const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined })
+// Any JSON value as it arrives: read from text, so without -0 (fc.jsonValue may nest one).
+const json = fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.parse(JSON.stringify(v)) as unknown)
 
 /** Drops `undefined` fields, as a decoded event never carries them. */
 function clean<T extends object>(o: T): T {
@@ -40,16 +42,16 @@ export const rawEvent: fc.Arbitrary<AgentEvent> = fc.oneof(
   event('collection.deleted', fc.record({ collectionId: id })),
   event('system.notification', fc.record({ level: fc.constantFrom('info', 'warning', 'error', 'success'), message: text, title: opt(text), timestamp: opt(ts) })),
   event('request.started', fc.record({ requestId: id, query: text, context: opt(rec) })),
-  event('step.progress', fc.record({ requestId: id, agent: id, step: small, status: fc.constantFrom('running', 'completed', 'failed'), stepId: opt(id), stepOrder: opt(small), tool: opt(text), result: opt(fc.jsonValue({ maxDepth: 2 })) })),
+  event('step.progress', fc.record({ requestId: id, agent: id, step: small, status: fc.constantFrom('running', 'completed', 'failed'), stepId: opt(id), stepOrder: opt(small), tool: opt(text), result: opt(json) })),
   event('agent.completed', fc.record({ requestId: id, agent: id })),
   event('request.question', fc.record({ requestId: id, questionId: id, question: text, options: opt(fc.array(text, { maxLength: 2 })) })),
-  event('request.feedback', fc.record({ requestId: id, questionId: id, answer: fc.jsonValue({ maxDepth: 2 }) })),
+  event('request.feedback', fc.record({ requestId: id, questionId: id, answer: json })),
   event('request.error', fc.record({ requestId: opt(id), agent: opt(id), message: text, step: opt(small) })),
-  event('request.completed', fc.record({ requestId: id, result: fc.jsonValue({ maxDepth: 2 }) })),
+  event('request.completed', fc.record({ requestId: id, result: json })),
   event('request.cancelled', fc.record({ requestId: id, reason: opt(text) })),
   event('task.started', fc.record({ taskId: id, name: opt(text), agent: opt(id), description: opt(text) })),
   event('task.progress', fc.record({ taskId: id, progress: fc.integer({ min: 0, max: 100 }), message: opt(text), step: opt(text), agent: opt(id) })),
-  event('task.completed', fc.record({ taskId: id, result: opt(fc.jsonValue({ maxDepth: 2 })), durationMs: opt(small) })),
+  event('task.completed', fc.record({ taskId: id, result: opt(json), durationMs: opt(small) })),
   event('task.failed', fc.record({ taskId: id, error: fc.record({ message: text, code: opt(text) }).map(clean) })),
   event('knowledge.node.added', fc.record({ nodeId: id })),
   event('knowledge.edge.added', fc.record({ source: id, target: id })),

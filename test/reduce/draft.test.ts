@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createStore } from 'agentwire'
-import { createDraft, initialState, reduce, serializeState, type AgentEvent, type AgentwireState } from 'agentwire/protocol'
+import { MAX_NOTIFICATIONS, createDraft, initialState, reduce, serializeState, type AgentEvent, type AgentwireState } from 'agentwire/protocol'
 import { anyEvent, channel, listEvent } from './arbitraries'
 import { ev, fold } from './fold'
 
@@ -186,6 +186,25 @@ describe('batched folding: a draft, and the store built on it', () => {
     const steps = draft.current().requests['r']?.steps.map((s) => [s.stepId, s.stepOrder])
     expect(steps).toEqual([['s1', 0], ['s2', 2]])
     expect(draft.current()).toEqual(fold(events))
+  })
+
+  it('bounded lists keep their newest entries at every read, however long the batch ran', () => {
+    const note = (i: number) => ev('system.notification', { level: 'info', message: `n${i}`, timestamp: i })
+    const events = Array.from({ length: 3 * MAX_NOTIFICATIONS + 7 }, (_, i) => note(i))
+    const draft = createDraft()
+    events.forEach((e, i) => {
+      draft.apply(e)
+      // Reads between the bound and twice the bound, and past it.
+      if (i === MAX_NOTIFICATIONS + 10 || i === 2 * MAX_NOTIFICATIONS + 3) {
+        const read = draft.current()
+        expect(read.notifications).toHaveLength(MAX_NOTIFICATIONS)
+        expect(read).toEqual(fold(events.slice(0, i + 1)))
+      }
+    })
+    const end = draft.current()
+    expect(end.notifications).toHaveLength(MAX_NOTIFICATIONS)
+    expect(end.notifications[MAX_NOTIFICATIONS - 1]?.message).toBe(`n${events.length - 1}`)
+    expect(end).toEqual(fold(events))
   })
 
   it('a draft keeps ids that name prototype members as ordinary keys, in null-prototype records', () => {
