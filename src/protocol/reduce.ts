@@ -226,10 +226,15 @@ function fold(w: StateWriter, event: AgentEvent): void {
       return stepProgress(w, event.payload)
     case 'agent.completed':
       return addOnce(w, 'requests', event.payload.requestId, newRequest, 'completedAgents', event.payload.agent)
-    case 'request.question':
-      return requestQuestion(w, event.payload)
-    case 'request.feedback':
-      return requestFeedback(w, event.payload)
+    case 'request.question': {
+      const p = event.payload
+      const fresh = { questionId: p.questionId, question: p.question, answered: false }
+      return questionEvent(w, p.requestId, fresh, { question: p.question, options: p.options, agent: p.agent })
+    }
+    case 'request.feedback': {
+      const p = event.payload
+      return questionEvent(w, p.requestId, { questionId: p.questionId, question: '', answered: true }, { answered: true, answer: p.answer })
+    }
     case 'request.error': {
       const p = event.payload
       if (p.requestId === undefined) {
@@ -487,8 +492,18 @@ function stepProgress(w: StateWriter, p: PayloadOf<'step.progress'>): void {
   w.set('requests', p.requestId, request)
 }
 
-/** Stores question `entry` (new when `index` < 0) and derives `waiting` / `running` (callers ruled out a terminal status). */
-function putQuestion(w: StateWriter, prev: RequestView | undefined, id: string, index: number, entry: QuestionView): void {
+/**
+ * A question or its feedback: patches question `fresh.questionId` of the request, or adds it
+ * as `fresh`, and derives `waiting` / `running`. A finished request ignores both.
+ */
+function questionEvent(w: StateWriter, id: string, fresh: Mutable<QuestionView>, fields: Patch<QuestionView>): void {
+  const prev = getKey(w.state.requests, id)
+  if (prev && isTerminalRequest(prev.status)) return
+  const questions = prev ? prev.questions : NONE
+  const index = questions.findIndex((q) => q.questionId === fresh.questionId)
+  const old = questions[index]
+  const entry = old ? patch(w, old, fields) : create(w, fresh, fields)
+  if (!entry) return
   const request = prev ? w.own(prev) : w.adopt(newRequest(id))
   const list = w.own(request.questions)
   if (index < 0) list.push(entry)
@@ -496,30 +511,4 @@ function putQuestion(w: StateWriter, prev: RequestView | undefined, id: string, 
   request.questions = list
   request.status = list.some((q) => !q.answered) ? 'waiting' : 'running'
   w.set('requests', id, request)
-}
-
-function requestQuestion(w: StateWriter, p: PayloadOf<'request.question'>): void {
-  const prev = getKey(w.state.requests, p.requestId)
-  if (prev && isTerminalRequest(prev.status)) return
-  const questions = prev ? prev.questions : NONE
-  const index = questions.findIndex((q) => q.questionId === p.questionId)
-  const old = questions[index]
-  const fields = { question: p.question, options: p.options, agent: p.agent }
-  const entry = old
-    ? patch<QuestionView>(w, old, fields)
-    : create<QuestionView>(w, { questionId: p.questionId, question: p.question, answered: false }, fields)
-  if (entry) putQuestion(w, prev, p.requestId, index, entry)
-}
-
-function requestFeedback(w: StateWriter, p: PayloadOf<'request.feedback'>): void {
-  const prev = getKey(w.state.requests, p.requestId)
-  if (prev && isTerminalRequest(prev.status)) return
-  const questions = prev ? prev.questions : NONE
-  const index = questions.findIndex((q) => q.questionId === p.questionId)
-  const old = questions[index]
-  const fields = { answered: true, answer: p.answer }
-  const entry = old
-    ? patch<QuestionView>(w, old, fields)
-    : create<QuestionView>(w, { questionId: p.questionId, question: '', answered: true }, fields)
-  if (entry) putQuestion(w, prev, p.requestId, index, entry)
 }
