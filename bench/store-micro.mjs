@@ -19,6 +19,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { build } from 'esbuild'
 import { eventFrames, median, here } from './lib.mjs'
 
@@ -31,6 +33,9 @@ const BASELINE = opt('baseline')
 /** Runs only the cases whose name contains one of these (comma-separated); JSON.parse always runs. */
 const ONLY = opt('only')?.split(',')
 const AGENTS = 1000
+// `gc()` without restarting node with --expose-gc: the flag set now applies to a new context.
+setFlagsFromString('--expose-gc')
+const collectGarbage = runInNewContext('gc')
 
 const root = here('..')
 const dir = mkdtempSync(join(tmpdir(), 'agentwire-store-micro-'))
@@ -162,6 +167,8 @@ function run(builds) {
     return (user + system) / 1000
   }
   const timeOf = (fn) => {
+    // Each case pays for its own garbage, not for what the case before it left behind.
+    collectGarbage()
     const t0 = cpuMs()
     for (let k = 0; k < PASSES; k++) fn()
     return cpuMs() - t0
