@@ -1,8 +1,9 @@
 /**
  * Null-prototype records: the keyed collections of `AgentwireState`. An id such as
  * `__proto__`, `constructor` or `toString` must be an ordinary key, so the records have no
- * prototype to find it on, and every write goes through these helpers instead of a spread or
- * `Object.assign` into `{}` (which would call the `__proto__` setter of `Object.prototype`).
+ * prototype to find it on, and every write goes through these helpers, or onto a copy they
+ * made, instead of a spread or `Object.assign` into `{}` (which would call the `__proto__`
+ * setter of `Object.prototype`).
  * On a null-prototype object a plain assignment of `__proto__` creates an own property,
  * which is what makes the helpers both safe and fast.
  *
@@ -48,14 +49,6 @@ export function copyRecord<T>(record: Readonly<Record<string, T>>): MutableRecor
     const key = keys[i] as string
     out[key] = record[key] as T
   }
-  return out
-}
-
-/** A copy of `record` with `key` set to `value`; `record` itself when it already holds that very value. */
-export function withKey<T>(record: Readonly<Record<string, T>>, key: string, value: T): Readonly<Record<string, T>> {
-  if (hasKey(record, key) && record[key] === value) return record
-  const out = copyRecord(record)
-  out[key] = value
   return out
 }
 
