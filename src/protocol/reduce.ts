@@ -109,6 +109,7 @@ export function createDraft(base: AgentwireState = initialState()): StateDraft {
   const writer = new StateWriter(base, true)
   return {
     apply(event) {
+      writer.tidy()
       writer.dirty = false
       fold(writer, event)
       return writer.dirty

@@ -20,6 +20,8 @@ import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState } from './state'
 export type Keyed = 'agents' | 'tasks' | 'requests' | 'sessions' | 'chats' | 'collections' | 'metrics'
 /** Root fields that are not keyed collections. */
 export type Field = 'knowledge' | 'dashboard' | 'notifications' | 'decisions'
+/** How many objects a draft owns before it freezes them and starts over (a copy each, later). */
+const MAX_OWNED = 16_384
 /** The bounded lists, newest last. */
 export type Listed = 'notifications' | 'decisions'
 const BOUNDS: Record<Listed, number> = { notifications: MAX_NOTIFICATIONS, decisions: MAX_DECISIONS }
@@ -111,6 +113,15 @@ export class StateWriter {
     this.dirty = true
     this.mine?.add(value)
     return value as Mutable<T>
+  }
+
+  /**
+   * Between two events: forgets what it owns when that grew past {@link MAX_OWNED}. An owned
+   * entity that a later event deleted stays in `mine`, so a draft nobody reads (a Node client
+   * that only handles events) would otherwise keep every deleted entity alive.
+   */
+  tidy(): void {
+    if (this.mine !== undefined && this.mine.size > MAX_OWNED) this.finish()
   }
 
   /** The folded state, immutable from now on: later changes copy what they touch again. */

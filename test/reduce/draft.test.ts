@@ -207,6 +207,20 @@ describe('batched folding: a draft, and the store built on it', () => {
     expect(end).toEqual(fold(events))
   })
 
+  it('a draft nobody reads through long churn (entities made and deleted) still equals the fold', () => {
+    // Past the point where the draft lets go of what it owns, so that deleted entities do not pile up.
+    const events: AgentEvent[] = []
+    for (let i = 0; i < 12_000; i++) {
+      events.push(ev('chat.participant.joined', { chatId: `c${i % 3}`, participantId: `p${i}` }))
+      events.push(ev('chat.deleted', { chatId: `c${(i + 1) % 3}` }))
+    }
+    const draft = createDraft()
+    const start = deepFreeze(draft.current())
+    for (const e of events) draft.apply(e)
+    expect(draft.current()).toEqual(fold(events))
+    expect(start).toEqual(initialState())
+  })
+
   it('a draft keeps ids that name prototype members as ordinary keys, in null-prototype records', () => {
     const draft = createDraft()
     for (const id of ['__proto__', 'constructor', 'toString']) {
