@@ -3,13 +3,14 @@ import { mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
+import type { AuditReport } from './audit'
 import type { GatewayStats } from 'agentwire/server'
 import { H, T } from './stack'
 
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const builds = new Map<string, Promise<string>>()
 
-/** Bundles a support script (gateway-main, publisher-main) from the sources (never a stale dist/), once per test file. */
+/** Bundles a support script (gateway-main, publisher-main, clients-main) from the sources (never a stale dist/), once per test file. */
 function buildMain(name = 'gateway-main'): Promise<string> {
   const out = `${root}test/artifacts/chaos/${name}.mjs`
   let built = builds.get(name)
@@ -27,8 +28,9 @@ function buildMain(name = 'gateway-main'): Promise<string> {
         'agentwire/protocol': `${root}src/protocol/index.ts`,
         'agentwire/server': `${root}src/server/index.ts`,
         'agentwire/redis': `${root}src/redis/index.ts`,
+        'agentwire/node': `${root}src/node/index.ts`,
       },
-      external: ['ws', 'redis', 'zod', 'zod/*'],
+      external: ['ws', 'isomorphic-ws', 'redis', 'zod', 'zod/*'],
       logLevel: 'error',
     })
     return out
@@ -150,4 +152,60 @@ export async function floodFromProcess(options: { redisUrl: string; prefix: stri
       reject(new Error(`publisher exited (${code ?? signal}) without reporting`))
     })
   })
+}
+
+export interface ClientsReport {
+  /** One audit report per client, in the order of `clients`. */
+  reports: AuditReport[]
+  /** Publish stamp → handler, one sample per delivered event, in ms. */
+  latenciesMs: number[]
+}
+
+/** A fleet of clients in its own process (clients-main): subscribed, then audited against what a flood stored. */
+export interface ClientsProcess {
+  /** Resolves once every client of the process is subscribed to its channels. */
+  readonly ready: Promise<void>
+  /** Hands over what the publisher stored; resolves with the audits once every client caught up. */
+  audit(byChannel: FloodResult['byChannel']): Promise<ClientsReport>
+  kill(): void
+}
+
+export async function forkClients(options: { url: string; clients: string[][]; heartbeat?: { intervalMs: number; timeoutMs: number }; catchUpTimeoutMs?: number; startTimeoutMs?: number }): Promise<ClientsProcess> {
+  const main = await buildMain('clients-main')
+  const settings = { url: options.url, clients: options.clients, heartbeat: options.heartbeat ?? { intervalMs: 2000, timeoutMs: 2000 }, catchUpTimeoutMs: options.catchUpTimeoutMs ?? 120_000 }
+  const proc = fork(main, [], { env: { ...process.env, AGENTWIRE_CHAOS_CLIENTS: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let settle: { resolve(r: ClientsReport): void; reject(e: Error): void } | undefined
+  let failure: Error | undefined
+  const fail = (e: Error) => {
+    failure ??= e
+    settle?.reject(e)
+  }
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('clients process did not subscribe in time')), options.startTimeoutMs ?? 60_000)
+    proc.on('message', (m: { type: string; message?: string } & ClientsReport) => {
+      if (m.type === 'ready') (clearTimeout(timer), resolve())
+      if (m.type === 'report') settle?.resolve({ reports: m.reports, latenciesMs: m.latenciesMs })
+      if (m.type === 'failed') (clearTimeout(timer), reject(new Error(`clients process failed: ${m.message}`)), fail(new Error(`clients process failed: ${m.message}`)))
+    })
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      const e = new Error(`clients process exited (${code ?? signal}) without reporting`)
+      reject(e)
+      fail(e)
+    })
+  })
+  ready.catch(() => undefined)
+  return {
+    ready,
+    audit(byChannel) {
+      return new Promise<ClientsReport>((resolve, reject) => {
+        if (failure) return reject(failure)
+        settle = { resolve, reject }
+        proc.send({ type: 'published', byChannel })
+      })
+    },
+    kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    },
+  }
 }
