@@ -27,7 +27,6 @@ interface Entry {
   readonly receivers: Set<FanoutReceiver>
   readonly ready: Promise<void>
   dispose: (() => Promise<void>) | undefined
-  released: boolean
 }
 
 /** The event frame's JSON text, cached per stored event so overlapping subscriptions share it too. */
@@ -43,30 +42,37 @@ export function eventFrameText(stored: StoredEvent): string {
 
 export function createFanout(broker: Broker, hooks: { onEvent?: () => void; onError?: (error: unknown) => void } = {}): Fanout {
   const entries = new Map<string, Entry>()
+  /**
+   * Broker subscriptions let go of and not yet gone, per key. A key wanted again waits for its
+   * old subscription to be disposed before subscribing anew: otherwise the broker sees
+   * subscribe while its unsubscribe is still on the wire, and the unsubscribe, answered last,
+   * can take the new subscription down with it (Redis Pub/Sub: the channel is left while a
+   * listener still counts on it), and every viewer of the key stalls without a word.
+   */
+  const leaving = new Map<string, Promise<void>>()
 
   function open(key: string): Entry {
     const receivers = new Set<FanoutReceiver>()
+    const previous = leaving.get(key)
+    const subscribe = () =>
+      broker.subscribe(key, {
+        event(stored) {
+          hooks.onEvent?.()
+          if (receivers.size === 0) return
+          const text = eventFrameText(stored)
+          // Iterate over a copy: a receiver may close (and release) while being delivered to.
+          for (const receiver of [...receivers]) receiver.deliver(key, stored, text)
+        },
+        resync(channel, reason) {
+          for (const receiver of [...receivers]) receiver.resync(key, channel, reason)
+        },
+      })
     const entry: Entry = {
       receivers,
       dispose: undefined,
-      released: false,
-      ready: broker
-        .subscribe(key, {
-          event(stored) {
-            hooks.onEvent?.()
-            if (receivers.size === 0) return
-            const text = eventFrameText(stored)
-            // Iterate over a copy: a receiver may close (and release) while being delivered to.
-            for (const receiver of [...receivers]) receiver.deliver(key, stored, text)
-          },
-          resync(channel, reason) {
-            for (const receiver of [...receivers]) receiver.resync(key, channel, reason)
-          },
-        })
-        .then((dispose) => {
-          entry.dispose = dispose
-          if (entry.released) void dispose().catch(hooks.onError)
-        }),
+      ready: (previous ? previous.then(subscribe) : subscribe()).then((dispose) => {
+        entry.dispose = dispose
+      }),
     }
     entries.set(key, entry)
     entry.ready.catch(() => {
@@ -85,8 +91,7 @@ export function createFanout(broker: Broker, hooks: { onEvent?: () => void; onEr
       const entry = entries.get(key)
       if (!entry || !entry.receivers.delete(receiver) || entry.receivers.size > 0) return
       entries.delete(key)
-      entry.released = true
-      if (entry.dispose) void entry.dispose().catch(hooks.onError)
+      leave(key, entry)
     },
     counts() {
       const out: Record<string, number> = {}
@@ -94,13 +99,27 @@ export function createFanout(broker: Broker, hooks: { onEvent?: () => void; onEr
       return out
     },
     async close() {
-      const all = [...entries.values()]
+      const all = [...entries]
       entries.clear()
-      for (const entry of all) {
-        entry.released = true
+      for (const [key, entry] of all) {
         entry.receivers.clear()
+        leave(key, entry)
       }
-      await Promise.all(all.map((e) => (e.dispose ? e.dispose().catch(hooks.onError) : undefined)))
+      await Promise.all(leaving.values())
     },
+  }
+
+  /** Disposes an entry's broker subscription once it exists (it may still be on its way); never rejects. */
+  function leave(key: string, entry: Entry): void {
+    const gone: Promise<void> = entry.ready
+      .then(
+        () => entry.dispose?.(),
+        () => undefined,
+      )
+      .catch(hooks.onError)
+      .then(() => {
+        if (leaving.get(key) === gone) leaving.delete(key)
+      })
+    leaving.set(key, gone)
   }
 }

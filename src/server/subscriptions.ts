@@ -189,6 +189,9 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     } catch {
       options.log({ level: 'error', message: 'broker failed during subscribe', data: { session: options.session, channel: key } })
       if (created && subs.get(key) === sub) drop(key)
+      // A re-subscribe of a channel already followed: it stays followed as it was, so what was
+      // held back for the replay goes out now rather than waiting for a retry that may never come.
+      else if (subs.get(key) === sub && options.isOpen()) commit({ sub, steps: [], requestId: undefined })
       return failure(key, ErrorCode.Internal, 'the broker failed; try again', true)
     }
   }
