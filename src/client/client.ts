@@ -96,8 +96,13 @@ export function createClient(options: ClientOptions): Client {
   const outbox = createOutbox({ clock, capacity: Math.max(0, Math.floor(options.outboxSize ?? 100)), timeoutMs: requestTimeoutMs })
   const subscriptions = createSubscriptionRegistry(onLastRelease)
   const requests = new Map<string, TrackedRequest>()
-  /** `subscribe` frames awaiting their reply: frame id → channels and the connection they went on. */
-  const subscribeFrames = new Map<string, { channels: string[]; generation: number }>()
+  /**
+   * `subscribe` frames awaiting their reply: frame id → channels, the connection they went on,
+   * and the deadline of the reply. A subscribe that is never answered (the gateway shed the
+   * frame) would otherwise leave its channels waiting for good: a gap's re-subscribe holds off
+   * every later re-subscribe until its answer, so the channel would stall without a word.
+   */
+  const subscribeFrames = new Map<string, { channels: string[]; generation: number; deadline: ReturnType<typeof timerSlot> }>()
   /** `unsubscribe` frames awaiting their reply, so the reply is not mistaken for an unknown one. */
   const unsubscribeFrames = new Set<string>()
   /** Channels released while the hello that subscribed them awaits its welcome. */
@@ -350,7 +355,7 @@ export function createClient(options: ClientOptions): Client {
   }
 
   function lost(): void {
-    subscribeFrames.clear()
+    forgetSubscribeFrames()
     unsubscribeFrames.clear()
     positions.connectionLost()
     outbox.connectionLost()
@@ -376,7 +381,7 @@ export function createClient(options: ClientOptions): Client {
     const closed = new ClientClosedError()
     rejectPending(closed)
     for (const tracked of [...requests.values()]) tracked.fail(closed)
-    subscribeFrames.clear()
+    forgetSubscribeFrames()
     unsubscribeFrames.clear()
     pendingUnsubscribes.clear()
     for (const wire of subscriptions.all()) {
@@ -450,7 +455,17 @@ export function createClient(options: ClientOptions): Client {
       const id = createId()
       const generation = machine.generation
       if (!send({ type: 'subscribe', id, channels: batch.map(itemFor) })) return
-      if (replies) subscribeFrames.set(id, { channels: batch.map((w) => w.channel), generation })
+      if (replies) {
+        const deadline = timerSlot(clock)
+        subscribeFrames.set(id, { channels: batch.map((w) => w.channel), generation, deadline })
+        // No answer in time counts as a temporary refusal: asked again with backoff (S7).
+        deadline.set(requestTimeoutMs, () => {
+          if (!subscribeFrames.delete(id) || machine.generation !== generation) return
+          for (const wire of batch) {
+            refuse(wire.channel, new AgentwireError(ErrorCode.Timeout, `subscribe ${wire.channel}: no answer within ${requestTimeoutMs} ms; asking again`, { retryable: true }))
+          }
+        })
+      }
       for (const wire of batch) {
         wire.sentOn = generation
         // No reply will come: the subscription is made once its frames are out (a refusal, if
@@ -459,6 +474,11 @@ export function createClient(options: ClientOptions): Client {
         else if (wire.status !== 'subscribed') wire.status = 'subscribing'
       }
     }
+  }
+
+  function forgetSubscribeFrames(): void {
+    for (const frame of subscribeFrames.values()) frame.deadline.clear()
+    subscribeFrames.clear()
   }
 
   function sendUnsubscribe(channels: string[]): void {
@@ -548,6 +568,7 @@ export function createClient(options: ClientOptions): Client {
         const frame = subscribeFrames.get(message.id)
         if (frame) {
           subscribeFrames.delete(message.id)
+          frame.deadline.clear()
           if (frame.generation !== generation) return
           if (message.ok) applySubscribeResults(subscribeResultsOf(message.result, frame.channels))
           else for (const channel of frame.channels) refuse(channel, errorFromBody(message.error, `subscribe ${channel}`))
