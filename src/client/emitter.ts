@@ -1,7 +1,7 @@
 /**
- * A tiny listener registry: `on` returns its own `off`, emitting iterates over a copy (a
- * listener may remove itself or others), and a listener that throws is handed to `onThrow`
- * instead of breaking the emitter or the listeners after it.
+ * A tiny listener registry: `on` returns its own `off`, emitting iterates over the listeners
+ * as they were when it began (a listener may remove itself or others), and a listener that
+ * throws is handed to `onThrow` instead of breaking the emitter or the listeners after it.
  */
 export interface Emitter {
   on(type: string, listener: (...args: never[]) => void): () => void
@@ -10,38 +10,42 @@ export interface Emitter {
   clear(): void
 }
 
+type Listener = (...args: unknown[]) => void
+
 export function createEmitter(onThrow: (error: unknown, type: string) => void): Emitter {
-  const listeners = new Map<string, Set<(...args: unknown[]) => void>>()
+  // Copy on write: `on` and `off` replace a type's array, `emit` walks the one it found. Emits
+  // outnumber registrations by far (one per event), so an emit copies nothing and allocates nothing.
+  const listeners = new Map<string, readonly { readonly fn: Listener }[]>()
   return {
     on(type, listener) {
-      const fn = listener as (...args: unknown[]) => void
-      let set = listeners.get(type)
-      if (!set) listeners.set(type, (set = new Set()))
-      // The same function registered twice is two registrations, each removed by its own off().
-      const entry = (...args: unknown[]) => fn(...args)
-      set.add(entry)
+      // One entry object per registration: the same function registered twice is two
+      // registrations, each removed by its own off().
+      const entry = { fn: listener as Listener }
+      listeners.set(type, [...(listeners.get(type) ?? []), entry])
       let active = true
       return () => {
         if (!active) return
         active = false
         const current = listeners.get(type)
-        current?.delete(entry)
-        if (current?.size === 0) listeners.delete(type)
+        if (current === undefined) return
+        const rest = current.filter((e) => e !== entry)
+        if (rest.length === 0) listeners.delete(type)
+        else listeners.set(type, rest)
       }
     },
     emit(type, ...args) {
-      const set = listeners.get(type)
-      if (!set || set.size === 0) return
-      for (const fn of [...set]) {
+      const list = listeners.get(type)
+      if (list === undefined) return
+      for (let i = 0; i < list.length; i++) {
         try {
-          fn(...args)
+          list[i]!.fn(...args)
         } catch (error) {
           onThrow(error, type)
         }
       }
     },
     count(type) {
-      return listeners.get(type)?.size ?? 0
+      return listeners.get(type)?.length ?? 0
     },
     clear() {
       listeners.clear()
