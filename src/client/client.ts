@@ -630,12 +630,14 @@ export function createClient(options: ClientOptions): Client {
     }
     stats.events++
     store.apply(channel, event)
-    const ctx: EventContext = {
-      channel,
-      replayed: readyAt !== undefined && message.time !== undefined && message.time < readyAt,
-      ...(positioned ? { seq: message.seq!, epoch: message.epoch! } : {}),
-      ...(message.time === undefined ? {} : { time: message.time }),
+    // Built by assignment, not by spreading conditional literals: one object per event, not three.
+    const time = message.time
+    const ctx: { -readonly [K in keyof EventContext]: EventContext[K] } = { channel, replayed: readyAt !== undefined && time !== undefined && time < readyAt }
+    if (positioned) {
+      ctx.seq = message.seq!
+      ctx.epoch = message.epoch!
     }
+    if (time !== undefined) ctx.time = time
     emitter.emit(event.type, event, ctx)
     emitter.emit('event', event, ctx)
     const requestId = requestIdOf(event)
