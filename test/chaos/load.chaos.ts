@@ -5,7 +5,7 @@ import { startFaultProxy } from '../support/fault-proxy'
 import { deletePrefix, rawClient, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, tierA, type Audit } from './support/audit'
 import { floodFromProcess, forkClients, forkGateway, type FloodResult } from './support/fork'
-import { percentile, recordFigures, scale, until } from './support/results'
+import { percentile, recordFigures, scale, timeoutFor, until } from './support/results'
 import { chaosClient, cleanup, ticker } from './support/stack'
 
 const defer = cleanup()
@@ -133,9 +133,12 @@ describe('L4 fan-out: many clients, 5 of N channels each', () => {
   })
 })
 
+/** L6's churn: 20 s quick, the catalogue's 30 min long; the test's timeout follows it. */
+const L6_DURATION_MS = scale(20_000, 30 * 60_000)
+
 describe('L6 soak: churn with a flapping link', () => {
   it('L6: clients come and go through a flapping proxy; afterwards the gateway holds 0 connections and subscriptions, Redis holds no subscription of ours, heap and handles flat', async () => {
-    const durationMs = scale(20_000, 30 * 60_000)
+    const durationMs = L6_DURATION_MS
     const population = scale(40, 500)
     const prefix = uniquePrefix('chaos-l6')
     defer(() => deletePrefix(prefix))
@@ -228,5 +231,5 @@ describe('L6 soak: churn with a flapping link', () => {
     expect(after.heapUsed).toBeLessThanOrEqual(baseline.heapUsed * 1.1 + 2 * 2 ** 20)
     expect(warnings.filter((w) => w === 'MaxListenersExceededWarning')).toEqual([])
     expect(bad.map((r) => r.problems)).toEqual([])
-  })
+  }, timeoutFor(L6_DURATION_MS))
 })

@@ -11,6 +11,11 @@
  *    report per client, and one latency sample per delivered event — receipt time
  *    (`performance.timeOrigin + performance.now()`) minus the event's `ctx.time`, the stamp the
  *    publisher's writer put on it when it sent the batch to Redis (Date.now of that process).
+ *
+ * At any time (S2): ← `{ type: 'states', id, since, detail }` → `{ type: 'states', id, reopened,
+ * changes? }`: how many clients are open again with an `open` at or after `since` (Date.now), and
+ * with `detail` each client's state changes since then (in fleet order), so the test process can
+ * measure a reconnect wave without holding the clients itself.
  */
 import { createNodeClient, type NodeClient } from 'agentwire/node'
 import { createAudit, type Audit, type AuditReport } from './audit'
@@ -20,7 +25,18 @@ interface Settings {
   clients: string[][]
   heartbeat: { intervalMs: number; timeoutMs: number }
   catchUpTimeoutMs: number
+  /** Backoff of every client. @default { initialDelayMs: 50, maxDelayMs: 1000, stableAfterMs: 500 } */
+  reconnect?: { initialDelayMs: number; maxDelayMs: number; stableAfterMs: number }
 }
+
+/** One state change of a client with its time (Date.now), as the S2 reconnect measurements need. */
+interface Change {
+  t: number
+  from: string
+  to: string
+  code?: number
+}
+const changesOf = new Map<NodeClient, Change[]>()
 
 const s = JSON.parse(process.env.AGENTWIRE_CHAOS_CLIENTS ?? '{}') as Settings
 const latencies: number[] = []
@@ -41,7 +57,7 @@ async function start(): Promise<void> {
       environment: null,
       autoConnect: false,
       heartbeat: s.heartbeat,
-      reconnect: { initialDelayMs: 50, maxDelayMs: 1000, stableAfterMs: 500 },
+      reconnect: s.reconnect ?? { initialDelayMs: 50, maxDelayMs: 1000, stableAfterMs: 500 },
       connectTimeoutMs: 5000,
       requestTimeoutMs: 30_000,
     })
@@ -53,6 +69,12 @@ async function start(): Promise<void> {
     const states: string[] = []
     client.on('state', (c) => void states.push(`${c.previous}>${c.current}:${c.reason?.code ?? ''}`))
     fleet.push({ client, audit, channels, states })
+  }
+  // Nothing connects before the first subscribe below, so this sees every change.
+  for (const { client } of fleet) {
+    const changes: Change[] = []
+    changesOf.set(client, changes)
+    client.on('state', (c) => void changes.push({ t: Date.now(), from: c.previous, to: c.current, ...(c.reason?.code === undefined ? {} : { code: c.reason.code }) }))
   }
   // In slices of 50 clients, so the gateway's handshake limit and this process's event loop
   // are never flooded by hundreds of simultaneous joins.
@@ -95,6 +117,13 @@ process.on('message', (m: { type: string; byChannel?: Record<string, { epoch: st
       process.exit(1)
     },
   )
+})
+process.on('message', (m: { type: string; id?: number; since?: number; detail?: boolean }) => {
+  if (m.type !== 'states') return
+  const since = m.since ?? 0
+  const recent = fleet.map(({ client }) => (changesOf.get(client) ?? []).filter((c) => c.t >= since))
+  const reopened = fleet.filter(({ client }, i) => client.state === 'open' && recent[i]!.some((c) => c.to === 'open')).length
+  void send({ type: 'states', id: m.id, reopened, ...(m.detail ? { changes: recent } : {}) }).catch(() => undefined)
 })
 process.on('disconnect', () => process.exit(0))
 

@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -65,6 +65,23 @@ export interface GatewayProcess {
   kill(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
   probe(): Promise<Probe>
   readonly starts: number
+  /** The running process's id (undefined while down), for `cpuMs()`. */
+  readonly pid: number | undefined
+}
+
+/**
+ * CPU time (user + system, ms) a process has used since it started, from /proc: tells whether a
+ * phase was bound by one process's CPU or waited on others. NaN where /proc is not there.
+ */
+export function cpuMs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th, in ticks of 10 ms (USER_HZ).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return Number.NaN
+  }
 }
 
 export async function forkGateway(options: { redisUrl: string; prefix: string; retentionSize?: number; drainMs?: number; heartbeat?: { intervalMs: number; timeoutMs: number }; limits?: Record<string, unknown> }): Promise<GatewayProcess> {
@@ -87,6 +104,9 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
     url: `ws://127.0.0.1:${port}/ws`,
     get starts() {
       return starts
+    },
+    get pid() {
+      return child?.pid
     },
     async start() {
       const proc = fork(main, [], { execArgv: ['--expose-gc'], env: { ...process.env, AGENTWIRE_CHAOS_GATEWAY: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -168,11 +188,17 @@ export interface ClientsProcess {
   /** Hands over what the publisher stored; resolves with the audits once every client caught up. */
   audit(byChannel: FloodResult['byChannel']): Promise<ClientsReport>
   kill(): void
+  /**
+   * How many clients are open again after an `open` at or after `since` (Date.now); with
+   * `detail`, each client's state changes since then, in the order of `clients` (S2).
+   */
+  states(since: number, detail?: boolean): Promise<{ reopened: number; changes?: Array<Array<{ t: number; from: string; to: string; code?: number }>> }>
+  readonly pid: number | undefined
 }
 
-export async function forkClients(options: { url: string; clients: string[][]; heartbeat?: { intervalMs: number; timeoutMs: number }; catchUpTimeoutMs?: number; startTimeoutMs?: number }): Promise<ClientsProcess> {
+export async function forkClients(options: { url: string; clients: string[][]; heartbeat?: { intervalMs: number; timeoutMs: number }; catchUpTimeoutMs?: number; startTimeoutMs?: number; reconnect?: { initialDelayMs: number; maxDelayMs: number; stableAfterMs: number } }): Promise<ClientsProcess> {
   const main = await buildMain('clients-main')
-  const settings = { url: options.url, clients: options.clients, heartbeat: options.heartbeat ?? { intervalMs: 2000, timeoutMs: 2000 }, catchUpTimeoutMs: options.catchUpTimeoutMs ?? 120_000 }
+  const settings = { url: options.url, clients: options.clients, heartbeat: options.heartbeat ?? { intervalMs: 2000, timeoutMs: 2000 }, catchUpTimeoutMs: options.catchUpTimeoutMs ?? 120_000, ...(options.reconnect ? { reconnect: options.reconnect } : {}) }
   const proc = fork(main, [], { env: { ...process.env, AGENTWIRE_CHAOS_CLIENTS: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let settle: { resolve(r: ClientsReport): void; reject(e: Error): void } | undefined
   let failure: Error | undefined
@@ -195,6 +221,7 @@ export async function forkClients(options: { url: string; clients: string[][]; h
     })
   })
   ready.catch(() => undefined)
+  let asked = 0
   return {
     ready,
     audit(byChannel) {
@@ -206,6 +233,22 @@ export async function forkClients(options: { url: string; clients: string[][]; h
     },
     kill() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+    },
+    pid: proc.pid,
+    states(since, detail = false) {
+      const id = ++asked
+      return new Promise((resolve, reject) => {
+        if (failure) return reject(failure)
+        const timer = setTimeout(() => (proc.off('message', onMessage), reject(new Error('clients process did not answer states in 30 s'))), 30_000)
+        const onMessage = (m: { type: string; id?: number; reopened: number; changes?: Array<Array<{ t: number; from: string; to: string; code?: number }>> }) => {
+          if (m.type !== 'states' || m.id !== id) return
+          clearTimeout(timer)
+          proc.off('message', onMessage)
+          resolve({ reopened: m.reopened, ...(m.changes ? { changes: m.changes } : {}) })
+        }
+        proc.on('message', onMessage)
+        proc.send({ type: 'states', id, since, detail })
+      })
     },
   }
 }

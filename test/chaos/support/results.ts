@@ -14,6 +14,15 @@ export function scale<T>(quick: T, long: T): T {
   return LONG ? long : quick
 }
 
+/**
+ * Time a test that runs for `durationMs` may take in all: the run, plus `slackMs` for setup,
+ * catch-up waits and checks on a loaded 2-core machine. Pass it as the test's timeout, so a
+ * long run's timeout follows its duration instead of the config's default (vitest.chaos.config.ts).
+ */
+export function timeoutFor(durationMs: number, slackMs = 240_000): number {
+  return durationMs + slackMs
+}
+
 const dir = fileURLToPath(new URL('../../artifacts/chaos/', import.meta.url))
 
 export function recordFigures(caseId: string, test: string, figures: Record<string, unknown>): void {

@@ -68,7 +68,7 @@ export const yieldIo = () => new Promise<void>((resolve) => setImmediate(resolve
 export function ticker(
   channels: readonly string[],
   publish: (channel: string, i: number) => Promise<StoredEvent>,
-  auditsOf: (channel: string) => readonly Audit[],
+  auditsOf: (channel: string) => ReadonlyArray<Pick<Audit, 'published'>>,
   everyMs: number,
   perTick: number,
   limit = Infinity,
