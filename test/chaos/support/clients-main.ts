@@ -40,7 +40,7 @@ const changesOf = new Map<NodeClient, Change[]>()
 
 const s = JSON.parse(process.env.AGENTWIRE_CHAOS_CLIENTS ?? '{}') as Settings
 const latencies: number[] = []
-const fleet: Array<{ client: NodeClient; audit: Audit; channels: string[]; states: string[] }> = []
+const fleet: Array<{ client: NodeClient; audit: Audit; channels: string[]; states: string[]; trace: string[] }> = []
 
 /** Resolves once the message is written: a disconnect or exit right after send() would drop it. */
 function send(message: unknown): Promise<void> {
@@ -52,7 +52,15 @@ function send(message: unknown): Promise<void> {
 
 async function start(): Promise<void> {
   for (const channels of s.clients) {
+    // The client's own account of its connection (gaps, closes), the last few lines, so a client
+    // that does not catch up says what it saw.
+    const trace: string[] = []
     const client = createNodeClient({
+      debug: (message, data) => {
+        if (message === 'state') return
+        trace.push(`${message}${data ? ' ' + JSON.stringify(data) : ''}`)
+        if (trace.length > 12) trace.shift()
+      },
       url: s.url,
       environment: null,
       autoConnect: false,
@@ -68,7 +76,7 @@ async function start(): Promise<void> {
     })
     const states: string[] = []
     client.on('state', (c) => void states.push(`${c.previous}>${c.current}:${c.reason?.code ?? ''}`))
-    fleet.push({ client, audit, channels, states })
+    fleet.push({ client, audit, channels, states, trace })
   }
   // Nothing connects before the first subscribe below, so this sees every change.
   for (const { client } of fleet) {
@@ -96,7 +104,7 @@ async function finish(byChannel: Record<string, { epoch: string; first: number; 
   if (stuck.length > 0) {
     // Which clients, where, and what their connections did: tells a gateway-wide stall (every
     // client of a channel at one position) from one connection's.
-    const lagging = stuck.slice(0, 5).map((m) => `client ${fleet.indexOf(m)} [${m.states.join(' ')}]: ${m.audit.describe().split('; ').filter((d) => !/published (\d+), seen \1$/.test(d)).join('; ')}`)
+    const lagging = stuck.slice(0, 5).map((m) => `client ${fleet.indexOf(m)} [${m.states.join(' ')}]: ${m.audit.describe().split('; ').filter((d) => !/published (\d+), seen \1$/.test(d)).join('; ')} stats: ${JSON.stringify(m.client.stats)} trace: ${m.trace.join(' / ')}`)
     throw new Error(`${stuck.length} of ${fleet.length} clients not caught up after ${s.catchUpTimeoutMs} ms: ${lagging.join(' | ')}`)
   }
   const reports: AuditReport[] = fleet.map((m) => {
