@@ -43,7 +43,11 @@ try {
 } catch {
   // First run.
 }
-const results = { ...previous, [long ? 'long' : 'quick']: { at: new Date().toISOString(), durationMs: Date.now() - started, passed: run.status === 0, cases } }
+// A run narrowed by arguments (-t S2, a file) re-records only its cases: the other cases of the
+// same mode keep their figures, each with its own `at`.
+const mode = long ? 'long' : 'quick'
+const kept = rest.length > 0 ? (previous[mode]?.cases ?? {}) : {}
+const results = { ...previous, [mode]: { at: new Date().toISOString(), durationMs: Date.now() - started, passed: run.status === 0, cases: { ...kept, ...cases } } }
 writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
 console.log(`chaos ${long ? 'long' : 'quick'} run: ${Object.keys(cases).length} cases recorded in ${out} (${Math.round((Date.now() - started) / 1000)} s)`)
 process.exit(run.status ?? 1)
