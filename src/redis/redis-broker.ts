@@ -168,6 +168,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     }
   }
 
+  /** The one Pub/Sub listener, for every notification channel this broker follows. */
+  const onMessage = (message: string): void => onNotify(message)
+
   function onNotify(message: string): void {
     if (closed) return
     if (gate > 0) {
@@ -327,7 +330,6 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         const count = redisSubs.get(canon) ?? 0
         redisSubs.set(canon, count + 1)
         if (count === 0) {
-          const onMessage = (message: string) => onNotify(message)
           if (canon.endsWith('*')) await sub.pSubscribe(keys.notify(canon), onMessage)
           else await sub.subscribe(keys.notify(canon), onMessage)
         }
@@ -407,8 +409,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     redisSubs.delete(canon)
     if (closed || !sub.isReady) return
     try {
-      if (canon.endsWith('*')) await sub.pUnsubscribe(keys.notify(canon))
-      else await sub.unsubscribe(keys.notify(canon))
+      // With the listener named, node-redis marks the channel as leaving, so a subscribe that
+      // comes before Redis confirms sends SUBSCRIBE again instead of joining a dying set.
+      if (canon.endsWith('*')) await sub.pUnsubscribe(keys.notify(canon), onMessage)
+      else await sub.unsubscribe(keys.notify(canon), onMessage)
     } catch (err) {
       report(brokerError(`unsubscribe(${canon})`, err))
     }
