@@ -5,6 +5,12 @@ const NO_WEBSOCKET =
   'agentwire: no WebSocket constructor in this runtime. Pass one as options.WebSocket ' +
   "(e.g. `import WebSocket from 'ws'`), or use createNodeClient from 'agentwire/node'."
 
+/** The part of `ws`'s EventEmitter surface the transport uses. */
+interface NodeSocket {
+  on(type: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown
+  off(type: 'message', listener: (data: unknown, isBinary?: boolean) => void): unknown
+}
+
 /** The WebSocket to use: the one passed, else the global one; throws at once with what to do when there is none. */
 export function resolveWebSocket(WebSocket?: WebSocketConstructor): WebSocketConstructor {
   const Ctor = WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
@@ -32,9 +38,19 @@ export function webSocketTransport(WebSocket?: WebSocketConstructor): Transport 
       socket.onopen = () => {
         if (!done) handlers.onOpen()
       }
-      socket.onmessage = (ev) => {
-        if (!done) handlers.onFrame(ev.data)
+      // `ws` (Node) wraps every message in a MessageEvent for `onmessage`; its own 'message'
+      // event hands over the payload as is, which is what the receive path wants per frame.
+      // Only `ws` has binaryType 'nodebuffer'; a text frame is then a Buffer, turned into the
+      // same string `onmessage` would carry.
+      const node = socket.binaryType === 'nodebuffer' && typeof (socket as Partial<NodeSocket>).on === 'function' ? (socket as WebSocketLike & NodeSocket) : undefined
+      const onMessage = (data: unknown, isBinary?: boolean) => {
+        if (!done) handlers.onFrame(isBinary || typeof data === 'string' ? data : (data as { toString(): string }).toString())
       }
+      if (node) node.on('message', onMessage)
+      else
+        socket.onmessage = (ev) => {
+          if (!done) handlers.onFrame(ev.data)
+        }
       socket.onerror = (ev) => {
         if (!done) handlers.onError?.(ev)
       }
@@ -47,6 +63,7 @@ export function webSocketTransport(WebSocket?: WebSocketConstructor): Transport 
           // The caller has moved on: this socket's own close event is no longer news.
           done = true
           socket.onopen = socket.onmessage = socket.onclose = null
+          node?.off('message', onMessage)
           // Not null: `ws` emits 'error' when a connecting socket is closed, and an EventEmitter
           // with no 'error' listener throws it.
           socket.onerror = () => {}
