@@ -182,7 +182,7 @@ describe('agentwire serve', () => {
   it('closes its clients with 1012 and exits 0 on SIGTERM', async () => {
     const serve = run(['serve', '--port', '0'])
     const url = /(ws:\/\/\S+)/.exec(await serve.waitForLine((l) => /websocket\s+ws:\/\//.test(l)))![1]!
-    expect(serve.lines.join('\n')).toMatch(/stats\s+http:\/\/127\.0\.0\.1:\d+\/stats/)
+    await serve.waitForLine((l) => /stats\s+http:\/\/127\.0\.0\.1:\d+\/stats/.test(l))
 
     const socket = new WebSocket(url)
     const welcome = new Promise<unknown>((resolve, reject) => {

@@ -39,8 +39,13 @@ it('follows a task across a dropped connection and a gateway restart', async () 
       <TaskCard id="t1" />
     </AgentwireProvider>,
   )
-  // The card subscribed to its task's channel: publish as the backend would.
-  await gateway.waitFor((frame) => frame.type === 'subscribe' && frame.channels.some((c) => c.channel === 'task:t1'))
+  // The card subscribed to its task's channel (in a subscribe frame, or in hello.resume when the
+  // socket opened after the card mounted): publish as the backend would.
+  await gateway.waitFor(
+    (frame) =>
+      (frame.type === 'subscribe' && frame.channels.some((c) => c.channel === 'task:t1')) ||
+      (frame.type === 'hello' && (frame.resume ?? []).some((c) => c.channel === 'task:t1')),
+  )
   act(() => {
     gateway.publish('task:t1', { type: 'task.started', payload: { taskId: 't1', name: 'Index the docs' } })
     gateway.publish('task:t1', { type: 'task.progress', payload: { taskId: 't1', progress: 30 } })
