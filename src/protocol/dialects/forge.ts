@@ -1,6 +1,6 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
-import { eventOn, isObj, normaliseAgentStatus, readTypedText, splitChannel, unknown, unsupportedCommand, type Obj } from './shared'
+import { eventOn, isObj, normaliseAgentStatus, splitChannel, textCodec, unknown, unsupportedCommand, type Obj } from './shared'
 
 /**
  * The forge backend (seed `forge`): FastAPI endpoints `/ws/agents`, `/ws/tasks`,
@@ -108,17 +108,8 @@ function decodeForge(type: string, value: Obj): DecodeResult {
   }
 }
 
-export const forge: Codec<string> = {
-  name: 'forge',
-  capabilities: FORGE_CAPABILITIES,
-  decode(frame: unknown): DecodeResult {
-    const read = readTypedText(frame, 'forge')
-    if (!read.ok) return read
-    return decodeForge(read.type, read.value)
-  },
-  encode(command: ClientFrame): EncodeResult<string> {
-    if (command.type === 'ping') return { ok: true, frame: '{"type":"ping"}' }
-    if (command.type === 'pong') return { ok: true, frame: '{"type":"pong"}' }
-    return unsupportedCommand('forge', command.type)
-  },
-}
+export const forge: Codec<string> = textCodec('forge', FORGE_CAPABILITIES, decodeForge, (command: ClientFrame): EncodeResult<string> => {
+  if (command.type === 'ping') return { ok: true, frame: '{"type":"ping"}' }
+  if (command.type === 'pong') return { ok: true, frame: '{"type":"pong"}' }
+  return unsupportedCommand('forge', command.type)
+})

@@ -1,7 +1,7 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
 import { parseJson } from '../json'
-import { eventOn, isObj, readTypedText, unknown, unsupportedCommand, type Obj } from './shared'
+import { eventOn, isObj, textCodec, unknown, unsupportedCommand, type Obj } from './shared'
 
 /**
  * The routing backend (seed `routing`): a plain WebSocket server that broadcasts every
@@ -49,15 +49,6 @@ export function decodeRoutingRedis(redisChannel: string, text: string): DecodeRe
   return decodeRouting(kind, { type: kind, payload: value })
 }
 
-export const routing: Codec<string> = {
-  name: 'routing',
-  capabilities: ROUTING_CAPABILITIES,
-  decode(frame: unknown): DecodeResult {
-    const read = readTypedText(frame, 'routing')
-    if (!read.ok) return read
-    return decodeRouting(read.type, read.value)
-  },
-  encode(command: ClientFrame): EncodeResult<string> {
-    return unsupportedCommand('routing', command.type)
-  },
-}
+export const routing: Codec<string> = textCodec('routing', ROUTING_CAPABILITIES, decodeRouting, (command: ClientFrame): EncodeResult<string> => {
+  return unsupportedCommand('routing', command.type)
+})

@@ -1,9 +1,9 @@
 import { parseChannel } from '../channels'
-import type { DecodeResult } from '../codec'
+import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import { ErrorCode } from '../codes'
 import { AgentwireError, ProtocolError } from '../errors'
 import { eventSchemas, type AgentEvent, type AgentStatusValue, type EventType, type PayloadOf } from '../events'
-import type { EventMessage } from '../frames'
+import type { ClientFrame, EventMessage } from '../frames'
 import { parseJson, sanitizeValue } from '../json'
 import { kindOf, printable, validate } from '../validate'
 
@@ -18,6 +18,27 @@ export function readTypedText(frame: unknown, backend: string): { ok: true; valu
   const parsed = parseJson(frame)
   if (!parsed.ok) return parsed
   return typed(parsed.value, backend)
+}
+
+/**
+ * A codec for a backend whose frames are JSON text objects with a `type`: the frame is read
+ * and checked once here, and `decode` sees only its type and object.
+ */
+export function textCodec(
+  name: string,
+  capabilities: Capabilities,
+  decode: (type: string, value: Obj) => DecodeResult,
+  encode: (command: ClientFrame) => EncodeResult<string>,
+): Codec<string> {
+  return {
+    name,
+    capabilities,
+    decode(frame: unknown): DecodeResult {
+      const read = readTypedText(frame, name)
+      return read.ok ? decode(read.type, read.value) : read
+    },
+    encode,
+  }
 }
 
 export function typed(value: unknown, backend: string): { ok: true; value: Obj; type: string } | { ok: false; error: ProtocolError } {

@@ -3,7 +3,7 @@ import { ErrorCode } from '../codes'
 import { AgentwireError } from '../errors'
 import type { ClientFrame, ServerMessage } from '../frames'
 import { printable } from '../validate'
-import { eventOn, isObj, normaliseAgentStatus, readTypedText, splitChannel, unknown, unsupported, unsupportedCommand, type Obj } from './shared'
+import { eventOn, isObj, normaliseAgentStatus, readTypedText, splitChannel, textCodec, unknown, unsupported, unsupportedCommand, type Obj } from './shared'
 
 /**
  * The webgui backend (seed `webgui`, an ADR): agents publish to Redis channels
@@ -135,29 +135,20 @@ function channelFrames(kind: 'subscribe' | 'unsubscribe', channels: readonly str
   return { ok: true, frames }
 }
 
-export const webgui: Codec<string> = {
-  name: 'webgui',
-  capabilities: WEBGUI_CAPABILITIES,
-  decode(frame: unknown): DecodeResult {
-    const read = readTypedText(frame, 'webgui')
-    if (!read.ok) return read
-    return decodeWebgui(read.type, read.value)
-  },
-  encode(command: ClientFrame): EncodeResult<string> {
-    switch (command.type) {
-      case 'subscribe':
-        return channelFrames('subscribe', command.channels.map((c) => c.channel))
-      case 'unsubscribe':
-        return channelFrames('unsubscribe', command.channels)
-      case 'ping':
-        return { ok: true, frame: '{"type":"ping"}' }
-      case 'pong':
-        return { ok: true, frame: '{"type":"pong"}' }
-      case 'ack':
-        return unsupported('webgui', 'acknowledgements')
-      default:
-        return unsupportedCommand('webgui', command.type)
-    }
-  },
-}
+export const webgui: Codec<string> = textCodec('webgui', WEBGUI_CAPABILITIES, decodeWebgui, (command: ClientFrame): EncodeResult<string> => {
+  switch (command.type) {
+    case 'subscribe':
+      return channelFrames('subscribe', command.channels.map((c) => c.channel))
+    case 'unsubscribe':
+      return channelFrames('unsubscribe', command.channels)
+    case 'ping':
+      return { ok: true, frame: '{"type":"ping"}' }
+    case 'pong':
+      return { ok: true, frame: '{"type":"pong"}' }
+    case 'ack':
+      return unsupported('webgui', 'acknowledgements')
+    default:
+      return unsupportedCommand('webgui', command.type)
+  }
+})
 
