@@ -108,6 +108,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   let queued = 0
   let lastSeen = clock.now()
   let pingSentAt: number | undefined
+  /** A heartbeat verdict is due on the next turn of the loop (see `tick`). */
+  let judging = false
   let refreshTimer: unknown
   let expiryTimer: unknown
   const authTimer = clock.setTimeout(() => {
@@ -367,12 +369,22 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     tick(now) {
       if (phase.name === 'closed') return
       if (pingSentAt !== undefined && lastSeen < pingSentAt) {
-        if (now - pingSentAt >= host.heartbeatTimeoutMs) {
-          host.drop('heartbeat_timeout')
-          log({ level: 'info', message: 'closing: heartbeat_timeout', data: { session } })
-          phase = { name: 'closed' }
-          cleanup()
-          socket.terminate()
+        if (now - pingSentAt >= host.heartbeatTimeoutMs && !judging) {
+          // Judged on the next turn of the event loop, once the input waiting now has been read:
+          // after the gateway itself stalled past the timeout (a GC pause, a burst, a starved
+          // CPU), timers run before I/O, and a pong sitting in the socket would otherwise be
+          // taken for silence: every connection dropped at once, for the gateway's own pause.
+          judging = true
+          const sentAt = pingSentAt
+          clock.setTimeout(() => {
+            judging = false
+            if (phase.name === 'closed' || pingSentAt !== sentAt || lastSeen >= sentAt) return
+            host.drop('heartbeat_timeout')
+            log({ level: 'info', message: 'closing: heartbeat_timeout', data: { session } })
+            phase = { name: 'closed' }
+            cleanup()
+            socket.terminate()
+          }, 0)
         }
         return
       }
