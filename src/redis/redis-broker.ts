@@ -80,6 +80,9 @@ interface Entry {
   readonly listener: BrokerListener
 }
 
+/** A parsed notification: `channel\nepoch\nseq\ntime\nevent-json`. */
+type Note = NonNullable<ReturnType<typeof parseNotify>>
+
 interface Cursor {
   /** '' until the channel is first seen with an epoch. */
   epoch: string
@@ -109,9 +112,13 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   /** Redis-level subscriptions by canonical pattern, ref-counted across listeners. */
   const redisSubs = new Map<string, number>()
   const cursors = new Map<string, Cursor>()
-  /** While > 0, cursors are being initialised: notifications wait in `held`. */
-  let gate = 0
-  const held: string[] = []
+  /**
+   * Channels and patterns whose cursors are being initialised (subscribe), counted: until then
+   * their notifications wait in `held`, in arrival order. Only theirs: a subscribe to one channel
+   * (two round trips, one per channel of a pattern) never holds back the live events of others.
+   */
+  const initialising = new Map<string, number>()
+  const held: Note[] = []
   let closed = false
   let connectedOnce = false
   let retryTimer: ReturnType<typeof setTimeout> | undefined
@@ -173,12 +180,34 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
 
   function onNotify(message: string): void {
     if (closed) return
-    if (gate > 0) {
-      held.push(message)
+    const note = parseNotify(message)
+    if (!note) return
+    if (initialising.size > 0 && isInitialising(note.channel)) {
+      held.push(note)
       return
     }
-    const note = parseNotify(message)
-    if (!note || !wanted(note.channel)) return
+    route(note)
+  }
+
+  function isInitialising(channel: string): boolean {
+    for (const key of initialising.keys()) if (channelMatches(key, channel)) return true
+    return false
+  }
+
+  /** After a subscribe: what it held back goes on, in order, unless another subscribe still covers it. */
+  function releaseHeld(): void {
+    if (held.length === 0) return
+    const still: Note[] = []
+    for (const note of held.splice(0)) {
+      if (closed) return
+      if (isInitialising(note.channel)) still.push(note)
+      else route(note)
+    }
+    held.push(...still)
+  }
+
+  function route(note: Note): void {
+    if (!wanted(note.channel)) return
     let cursor = cursors.get(note.channel)
     if (!cursor) {
       // A channel first seen under a pattern: it did not exist when the pattern was subscribed.
@@ -325,7 +354,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       const canon = canonical(pattern, true)
       await ready()
       const entry: Entry = { pattern: canon, listener }
-      gate++
+      initialising.set(canon, (initialising.get(canon) ?? 0) + 1)
       try {
         const count = redisSubs.get(canon) ?? 0
         redisSubs.set(canon, count + 1)
@@ -346,7 +375,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         await releaseRedisSub(canon)
         throw brokerError(`subscribe(${canon})`, err)
       } finally {
-        if (--gate === 0) for (const message of held.splice(0)) onNotify(message)
+        const left = (initialising.get(canon) ?? 1) - 1
+        if (left > 0) initialising.set(canon, left)
+        else initialising.delete(canon)
+        releaseHeld()
       }
       let disposed = false
       return async () => {
