@@ -8,7 +8,8 @@ import { createDraft, initialState, replaceChannel, type AgentEvent, type Agentw
  * Listeners hear about changes once per batch: `apply` and `replace` only mark the store
  * dirty and ask `schedule` to run `flush` (once per batch); `flush` notifies when something
  * changed since the last notification. A burst of events decoded from one socket read
- * therefore costs one render, not one per event.
+ * therefore costs one notification, not one per event. A flood arrives as many reads, each its
+ * own batch; the React and Vue adapters coalesce those once more, to one per animation frame.
  *
  * It costs one copy per batch too: events fold into drafts (`createDraft`), which copy a
  * collection or an entity the first time a batch changes it and change that copy for the

@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
 import type { AgentView, AgentwireState, ChannelFamily, EventType, RequestView, SessionView, TaskView } from 'agentwire/protocol'
-import { useClient } from './context'
+import { useAgentwire, useClient } from './context'
 
 // On the server effects never run; useLayoutEffect would only warn there (React 18).
 const useIsoLayoutEffect = typeof window === 'undefined' ? useEffect : useLayoutEffect
@@ -10,12 +10,12 @@ const useIsoLayoutEffect = typeof window === 'undefined' ? useEffect : useLayout
 /**
  * A slice of the store. The component re-renders only when the slice changes: the store keeps
  * an entity's identity until it changes, and a selector's fresh array or object counts as
- * unchanged while its members are the same (one level deep).
+ * unchanged while its members are the same (one level deep). Changes reach it at most once per
+ * frame (the provider's `schedule`), always as the latest state.
  */
 export function useStore<T>(selector: (state: AgentwireState) => T): T {
-  const client = useClient()
+  const { client, subscribe } = useAgentwire()
   const last = useRef<{ state: AgentwireState; selector: unknown; value: T } | null>(null)
-  const subscribe = useCallback((listener: () => void) => client.subscribeStore(listener), [client])
   const read = (): T => {
     const state = client.getSnapshot()
     const prev = last.current

@@ -4,7 +4,7 @@
  * react is an optional peer; nothing else in agentwire imports it.
  */
 export { AgentwireProvider, type AgentwireProviderProps } from './provider'
-export { useClient } from './context'
+export { useClient, type Schedule } from './context'
 export {
   useStore,
   useChannel,

@@ -1,10 +1,20 @@
 'use client'
-import { createElement, useEffect, useRef, useState, type ReactNode } from 'react'
+import { createElement, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { createClient, type Client, type ClientOptions } from 'agentwire'
-import { ClientContext } from './context'
+import { ClientContext, frame, relay, type Schedule } from './context'
 
 export type AgentwireProviderProps = {
   children?: ReactNode
+  /**
+   * When the hooks below hear that the store changed. By default once per animation frame
+   * (`requestAnimationFrame`; where there is none, as on Node or in jsdom, a timer of ~1/60 s):
+   * under a flood of events a component re-renders at most once per frame, with the latest
+   * state, instead of once per socket message. Pass `(notify) => notify()` to re-render after
+   * every batch of events the store folds, as tests that want no frame to wait for do; or any
+   * scheduler of your own. Read on the first render.
+   * @default once per animation frame
+   */
+  schedule?: Schedule
 } & (
   /** A client you created and own: the provider neither connects nor closes it. */
   | { client: Client; options?: undefined }
@@ -34,5 +44,8 @@ export function AgentwireProvider(props: AgentwireProviderProps): ReactNode {
       })
     }
   }, [owned])
-  return createElement(ClientContext.Provider, { value: props.client ?? owned }, props.children)
+  const client = (props.client ?? owned)!
+  const [schedule] = useState(() => props.schedule ?? frame)
+  const value = useMemo(() => ({ client, subscribe: relay(client, schedule) }), [client, schedule])
+  return createElement(ClientContext.Provider, { value }, props.children)
 }

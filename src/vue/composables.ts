@@ -1,7 +1,7 @@
 import { getCurrentScope, onScopeDispose, shallowReadonly, shallowRef, toValue, watch, type MaybeRefOrGetter, type ShallowRef } from 'vue'
 import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
 import type { AgentView, AgentwireState, ChannelFamily, EventType, RequestView, SessionView, TaskView } from 'agentwire/protocol'
-import { useClient } from './plugin'
+import { storeOf, useClient } from './plugin'
 
 /** A ref the composable updates and the caller only reads. */
 export type ReadonlyRef<T> = Readonly<ShallowRef<T>>
@@ -21,7 +21,8 @@ function onDispose(name: string, fn: () => void): void {
 }
 
 // The ref is replaced only when the selection changes (one level deep), so watchers and
-// renders see a change only for the entity that changed.
+// renders see a change only for the entity that changed; at most once per frame (the
+// plugin's `schedule`), to the latest state.
 function select<T>(name: string, selector: (state: AgentwireState) => T): [ShallowRef<T>, () => void] {
   const client = useClient()
   const out = shallowRef(selector(client.getSnapshot()))
@@ -29,7 +30,7 @@ function select<T>(name: string, selector: (state: AgentwireState) => T): [Shall
     const next = selector(client.getSnapshot())
     if (!shallowEqual(out.value, next)) out.value = next
   }
-  onDispose(name, client.subscribeStore(update))
+  onDispose(name, storeOf(client)(update))
   return [out, update]
 }
 

@@ -3,7 +3,7 @@
  * returning readonly refs over the client's store. vue is an optional peer; nothing else in
  * agentwire imports it.
  */
-export { agentwire, provideAgentwire, useClient, clientKey, type ClientOrOptions } from './plugin'
+export { agentwire, provideAgentwire, useClient, clientKey, type ClientOrOptions, type Schedule } from './plugin'
 export {
   useStore,
   useChannel,

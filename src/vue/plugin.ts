@@ -4,11 +4,65 @@ import { createClient, type Client, type ClientOptions } from 'agentwire'
 /** Where the plugin and `provideAgentwire` put the client. */
 export const clientKey: InjectionKey<Client> = Symbol('agentwire')
 
-export type ClientOrOptions = ClientOptions | { client: Client }
+/** How a store change reaches the composables: `notify` runs later, once per batch of changes. */
+export type Schedule = (notify: () => void) => void
+
+export type ClientOrOptions = (ClientOptions | { client: Client }) & {
+  /**
+   * When the composables' refs follow the store. By default once per animation frame
+   * (`requestAnimationFrame`; where there is none, as on Node or in jsdom, a timer of ~1/60 s):
+   * under a flood of events each ref changes, and its component renders, at most once per
+   * frame, to the latest state, instead of once per socket message. Pass `(notify) => notify()`
+   * to follow every batch of events the store folds, as tests that want no frame to wait for do.
+   * @default once per animation frame
+   */
+  schedule?: Schedule
+}
+
+/**
+ * The next frame where there is a display, else ~1/60 s later. A hidden tab runs no frames; its
+ * refs catch up on the first frame after it shows again (the store keeps folding meanwhile).
+ */
+const frame: Schedule = (notify) => {
+  typeof requestAnimationFrame == 'function' ? requestAnimationFrame(notify) : setTimeout(notify, 17)
+}
+
+const relays = new WeakMap<Client, (listener: () => void) => () => void>()
+
+/**
+ * `client.subscribeStore` coalesced by the schedule given with the client (else `frame`): one
+ * store subscription per client, made on its first listener and dropped after its last, that
+ * tells every listener at the next scheduled turn. Listeners read `client.getSnapshot()` then.
+ */
+export function storeOf(client: Client, schedule: Schedule = frame): (listener: () => void) => () => void {
+  let subscribe = relays.get(client)
+  if (subscribe) return subscribe
+  const listeners = new Set<() => void>()
+  let off: (() => void) | undefined
+  let pending = false
+  const notify = () => {
+    pending = false
+    listeners.forEach((listener) => listener())
+  }
+  relays.set(client, (subscribe = (listener) => {
+    off ??= client.subscribeStore(() => {
+      if (!pending) (pending = true), schedule(notify)
+    })
+    listeners.add(listener)
+    return () => {
+      listeners.delete(listener)
+      if (!listeners.size && off) off(), (off = undefined)
+    }
+  }))
+  return subscribe
+}
 
 // On the server a client is created without connecting: SSR renders state, never opens sockets.
-const make = (input: ClientOrOptions): [Client, boolean] =>
-  'client' in input ? [input.client, false] : [createClient({ autoConnect: typeof window !== 'undefined', ...input }), true]
+const make = ({ schedule, ...input }: ClientOrOptions): [Client, boolean] => {
+  const made: [Client, boolean] = 'client' in input ? [input.client, false] : [createClient({ autoConnect: typeof window !== 'undefined', ...input }), true]
+  if (schedule) relays.delete(made[0]), storeOf(made[0], schedule)
+  return made
+}
 
 /**
  * `app.use(agentwire, { url })` or `app.use(agentwire, { client })`: one client for the app.

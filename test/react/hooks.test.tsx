@@ -17,6 +17,7 @@ afterEach(() => {
   cleanup()
   for (const c of clients.splice(0)) c.close()
   gateway.close()
+  vi.unstubAllGlobals()
   vi.useRealTimers()
 })
 
@@ -71,6 +72,132 @@ describe('render counts', () => {
     cleanup()
     page.unsubscribe()
   }, 180_000)
+})
+
+describe('coalesced renders under a flood (L1)', () => {
+  /**
+   * Fake timers, a client subscribed to `agent:flood` through a component that counts its renders,
+   * and `flood(n)`: n events, one socket message per 1 ms turn, as a flood arrives. (The fake
+   * clock's requestAnimationFrame runs every 16 ms.)
+   */
+  async function setup(schedule?: (notify: () => void) => void) {
+    vi.useFakeTimers()
+    const client = connect()
+    let renders = 0
+    function Flood() {
+      renders++
+      return <p data-testid="load">{useAgentStatus('flood')?.load ?? 'none'}</p>
+    }
+    render(<AgentwireProvider client={client} schedule={schedule}><Flood /></AgentwireProvider>)
+    // open (4 ms), hello and welcome, then the subscribe and its reply.
+    await act(() => vi.advanceTimersByTimeAsync(40))
+    expect(wireCounts(gateway.received).subscribed.get('agent:flood')).toBe(1)
+    return {
+      client,
+      renders: () => renders,
+      async flood(n: number) {
+        renders = 0
+        for (let i = 1; i <= n; i++) {
+          gateway.publish('agent:flood', agentStatus('flood', 'busy', i))
+          await act(() => vi.advanceTimersByTimeAsync(1))
+        }
+        // The last frame.
+        await act(() => vi.advanceTimersByTimeAsync(20))
+      },
+    }
+  }
+
+  it('re-renders at most once per animation frame, with the latest event', async () => {
+    const { renders, flood } = await setup()
+    const frames = vi.spyOn(globalThis, 'requestAnimationFrame')
+    await flood(160)
+
+    expect(screen.getByTestId('load').textContent).toBe('160')
+    // 180 ms of fake time hold 11 or 12 frames: one render each, not 160.
+    expect(renders()).toBeGreaterThanOrEqual(10)
+    expect(renders()).toBeLessThanOrEqual(12)
+    expect(frames.mock.calls.length).toBe(renders())
+  })
+
+  it('falls back to a ~1/60 s timer where there is no requestAnimationFrame (Node, jsdom)', async () => {
+    const { renders, flood } = await setup()
+    vi.stubGlobal('requestAnimationFrame', undefined)
+    await flood(170)
+
+    expect(screen.getByTestId('load').textContent).toBe('170')
+    // One render per 17 ms timer: 190 ms hold 11 of them.
+    expect(renders()).toBeGreaterThanOrEqual(10)
+    expect(renders()).toBeLessThanOrEqual(12)
+
+    // One event: it shows 17 ms after it arrived, not sooner.
+    const before = renders()
+    gateway.publish('agent:flood', agentStatus('flood', 'busy', 171))
+    await act(() => vi.advanceTimersByTimeAsync(16))
+    expect(renders()).toBe(before)
+    await act(() => vi.advanceTimersByTimeAsync(1))
+    expect(renders()).toBe(before + 1)
+    expect(screen.getByTestId('load').textContent).toBe('171')
+  })
+
+  it('re-renders after every batch of events with schedule={(notify) => notify()}', async () => {
+    const { renders, flood } = await setup((notify) => notify())
+    await flood(50)
+
+    expect(screen.getByTestId('load').textContent).toBe('50')
+    expect(renders()).toBe(50)
+  })
+
+  it('shows the latest state when something else re-renders the component before the frame', async () => {
+    vi.useFakeTimers()
+    const client = connect()
+    function Flood() {
+      const [clicks, setClicks] = useState(0)
+      const agent = useAgentStatus('flood')
+      return <button onClick={() => setClicks(clicks + 1)}>{`${clicks} ${agent?.load ?? 'none'}`}</button>
+    }
+    render(<AgentwireProvider client={client}><Flood /></AgentwireProvider>)
+    await act(() => vi.advanceTimersByTimeAsync(40))
+    gateway.publish('agent:flood', agentStatus('flood', 'busy', 1))
+    await act(() => vi.advanceTimersByTimeAsync(20))
+    expect(screen.getByRole('button').textContent).toBe('0 1')
+
+    // The event is in the store; the frame that tells the hooks is still ahead.
+    gateway.publish('agent:flood', agentStatus('flood', 'busy', 2))
+    await act(() => vi.advanceTimersByTimeAsync(0))
+    expect(client.getSnapshot().agents.flood?.load).toBe(2)
+    fireEvent.click(screen.getByRole('button'))
+
+    expect(screen.getByRole('button').textContent).toBe('1 2')
+  })
+
+  it('shares one store subscription among the components of a provider, and drops it after the last', async () => {
+    vi.useFakeTimers()
+    const client = connect()
+    const subscribeStore = client.subscribeStore.bind(client)
+    let live = 0
+    client.subscribeStore = (listener) => {
+      live++
+      const off = subscribeStore(listener)
+      return () => {
+        live--
+        off()
+      }
+    }
+    function Agent({ name }: { name: string }) {
+      return <li>{useAgentStatus(name)?.status ?? '…'}</li>
+    }
+    const view = render(
+      <AgentwireProvider client={client}>
+        <ul>{['a', 'b', 'c'].map((n) => <Agent key={n} name={n} />)}</ul>
+      </AgentwireProvider>,
+    )
+    await act(() => vi.advanceTimersByTimeAsync(40))
+    expect(live).toBe(1)
+
+    view.unmount()
+    await act(() => vi.advanceTimersByTimeAsync(20))
+    expect(live).toBe(0)
+  })
 })
 
 describe('StrictMode (C1)', () => {

@@ -94,6 +94,68 @@ describe('render counts', () => {
   }, 180_000)
 })
 
+describe('coalesced renders under a flood (L1)', () => {
+  /**
+   * Fake timers, a component following agent `flood` that counts its renders, and `flood(n)`:
+   * n events, one socket message per 1 ms turn, as a flood arrives. (The fake clock's
+   * requestAnimationFrame runs every 16 ms.)
+   */
+  async function setup(schedule?: (notify: () => void) => void) {
+    client.close()
+    vi.useFakeTimers()
+    client = createClient({ url: gateway.url, WebSocket: gateway.WebSocket })
+    let renders = 0
+    const Flood = defineComponent({
+      setup() {
+        const agent = useAgentStatus('flood')
+        return () => {
+          renders++
+          return h('p', String(agent.value?.load ?? 'none'))
+        }
+      },
+    })
+    const wrapper = mount(Flood, { global: { plugins: [[agentwire, { client, ...(schedule ? { schedule } : {}) }]] } })
+    // open (4 ms), hello and welcome, then the subscribe and its reply.
+    await vi.advanceTimersByTimeAsync(40)
+    expect(wireCounts(gateway.received).subscribed.get('agent:flood')).toBe(1)
+    return {
+      wrapper,
+      renders: () => renders,
+      async flood(n: number) {
+        renders = 0
+        for (let i = 1; i <= n; i++) {
+          gateway.publish('agent:flood', agentStatus('flood', 'busy', i))
+          await vi.advanceTimersByTimeAsync(1)
+        }
+        // The last frame.
+        await vi.advanceTimersByTimeAsync(20)
+      },
+    }
+  }
+
+  it('re-renders at most once per animation frame, with the latest event', async () => {
+    const { wrapper, renders, flood } = await setup()
+    const frames = vi.spyOn(globalThis, 'requestAnimationFrame')
+    await flood(160)
+
+    expect(wrapper.text()).toBe('160')
+    // 180 ms of fake time hold 11 or 12 frames: one render each, not 160.
+    expect(renders()).toBeGreaterThanOrEqual(10)
+    expect(renders()).toBeLessThanOrEqual(12)
+    expect(frames.mock.calls.length).toBe(renders())
+    wrapper.unmount()
+  })
+
+  it('follows every batch of events with schedule: (notify) => notify()', async () => {
+    const { wrapper, renders, flood } = await setup((notify) => notify())
+    await flood(50)
+
+    expect(wrapper.text()).toBe('50')
+    expect(renders()).toBe(50)
+    wrapper.unmount()
+  })
+})
+
 describe('ids as refs', () => {
   it('moves the subscription when the id changes, and shows the new entity', async () => {
     gateway.publish('task:t1', taskProgress('t1', 10))
