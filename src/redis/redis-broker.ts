@@ -14,6 +14,7 @@ import {
   readLog,
   readSnapshot,
   type RedisClient,
+  type RedisHeartbeatOptions,
   type RedisReconnectOptions,
 } from './redis-log'
 
@@ -61,6 +62,14 @@ export interface RedisBrokerOptions {
   retention?: RetentionOptions
   /** Reconnect backoff towards Redis. @default { initialDelayMs: 50, maxDelayMs: 1000 } */
   reconnect?: RedisReconnectOptions
+  /**
+   * Liveness of both connections to Redis: a PING every `intervalMs`; a connection silent for
+   * `intervalMs + timeoutMs` is dropped, reconnected and resubscribed, and what it missed is read
+   * back from the streams. Without it a link that goes silent without closing (a black hole)
+   * stalls every subscriber of this gateway until TCP gives up, hours later. `false` turns it off.
+   * @default { intervalMs: 5000, timeoutMs: 5000 }
+   */
+  heartbeat?: RedisHeartbeatOptions | false
   /** Where background failures go (Redis errors, a listener that threw). @default console.error, at most once per second */
   onError?: (error: Error) => void
   /** The clock that stamps `StoredEvent.time` and ages the window. @default Date.now */
@@ -102,8 +111,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   const now = options.now ?? Date.now
   const report = options.onError ?? throttledConsole()
 
-  const data = createClient(connectionOptions(options.url, options.reconnect, false)) as RedisClient
-  const sub = createClient(connectionOptions(options.url, options.reconnect, true)) as RedisClient
+  const data = createClient(connectionOptions(options.url, options.reconnect, false, options.heartbeat)) as RedisClient
+  const sub = createClient(connectionOptions(options.url, options.reconnect, true, options.heartbeat)) as RedisClient
   data.on('error', (err: Error) => report(brokerError('redis (data connection)', err)))
   sub.on('error', (err: Error) => report(brokerError('redis (subscriber connection)', err)))
 

@@ -63,6 +63,19 @@ export function newEpoch(): string {
   return randomBytes(9).toString('base64url')
 }
 
+/**
+ * Liveness of a Redis connection. TCP alone does not notice a link that went silent without
+ * closing (a NAT or firewall that dropped its state, a half-open connection, a black hole): its
+ * keepalive gives up after hours. So each connection sends a PING every `intervalMs`, and one on
+ * which nothing has moved for `intervalMs + timeoutMs` is dropped and reconnected.
+ */
+export interface RedisHeartbeatOptions {
+  /** A PING this often on each connection (after the previous one was answered). @default 5000 */
+  intervalMs?: number
+  /** How much longer than `intervalMs` a connection may stay silent before it is dropped. @default 5000 */
+  timeoutMs?: number
+}
+
 /** Full-jitter backoff in [initial, min(max, initial·2^n)], exponent capped so it never overflows. */
 export function reconnectDelay(attempt: number, options: RedisReconnectOptions = {}, random: () => number = Math.random): number {
   const initial = Math.max(1, options.initialDelayMs ?? 50)
@@ -386,18 +399,34 @@ export function parseNotify(message: string): { channel: string; epoch: string; 
   return { channel: message.slice(0, a), epoch: message.slice(a + 1, b), seq, time, text: message.slice(d + 1) }
 }
 
-/** node-redis options shared by every connection agentwire opens. */
-export function connectionOptions(url: string, reconnect: RedisReconnectOptions | undefined, offlineQueue: boolean) {
+/**
+ * node-redis options shared by every connection agentwire opens. `heartbeat` (on unless
+ * `false`) is node-redis's `pingInterval` plus a `socketTimeout` of interval + timeout: a PING
+ * written counts as movement too, so a link is dropped between `interval + timeout` and
+ * `2 × interval + timeout` after the last byte it received.
+ */
+export function connectionOptions(url: string, reconnect: RedisReconnectOptions | undefined, offlineQueue: boolean, heartbeat?: RedisHeartbeatOptions | false) {
+  const beat = heartbeat === false ? undefined : { intervalMs: Math.max(1, heartbeat?.intervalMs ?? 5000), timeoutMs: Math.max(1, heartbeat?.timeoutMs ?? 5000) }
   return {
     url,
     // Commands while disconnected fail at once (the caller decides), except on the
     // subscriber connection, whose SUBSCRIBEs should simply happen once Redis is back.
     disableOfflineQueue: !offlineQueue,
+    ...(beat ? { pingInterval: beat.intervalMs } : {}),
     socket: {
-      reconnectStrategy: (retries: number) => reconnectDelay(retries, reconnect),
+      // An attempt that timed out (connected, then no answer: a black hole, a stalled Redis)
+      // has already waited its socket timeout: the next one starts after the shortest delay,
+      // so the link is back soon after the path heals instead of one more backoff later.
+      reconnectStrategy: (retries: number, cause?: unknown) => (isSocketTimeout(cause) ? reconnectDelay(0, reconnect) : reconnectDelay(retries, reconnect)),
       keepAlive: true,
+      ...(beat ? { socketTimeout: beat.intervalMs + beat.timeoutMs } : {}),
     },
   }
+}
+
+/** node-redis's SocketTimeoutError (by name: the class is not part of its public exports in every version). */
+function isSocketTimeout(error: unknown): boolean {
+  return error instanceof Error && error.constructor.name === 'SocketTimeoutError'
 }
 
 /** Closes a client without hanging on a dead connection. */

@@ -12,6 +12,8 @@ export interface OwnRedis {
   kill(): Promise<void>
   /** Starts it again on the same port. */
   start(): Promise<void>
+  /** Resolves once the running process has exited by itself (e.g. after `SHUTDOWN NOSAVE`). */
+  exited(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -32,12 +34,14 @@ async function freePort(): Promise<number> {
 export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort()
   let child: ChildProcess | undefined
+  let exit: Promise<void> = Promise.resolve()
 
   async function start(): Promise<void> {
     const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--enable-debug-command', 'local'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     child = proc
+    exit = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
     await new Promise<void>((resolve, reject) => {
       let out = ''
       const timer = setTimeout(() => reject(new Error(`redis-server on ${port} did not start: ${out.slice(-500)}`)), 20_000)
@@ -67,5 +71,5 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   }
 
   await start()
-  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop: kill }
+  return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop: kill, exited: () => exit }
 }
