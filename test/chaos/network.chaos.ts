@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import type { StoredEvent } from 'agentwire/server'
 import { createPublisher, redisBroker } from 'agentwire/redis'
@@ -273,6 +274,9 @@ async function flapRun(seed: number, durationMs: number, perSecond: number) {
   }
 }
 
+/** N6's p99 bound: the catalogue's 500 + 100 ms in long mode, 1 s in quick mode (see the test). */
+const N6_P99_BOUND_MS = scale(1000, 500 + 100)
+
 describe('N6 degraded link: 300 ± 200 ms latency, 64 KB/s, 1–64-byte slices', () => {
   it('N6: no false liveness failure, 0 decode errors, order kept, p99 delivery within the injected latency + 100 ms', async () => {
     // Both sides need T ≥ 2 × the largest round trip (2 × 500 ms): the catalogue's condition for no false failures.
@@ -306,6 +310,8 @@ describe('N6 degraded link: 300 ± 200 ms latency, 64 KB/s, 1–64-byte slices',
       p99Ms: p99,
       catalogueBoundMs: 500 + 100,
       withinCatalogueBound: p99 <= 600,
+      assertedBoundMs: N6_P99_BOUND_MS,
+      loadAverage: loadavg().map((l) => +l.toFixed(2)),
       decodeErrors: client.stats.decodeErrors,
       falseFailures: states.filter((s) => s.from === 'open').length,
       ...report,
@@ -315,9 +321,11 @@ describe('N6 degraded link: 300 ± 200 ms latency, 64 KB/s, 1–64-byte slices',
     expect(client.stats.decodeErrors).toBe(0)
     expect(report.problems).toEqual([])
     expect(tierA(report)).toBe(true)
-    // Catalogue: p99 ≤ injected latency (≤ 500 ms) + 100 ms. Runs here measure 500–640 ms: the
-    // figure is recorded against 600 ms; only a stall past 1 s fails on this loaded machine.
-    expect(p99).toBeLessThanOrEqual(1000)
+    // Catalogue: p99 ≤ injected latency (≤ 500 ms) + 100 ms. Asserted as such in long mode (the
+    // long run measured 513 ms). Quick runs on the shared 2-core machine measure 509–634 ms: the
+    // proxy's timers, the gateway and the client share the test process, so its event-loop delay
+    // adds to every delivery; there only a stall past 1 s fails, and the figure is recorded.
+    expect(p99).toBeLessThanOrEqual(N6_P99_BOUND_MS)
   })
 })
 
