@@ -133,10 +133,32 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   }
   const send = (frame: ServerFrame) => sendText(encodeServerFrame(frame))
 
+  /**
+   * Channels with a broker resync waiting in the queue, and how many. Their live events are
+   * dropped until the resync starts: they follow a break the client has no base for, and the
+   * state frame the resync sends, read after they arrived, already covers them.
+   */
+  const resyncing = new Map<string, number>()
+  const resyncDone = (channel: string) => {
+    const left = (resyncing.get(channel) ?? 1) - 1
+    if (left > 0) resyncing.set(channel, left)
+    else resyncing.delete(channel)
+  }
   const receiver: FanoutReceiver = {
-    deliver: (key, event, text) => subscriptions.live(key, event, text),
+    deliver: (key, event, text) => {
+      if (resyncing.size > 0 && resyncing.has(event.channel)) return
+      subscriptions.live(key, event, text)
+    },
     // Through the queue, so a resync never interleaves with a subscribe of the same connection.
-    resync: (key, channel, reason) => enqueue(() => subscriptions.resync(key, channel, reason)),
+    resync: (key, channel, reason) => {
+      resyncing.set(channel, (resyncing.get(channel) ?? 0) + 1)
+      const queuedWork = enqueue(() => {
+        resyncDone(channel)
+        return subscriptions.resync(key, channel, reason)
+      })
+      // Refused (the queue is full): nothing will send the state, so nothing holds the events back.
+      if (!queuedWork) resyncDone(channel)
+    },
   }
 
   const subscriptions: Subscriptions = createSubscriptions({
@@ -226,17 +248,18 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       if (phase.name !== 'awaiting_hello') return refuse(CloseCode.RateLimited, 'hello was already sent', 'duplicate_hello')
       if (msg.v !== PROTOCOL_VERSION) return refuse(CloseCode.UnsupportedProtocol, `protocol version ${PROTOCOL_VERSION} expected`, 'unsupported_protocol')
       phase = { name: 'authenticating' }
-      return enqueue(() => hello(msg))
+      enqueue(() => hello(msg))
+      return
     }
     if (phase.name !== 'open') return refuse(CloseCode.Unauthorized, `"${msg.type}" before the welcome`, 'unauthorized')
     enqueue(() => handle(msg))
   }
 
-  /** Frames run one after another, so a slow broker read never reorders a connection's commands. */
-  function enqueue(work: () => Promise<void>): void {
+  /** Frames run one after another, so a slow broker read never reorders a connection's commands. False when the queue is full and `work` was refused. */
+  function enqueue(work: () => Promise<void>): boolean {
     if (queued >= limits.maxQueuedFrames) {
       send({ type: 'error', error: { code: ErrorCode.Overloaded, message: 'too many frames waiting', retryable: true } })
-      return
+      return false
     }
     queued++
     queue = queue
@@ -248,6 +271,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       .finally(() => {
         queued--
       })
+    return true
   }
 
   async function hello(msg: ClientFrameOf<'hello'>): Promise<void> {
