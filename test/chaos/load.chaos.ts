@@ -208,7 +208,7 @@ describe('L6 soak: churn with a flapping link', () => {
       population,
       sessions,
       failures,
-      flapSteps: proxy.log.filter((e) => e.kind === 'mode').length,
+      flapSteps: proxy.totals.modeChanges,
       gatewayHeapBeforeMB: +(baseline.heapUsed / 2 ** 20).toFixed(1),
       gatewayHeapAfterMB: +(after.heapUsed / 2 ** 20).toFixed(1),
       gatewayHandlesBefore: baseline.handles,

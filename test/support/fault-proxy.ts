@@ -79,7 +79,8 @@ export interface FaultProxy {
   /** Time (Date.now) the last chunk was written towards the target, or 0. */
   readonly lastUpAt: number
   readonly log: readonly ProxyEvent[]
-  readonly totals: { connections: number; bytesUp: number; bytesDown: number }
+  /** Counters over the proxy's life (the log keeps only the last 20,000 events). */
+  readonly totals: { connections: number; bytesUp: number; bytesDown: number; modeChanges: number }
   close(): Promise<void>
 }
 
@@ -120,7 +121,7 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
   const random = prng(options.seed ?? 1)
   const links = new Set<Link>()
   const log: ProxyEvent[] = []
-  const totals = { connections: 0, bytesUp: 0, bytesDown: 0 }
+  const totals = { connections: 0, bytesUp: 0, bytesDown: 0, modeChanges: 0 }
   let mode: FaultMode = 'pass'
   let shaping: ShapeOptions = {}
   let nextId = 1
@@ -129,6 +130,7 @@ export async function startFaultProxy(target: { host?: string; port: number }, o
   const timers = new Set<ReturnType<typeof setTimeout>>()
 
   const record = (event: ProxyEvent) => {
+    if (event.kind === 'mode') totals.modeChanges++
     if (log.length >= MAX_LOG) log.splice(0, log.length - MAX_LOG + 1)
     log.push(event)
   }
