@@ -22,7 +22,7 @@ import {
   type SubscribeItem,
   type SubscribeResult,
 } from 'agentwire/protocol'
-import { backoffDelay, backoffPolicy } from './backoff'
+import { backoffDelay, backoffPolicy, reconnectSchedule } from './backoff'
 import { realClock, timerSlot } from './clock'
 import { resolveCodec } from './dialect'
 import { createEmitter } from './emitter'
@@ -164,6 +164,8 @@ export function createClient(options: ClientOptions): Client {
     }
   }
 
+  // One wave's retries keep a phase (or the gateway's slot) so a fleet returns evenly (S2).
+  const reconnectDelays = reconnectSchedule(policy)
   function context(): MachineContext {
     return {
       now: clock.now(),
@@ -171,7 +173,7 @@ export function createClient(options: ClientOptions): Client {
       maxRetries: policy.maxRetries,
       stableAfterMs: policy.stableAfterMs,
       tokenRefreshable,
-      delay: (attempt) => backoffDelay(attempt, policy),
+      delay: (attempt, hint) => reconnectDelays.delay(attempt, hint),
     }
   }
 

@@ -1,4 +1,4 @@
-import { CloseCode, isRetryableClose } from 'agentwire/protocol'
+import { CloseCode, isRetryableClose, parseReconnectHint, type ReconnectHint } from 'agentwire/protocol'
 import type { ConnectionStatus, StateChange } from './types'
 
 /**
@@ -98,8 +98,11 @@ export interface MachineContext {
   readonly stableAfterMs: number
   /** The token is a function, so a refused token may be asked for again once. */
   readonly tokenRefreshable: boolean
-  /** The backoff delay before retry number `attempt` (1-based). */
-  delay(attempt: number): number
+  /**
+   * The backoff delay before retry number `attempt` (1-based), with the gateway's reconnect
+   * hint when the close that ended the connection carried one (a drain's 1012).
+   */
+  delay(attempt: number, hint?: ReconnectHint): number
 }
 
 export interface TransitionResult {
@@ -310,7 +313,8 @@ function afterClose(state: ConnectionState, close: CloseInfo, ctx: MachineContex
       { ...reason, message },
     )
   }
-  const delayMs = ctx.delay(attempt)
+  const hint = parseReconnectHint(close.code, close.reason)
+  const delayMs = hint === undefined ? ctx.delay(attempt) : ctx.delay(attempt, hint)
   return to(
     state,
     { status: 'reconnecting', generation: state.generation, attempt, dueAt: ctx.now + delayMs, lastClose: close },

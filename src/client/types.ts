@@ -85,7 +85,12 @@ export interface ReconnectOptions {
   maxDelayMs?: number
   /** @default 2 */
   factor?: number
-  /** Full jitter: each delay is drawn uniformly from [initialDelayMs, envelope]. @default true */
+  /**
+   * Jitter: retry k of a wave comes at `initialDelayMs * factor ** (k - 1 + u)` after the drop, with
+   * u drawn once per wave (or the gateway's slot from a drain's 1012), then at the cap a delay drawn
+   * from [0.3, 1] × maxDelayMs; without it, each delay is `initialDelayMs * factor ** k`, capped.
+   * @default true
+   */
   jitter?: boolean
   /** @default Infinity */
   maxRetries?: number

@@ -137,3 +137,37 @@ export function trimCloseReason(reason: string, maxBytes = 123): string {
   }
   return out
 }
+
+/**
+ * A gateway's word on when to come back, carried in the reason of a 1001, 1012 or 1013 close
+ * (`gateway restarting; reconnect within 5000 ms (slot 0.3820)`): spread the first reconnect
+ * over the next `windowMs`, at `slot` (0–1) of that window when the gateway assigned one. A
+ * drain gives each connection its own slot so a fleet returns evenly instead of by chance.
+ */
+export interface ReconnectHint {
+  readonly windowMs: number
+  /** Where in the window this connection should come back, 0 to 1; absent: the client draws its own. */
+  readonly slot?: number
+}
+
+/** Close codes whose reason may carry a {@link ReconnectHint}: the gateway asked the client to come back later. */
+const HINTED_CLOSES: ReadonlySet<number> = new Set([CloseCode.GoingAway, CloseCode.ServiceRestart, CloseCode.TryAgainLater])
+
+const HINT_PATTERN = /reconnect within (\d{1,9}) ms(?: \(slot (0(?:\.\d{1,9})?|1(?:\.0{1,9})?)\))?/
+
+/** `reason` followed by the hint in the form {@link parseReconnectHint} reads, within the 123-byte limit. */
+export function reconnectHintReason(reason: string, hint: ReconnectHint): string {
+  const windowMs = Math.max(0, Math.min(999_999_999, Math.round(hint.windowMs)))
+  const slot = hint.slot === undefined || !(hint.slot >= 0) ? '' : ` (slot ${Math.min(1, hint.slot).toFixed(4)})`
+  const suffix = `reconnect within ${windowMs} ms${slot}`
+  return `${trimCloseReason(reason, 123 - suffix.length - 2)}; ${suffix}`
+}
+
+/** The hint in a close from the gateway, or `undefined` when the code is not one that carries it or the reason has none. */
+export function parseReconnectHint(code: number, reason: string): ReconnectHint | undefined {
+  if (!HINTED_CLOSES.has(code)) return undefined
+  const match = HINT_PATTERN.exec(reason)
+  if (!match) return undefined
+  const windowMs = Number(match[1])
+  return match[2] === undefined ? { windowMs } : { windowMs, slot: Number(match[2]) }
+}

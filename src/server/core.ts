@@ -1,4 +1,4 @@
-import { AgentEventSchema, AgentwireError, CloseCode, ErrorCode, ProtocolError, parseChannel, sanitizeValue } from 'agentwire/protocol'
+import { AgentEventSchema, AgentwireError, CloseCode, ErrorCode, ProtocolError, parseChannel, reconnectHintReason, sanitizeValue } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
 import { realClock } from './clock'
@@ -38,8 +38,36 @@ export interface GatewayCore {
   /** Counts a refusal that happened before a connection existed (origin, oversized frame in the binding). */
   drop(cause: DropCause): void
   stats(): GatewayStats
-  /** Stops accepting, closes every client with 1012, waits up to `drainMs` for them to go, then ends the rest. */
-  close(options?: { drainMs?: number }): Promise<void>
+  /**
+   * Stops accepting, closes every client with 1012, waits up to `drainMs` for them to go, then
+   * ends the rest. Each 1012 tells its client when to come back (see {@link GatewayCloseOptions}).
+   */
+  close(options?: GatewayCloseOptions): Promise<void>
+}
+
+export interface GatewayCloseOptions {
+  /** How long to wait for clients to finish the closing handshake. @default 5000 */
+  drainMs?: number
+  /**
+   * The window over which the closed clients should spread their reconnects, sent in each 1012
+   * with a slot of its own (`gateway restarting; reconnect within 4000 ms (slot 0.6180)`), so a
+   * fleet comes back evenly instead of within the clients' first backoff step. Clients take it
+   * up to their own `maxDelayMs`, and keep their slot for later retries if the gateway is not
+   * back by then. @default one millisecond per connection (1,000 reconnects per second)
+   */
+  reconnectWindowMs?: number
+}
+
+/** The reconnect rate a drain asks for by default: its window is the connection count over this. */
+const DRAIN_RECONNECTS_PER_SECOND = 1000
+
+/**
+ * Slot of the i-th connection closed by a drain: the golden-ratio sequence, which fills [0, 1)
+ * evenly for any count, and gives neighbours (connections opened together, often the same
+ * tenant or channels) slots far apart.
+ */
+function drainSlot(i: number): number {
+  return (0.5 + i * 0.6180339887498949) % 1
 }
 
 export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore {
@@ -208,11 +236,13 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
         broker: broker.name,
       }
     },
-    async close({ drainMs = 5000 } = {}) {
+    async close({ drainMs = 5000, reconnectWindowMs } = {}) {
       if (closing) return
       closing = true
       clock.clearTimeout(sweepTimer)
-      for (const connection of [...all]) connection.close(CloseCode.ServiceRestart, 'gateway restarting')
+      const connections = [...all]
+      const windowMs = reconnectWindowMs ?? (connections.length * 1000) / DRAIN_RECONNECTS_PER_SECOND
+      connections.forEach((connection, i) => connection.close(CloseCode.ServiceRestart, reconnectHintReason('gateway restarting', { windowMs, slot: drainSlot(i) })))
       if (all.size > 0) {
         await new Promise<void>((resolve) => {
           const timer = clock.setTimeout(resolve, drainMs)

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
-import { createGatewayCore, type GatewayCore } from './core'
+import { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
 import type { GatewayOptions, Principal } from './options'
 import type { GatewayStats } from './stats'
 import { bindWebSocket } from './ws'
@@ -28,8 +28,8 @@ export interface Gateway {
    * answered. A server the gateway created uses it already.
    */
   handleHttp(request: IncomingMessage, response: ServerResponse): Promise<boolean>
-  /** Graceful shutdown: stop accepting, close every client with 1012, wait up to `drainMs` (default 5000), close the broker if the gateway created it. */
-  close(options?: { drainMs?: number }): Promise<void>
+  /** Graceful shutdown: stop accepting, close every client with 1012 (with a reconnect window and slot), wait up to `drainMs` (default 5000), close the broker if the gateway created it. */
+  close(options?: GatewayCloseOptions): Promise<void>
 }
 
 /**

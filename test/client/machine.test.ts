@@ -101,6 +101,23 @@ describe('connection machine', () => {
     expect(r.state).toMatchObject({ status: 'reconnecting', attempt: 3, dueAt: 103_000 })
   })
 
+  it('S2: a 1012 whose reason carries the gateway\'s reconnect window and slot hands them to the delay; other closes hand none', () => {
+    const asked: unknown[][] = []
+    const delay = (...args: unknown[]) => (asked.push(args), 2500)
+    const hinted = transition(open(), { type: 'socketClosed', generation: 1, code: 1012, reason: 'gateway restarting; reconnect within 4000 ms (slot 0.6180)' }, ctx({ delay }))
+    expect(hinted.effects).toContainEqual({ type: 'scheduleRetry', delayMs: 2500 })
+    expect(asked.at(-1)).toEqual([1, { windowMs: 4000, slot: 0.618 }])
+    transition(open(), { type: 'socketClosed', generation: 1, code: 1001, reason: 'going away; reconnect within 3000 ms' }, ctx({ delay }))
+    expect(asked.at(-1)).toEqual([1, { windowMs: 3000 }])
+    // No hint: a crash (1006), a client-side close, or a reason without one.
+    transition(open(), { type: 'socketClosed', generation: 1, code: 1006, reason: 'reconnect within 4000 ms' }, ctx({ delay }))
+    expect(asked.at(-1)).toEqual([1])
+    transition(open(), { type: 'dead', generation: 1 }, ctx({ delay }))
+    expect(asked.at(-1)).toEqual([1])
+    transition(open(), { type: 'socketClosed', generation: 1, code: 1012, reason: 'restart' }, ctx({ delay }))
+    expect(asked.at(-1)).toEqual([1])
+  })
+
   it('gives up after maxRetries and says why', () => {
     const r = transition({ ...connectingSocket, attempt: 3 }, { type: 'socketClosed', generation: 1, code: 1006, reason: '' }, ctx({ maxRetries: 3 }))
     expect(r.state.status).toBe('closed')
