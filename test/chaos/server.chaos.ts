@@ -5,7 +5,7 @@ import { createPublisher, redisBroker } from 'agentwire/redis'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type PublishedEvent } from './support/audit'
 import { cpuMs, forkClients, forkGateway, type FloodResult } from './support/fork'
-import { percentile, recordFigures, scale, until } from './support/results'
+import { LONG, percentile, recordFigures, scale, until } from './support/results'
 import { C, chaosClient, cleanup, gatewayOn, stateLog, ticker } from './support/stack'
 
 const defer = cleanup()
@@ -69,11 +69,34 @@ describe('S1 gateway kill -9 and restart during a stream published into Redis', 
   })
 })
 
+/**
+ * A reconnect wave as S2's spread criterion reads it. The wave is each client's first `open`
+ * after the fault; its window runs from the first of them to the last (ms), and its mean rate
+ * is clients / window. Its peak is the busiest 100 ms bucket, buckets counted from the first
+ * reconnect. `peakOverMean` = peak / (clients per 100 ms of window): the catalogue's "peak
+ * new-connection rate <= 2x (clients/window)"; `busiestShare` = peak / clients: its "no single
+ * 100 ms bucket holding > 10 % of clients".
+ */
+function reconnectWave(reopenedAt: number[]) {
+  const first = Math.min(...reopenedAt)
+  const windowMs = Math.max(...reopenedAt) - first
+  const counts = new Map<number, number>()
+  for (const t of reopenedAt) counts.set(Math.floor((t - first) / 100), (counts.get(Math.floor((t - first) / 100)) ?? 0) + 1)
+  const peak = Math.max(...counts.values())
+  const clients = reopenedAt.length
+  return {
+    windowMs,
+    peakOverMean: peak / (clients / (Math.max(windowMs, 1) / 100)),
+    busiestShare: peak / clients,
+    buckets: [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k * 100}:${v}`),
+  }
+}
+
 /** S2's fleet: 200 clients quick, the catalogue's 2,000 long, in two processes of their own. */
 const S2_CLIENTS = scale(200, 2000)
 
 describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
-  it('S2: every client reconnects after a drain and after a crash, and each resumes or resyncs; the spread of reconnects is recorded', async () => {
+  it('S2: every client reconnects after a drain and after a crash, each resumes or resyncs, and the reconnects are spread', async () => {
     const clients = S2_CLIENTS
     const prefix = uniquePrefix('chaos-s2')
     defer(() => deletePrefix(prefix))
@@ -82,7 +105,11 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
     // crash, which the close (1012 or 1006) starts at once; with 2,000 clients the catalogue's
     // 250 ms would have the loaded machine drop sockets for missed pongs, a different case (N3).
     const heartbeat = { intervalMs: 2000, timeoutMs: 4000 }
-    const gateway = await forkGateway({ redisUrl: REDIS_URL, prefix, retentionSize: retention.size, drainMs: 1000, heartbeat, limits: { maxPendingHandshakes: 10_000 } })
+    // The drain asks the clients to come back within 10 s (the clients' cap C), each at a slot of
+    // its own: what an operator restarting the only gateway of 2,000 clients would ask, since the
+    // gateway is down for a few seconds and the clients would otherwise all be back within ~D.
+    const reconnectWindowMs = 10_000
+    const gateway = await forkGateway({ redisUrl: REDIS_URL, prefix, retentionSize: retention.size, drainMs: 1000, reconnectWindowMs, heartbeat, limits: { maxPendingHandshakes: 10_000 } })
     defer(() => gateway.kill('SIGKILL'))
     await gateway.start()
     const publisher = createPublisher({ url: REDIS_URL, prefix, retention })
@@ -117,6 +144,7 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
     let faultAt = 0
     let reopened = 0
     const phases: Record<string, unknown> = {}
+    const waves: Partial<Record<'SIGTERM' | 'SIGKILL', ReturnType<typeof reconnectWave>>> = {}
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       const clientCpuBefore = fleets.map((f) => cpuMs(f.pid))
       const testCpuBefore = process.cpuUsage()
@@ -143,31 +171,54 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
       const probe = await gateway.probe()
       const changes = (await Promise.all(fleets.map((f) => f.states(faultAt, true)))).flatMap((r) => r.changes ?? [])
       const reopenedAt = changes.map((c) => c.find((s) => s.to === 'open')!.t)
+      // Each client's new connection at the restarted gateway: the start of its first attempt not
+      // refused while the gateway was down (the next change is not a 1006 before the restart).
+      // That is what the backoff decides and what the gateway sees arrive. The `open` (welcome)
+      // comes later, once the gateway has read the resumed channels from Redis: under load that
+      // takes seconds, and an attempt may time out (4441) and come again; recorded as `welcomed`.
+      const arrivedAt = changes.map((c) => {
+        const openAt = c.findIndex((s) => s.to === 'open')
+        const k = c.findIndex((s, i) => i < openAt && s.to === 'connecting' && !(c[i + 1]!.code === 1006 && c[i + 1]!.t < upAt))
+        return c[k]!.t
+      })
       const closes = changes.map((c) => c.find((s) => s.from === 'open'))
-      const buckets = new Map<number, number>()
-      for (const t of reopenedAt) buckets.set(Math.floor((t - upAt) / 100), (buckets.get(Math.floor((t - upAt) / 100)) ?? 0) + 1)
-      const peak = Math.max(...buckets.values())
-      const first = Math.min(...reopenedAt)
+      const wave = reconnectWave(arrivedAt)
+      const welcomed = reconnectWave(reopenedAt)
+      // From the new connection's start to the welcome, timeouts and retries included.
+      const handshakes = reopenedAt.map((t, i) => t - arrivedAt[i]!)
+      const first = Math.min(...arrivedAt)
       const last = Math.max(...reopenedAt)
+      waves[signal] = wave
       phases[signal] = {
         closeCodes: Object.fromEntries([...new Set(closes.map((c) => c?.code))].map((code) => [String(code), closes.filter((c) => c?.code === code).length])),
         gatewayGoneMs: goneAt - faultAt,
         restartMs: upAt - goneAt,
         allReconnectedMs: last - faultAt,
-        reconnectWindowMs: last - first,
-        peakBucketShare: +(peak / clients).toFixed(3),
+        firstBackAfterRestartMs: first - upAt,
+        reconnectWindowMs: wave.windowMs,
+        peakOverMeanRate: +wave.peakOverMean.toFixed(2),
+        peakBucketShare: +wave.busiestShare.toFixed(3),
+        handshakeMs: { p50: percentile(handshakes, 50), p90: percentile(handshakes, 90), max: Math.max(...handshakes) },
+        connectTimeouts: changes.reduce((n, c) => n + c.filter((s) => s.code === 4441).length, 0),
+        welcomed: { windowMs: welcomed.windowMs, peakOverMeanRate: +welcomed.peakOverMean.toFixed(2), peakBucketShare: +welcomed.busiestShare.toFixed(3) },
         attemptsPerClient: +(changes.reduce((n, c) => n + c.filter((s) => s.to === 'connecting').length, 0) / clients).toFixed(2),
         gatewayDrops: probe.stats.drops,
         gatewayCpuShare: +(gatewayCpu / (settledAt - upAt)).toFixed(2),
         clientCpuShares: clientCpu.map((ms) => +(ms / (settledAt - faultAt)).toFixed(2)),
         testCpuShare: +((testCpu.user + testCpu.system) / 1000 / (settledAt - faultAt)).toFixed(2),
-        buckets: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k * 100}:${v}`),
+        buckets: wave.buckets,
+        // The first and the last two clients back: when each was dropped, tried, was refused and got back.
+        trails: [...changes].sort((a, b) => a.find((s) => s.to === 'open')!.t - b.find((s) => s.to === 'open')!.t).filter((_, i, all) => i === 0 || i >= all.length - 2).map((c) => c.map((s) => `${s.t - faultAt}:${s.to}${s.code ? `(${s.code})` : ''}`).join(' ')),
+        welcomedBuckets: welcomed.buckets,
       }
       expect(changes.length).toBe(clients)
       expect(last - faultAt).toBeLessThan(60_000)
       // Every close is one the client retries: 1012 from the drain (or 4440 where the loaded
       // gateway fell silent for H+T before its 1012 went out), 1006 from the crash.
       for (const c of closes) expect([1006, 1012, 4440]).toContain(c?.code)
+      // A settled fleet before the next fault: a connection up for less than stableAfterMs keeps
+      // counting its retries (anti-flap), and would start the next wave deep in its backoff.
+      await new Promise((r) => setTimeout(r, 4 * backoff.stableAfterMs))
     }
     await new Promise((r) => setTimeout(r, 300))
     await pub.stop()
@@ -188,6 +239,7 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
       heartbeat,
       publishEveryMs,
       backoff: { initialDelayMs: backoff.initialDelayMs, maxDelayMs: backoff.maxDelayMs },
+      drainReconnectWindowMs: reconnectWindowMs,
       subscribedMs,
       phases,
       delivered: sum('delivered'),
@@ -202,9 +254,24 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
     })
     expect(reports.length).toBe(clients)
     expect(reports.every(tierB)).toBe(true)
-    // The catalogue's spread (no 100 ms bucket > 10 % of clients) is recorded, not asserted: with
-    // full jitter from B = 500 ms and a gateway back within 1–4 s, most clients are on their 2nd or
-    // 3rd attempt and land within ~1.5 s, 12–20 % in the busiest bucket. Open in docs/RELIABILITY.md.
+    // The catalogue's spread, on the wave of new connections (see reconnectWave and arrivedAt):
+    // peak rate <= 2x the wave's mean rate (clients / window, the window running from the first
+    // new connection to the last), and no 100 ms bucket holding > 10 % of the clients.
+    // Long (the catalogue's 2,000 clients): both criteria, drain and crash.
+    // Quick (200 clients): only the drain's busiest bucket. With 200 clients over 5-15 s a
+    // bucket holds 1-4 clients, and the busiest of ~100 is 2-4x the mean by chance alone (a
+    // model with even slots but the 0.3-0.6 s over which the loaded clients' processes take in
+    // the 1012s puts the median at 2.7x); that is the size of the fleet, not the schedule. The
+    // crash's busiest bucket depends on the restart time: a gateway back within ~1.5 s (a calm
+    // machine) has every client return within [D, 2D] by N1's first step alone, > 10 % per
+    // bucket by arithmetic. Both are recorded.
+    const assertSpread = (signal: 'SIGTERM' | 'SIGKILL', rate: boolean) => {
+      const wave = waves[signal]!
+      if (rate) expect(wave.peakOverMean, `${signal} peak rate over the wave's mean rate`).toBeLessThanOrEqual(2)
+      expect(wave.busiestShare, `${signal} busiest 100 ms bucket`).toBeLessThanOrEqual(0.1)
+    }
+    assertSpread('SIGTERM', LONG)
+    if (LONG) assertSpread('SIGKILL', true)
   }, scale(300_000, 900_000))
 })
 

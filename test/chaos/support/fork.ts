@@ -84,7 +84,7 @@ export function cpuMs(pid: number | undefined): number {
   }
 }
 
-export async function forkGateway(options: { redisUrl: string; prefix: string; retentionSize?: number; drainMs?: number; heartbeat?: { intervalMs: number; timeoutMs: number }; limits?: Record<string, unknown> }): Promise<GatewayProcess> {
+export async function forkGateway(options: { redisUrl: string; prefix: string; retentionSize?: number; drainMs?: number; reconnectWindowMs?: number; heartbeat?: { intervalMs: number; timeoutMs: number }; limits?: Record<string, unknown> }): Promise<GatewayProcess> {
   const main = await buildMain()
   const port = await freePort()
   let child: ChildProcess | undefined
@@ -97,6 +97,7 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
     retentionSize: options.retentionSize ?? 1000,
     heartbeat: options.heartbeat ?? { intervalMs: H, timeoutMs: T },
     drainMs: options.drainMs ?? 1000,
+    reconnectWindowMs: options.reconnectWindowMs,
     limits: options.limits,
   }
   const self: GatewayProcess = {

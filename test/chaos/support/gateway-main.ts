@@ -15,6 +15,8 @@ interface Settings {
   retentionSize: number
   heartbeat: { intervalMs: number; timeoutMs: number }
   drainMs: number
+  /** The reconnect window the drain's 1012s ask for; the gateway's default when absent. */
+  reconnectWindowMs?: number
   limits?: Record<string, unknown>
 }
 
@@ -52,7 +54,7 @@ process.on('SIGTERM', () => {
   if (stopping) return
   stopping = true
   void gateway
-    .close({ drainMs: settings.drainMs })
+    .close({ drainMs: settings.drainMs, reconnectWindowMs: settings.reconnectWindowMs })
     .then(() => broker.close())
     .finally(() => process.exit(0))
 })
