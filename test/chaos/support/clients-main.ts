@@ -35,8 +35,11 @@ interface Change {
   from: string
   to: string
   code?: number
+  /** On a change to `reconnecting`: the delay the backoff chose for the next attempt, so a wave can be read as scheduled, before this process's event loop delays the timers. */
+  delayMs?: number
 }
 const changesOf = new Map<NodeClient, Change[]>()
+const retryDelayOf = new Map<NodeClient, { ms?: number }>()
 
 const s = JSON.parse(process.env.AGENTWIRE_CHAOS_CLIENTS ?? '{}') as Settings
 const latencies: number[] = []
@@ -55,8 +58,10 @@ async function start(): Promise<void> {
     // The client's own account of its connection (gaps, closes), the last few lines, so a client
     // that does not catch up says what it saw.
     const trace: string[] = []
+    const retry: { ms?: number } = {}
     const client = createNodeClient({
       debug: (message, data) => {
+        if (message === 'reconnecting') retry.ms = Number(data?.delayMs)
         if (message === 'state') return
         trace.push(`${message}${data ? ' ' + JSON.stringify(data) : ''}`)
         if (trace.length > 12) trace.shift()
@@ -69,6 +74,7 @@ async function start(): Promise<void> {
       connectTimeoutMs: 5000,
       requestTimeoutMs: 30_000,
     })
+    retryDelayOf.set(client, retry)
     const audit = createAudit()
     audit.attach(client)
     client.on('event', (_e, ctx) => {
@@ -82,7 +88,8 @@ async function start(): Promise<void> {
   for (const { client } of fleet) {
     const changes: Change[] = []
     changesOf.set(client, changes)
-    client.on('state', (c) => void changes.push({ t: Date.now(), from: c.previous, to: c.current, ...(c.reason?.code === undefined ? {} : { code: c.reason.code }) }))
+    const retry = retryDelayOf.get(client)!
+    client.on('state', (c) => void changes.push({ t: Date.now(), from: c.previous, to: c.current, ...(c.reason?.code === undefined ? {} : { code: c.reason.code }), ...(c.current === 'reconnecting' && retry.ms !== undefined ? { delayMs: retry.ms } : {}) }))
   }
   // In slices of 50 clients, so the gateway's handshake limit and this process's event loop
   // are never flooded by hundreds of simultaneous joins.
