@@ -67,6 +67,8 @@ export interface RedisBrokerOptions {
    * `intervalMs + timeoutMs` is dropped, reconnected and resubscribed, and what it missed is read
    * back from the streams. Without it a link that goes silent without closing (a black hole)
    * stalls every subscriber of this gateway until TCP gives up, hours later. `false` turns it off.
+   * The drop is node-redis's `socketTimeout`, which the first releases of node-redis 5 lack
+   * (there only the PINGs go out).
    * @default { intervalMs: 5000, timeoutMs: 5000 }
    */
   heartbeat?: RedisHeartbeatOptions | false
