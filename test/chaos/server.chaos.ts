@@ -5,7 +5,7 @@ import { createPublisher, redisBroker } from 'agentwire/redis'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type PublishedEvent } from './support/audit'
 import { cpuMs, forkClients, forkGateway, type FloodResult } from './support/fork'
-import { percentile, recordFigures, scale, until } from './support/results'
+import { LONG, percentile, recordFigures, scale, until } from './support/results'
 import { C, chaosClient, cleanup, gatewayOn, stateLog, ticker } from './support/stack'
 
 const defer = cleanup()
@@ -97,6 +97,8 @@ type StateChanges = Array<{ t: number; from: string; to: string; code?: number; 
 
 /** S2's fleet: 200 clients quick, the catalogue's 2,000 long, in two processes of their own. */
 const S2_CLIENTS = scale(200, 2000)
+/** How long the crashed gateway stays down before its supervisor starts it again. */
+const S2_RESTART_DELAY_MS = 2000
 
 describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
   it('S2: every client reconnects after a drain and after a crash, each resumes or resyncs, and the reconnects are spread', async () => {
@@ -126,9 +128,13 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
     // one second of the gateway's return, ≥ 10 % per 100 ms bucket by arithmetic alone.
     const backoff = { initialDelayMs: 500, maxDelayMs: 10_000, stableAfterMs: 500 }
     const subscriptions = Array.from({ length: clients }, (_, i) => [channels[i % channels.length]!])
-    const halves = [subscriptions.slice(0, clients / 2), subscriptions.slice(clients / 2)]
+    // Long mode: four processes of 500. With two of 1,000, a process's event loop fell ~1 s
+    // behind while its reconnected clients took in their replays, and the timers due meanwhile
+    // fired in the same millisecond (long drain 4.75x the mean rate, as scheduled ~1.6x).
+    const processes = scale(2, 4)
+    const parts = Array.from({ length: processes }, (_, k) => subscriptions.slice((k * clients) / processes, ((k + 1) * clients) / processes))
     const setupAt = Date.now()
-    const fleets = await Promise.all(halves.map((mine) => forkClients({ url: gateway.url, clients: mine, heartbeat, reconnect: backoff, catchUpTimeoutMs: 60_000, startTimeoutMs: scale(60_000, 180_000) })))
+    const fleets = await Promise.all(parts.map((mine) => forkClients({ url: gateway.url, clients: mine, heartbeat, reconnect: backoff, catchUpTimeoutMs: 60_000, startTimeoutMs: scale(60_000, 180_000) })))
     for (const f of fleets) defer(() => f.kill())
     await Promise.all(fleets.map((f) => f.ready))
     const subscribedMs = Date.now() - setupAt
@@ -154,6 +160,10 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
       faultAt = Date.now()
       await gateway.kill(signal)
       const goneAt = Date.now()
+      // A crashed process comes back after its supervisor's restart delay (S2_RESTART_DELAY_MS).
+      // Without one the fork was back in 0.9 s, and since N1 keeps each client's first retry within
+      // 2B, a fleet returns within [D, 2D]: under ~1.5 s that is > 10 % per 100 ms by arithmetic.
+      if (signal === 'SIGKILL') await new Promise((r) => setTimeout(r, S2_RESTART_DELAY_MS))
       await gateway.start()
       const upAt = Date.now()
       await until(async () => (reopened = await reopenedCount()) === clients, () => `${reopened} of ${clients} open again`, 60_000, 250).catch(async (error: Error) => {
@@ -252,6 +262,7 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
       publishEveryMs,
       backoff: { initialDelayMs: backoff.initialDelayMs, maxDelayMs: backoff.maxDelayMs },
       drainReconnectWindowMs: reconnectWindowMs,
+      crashRestartDelayMs: S2_RESTART_DELAY_MS,
       subscribedMs,
       phases,
       delivered: sum('delivered'),
@@ -269,19 +280,17 @@ describe('S2 drain (SIGTERM) and crash (SIGKILL) with many clients', () => {
     // The catalogue's spread, on the wave of new connections (see reconnectWave and arrivedAt):
     // peak rate <= 2x the wave's mean rate (clients / window, the window running from the first
     // new connection to the last), and no 100 ms bucket holding > 10 % of the clients.
-    // Asserted, both modes: the drain's busiest bucket (each client comes back at its slot of the
-    // gateway's 10 s window: 3-5 % quick, 4.3 % long).
-    // Recorded, not asserted (docs/RELIABILITY.md S2), with `scheduled` (the wave as the backoff
-    // timed it) beside the wave as it happened:
-    // - the rate: with 200 clients over 5-15 s a bucket holds 1-4 and the busiest of ~100 is
-    //   2-4x the mean by chance alone; with 2,000 in two processes of 1,000, a process's event
-    //   loop falls ~1 s behind while the reconnected clients take in their replays, and the
-    //   timers due meanwhile fire in the same millisecond (long drain 4.7x, busiest buckets of
-    //   52-87 clients where ~18 were due);
-    // - the crash's busiest bucket: a gateway back after D has every client return within
-    //   [D, 2D], since N1 keeps the first retry within 2B: a restart in under ~1.5 s (0.9 s in
-    //   the long run) puts > 10 % in a bucket by arithmetic, whatever the jitter.
+    // Quick (200 clients): the drain's busiest bucket only. Over 5-15 s a bucket holds 1-4
+    // clients and the busiest of ~100 is 2-4x the mean by chance alone, and the crash's wave on
+    // a machine loaded by other runs is recorded.
+    // Long (2,000 clients): both criteria, for the drain and for the crash.
     expect(waves.SIGTERM!.busiestShare, 'SIGTERM busiest 100 ms bucket').toBeLessThanOrEqual(0.1)
+    if (LONG) {
+      for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+        expect(waves[signal]!.busiestShare, `${signal} busiest 100 ms bucket`).toBeLessThanOrEqual(0.1)
+        expect(waves[signal]!.peakOverMean, `${signal} peak rate over the mean`).toBeLessThanOrEqual(2)
+      }
+    }
   }, scale(300_000, 900_000))
 })
 
