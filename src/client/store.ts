@@ -1,4 +1,5 @@
 import { createDraft, initialState, replaceChannel, type AgentEvent, type AgentwireState, type StateDraft } from 'agentwire/protocol'
+import { heldBesides, indexEntities, shareEntities, type HoldersIndex } from './entities'
 
 /**
  * The client's store: one merged state every adapter reads, plus each subscribed channel's
@@ -121,6 +122,21 @@ export function createStore(options: StoreOptions = {}): Store {
     return own
   }
 
+  /**
+   * Which channels' own states hold each entity, for snapshots of entities several channels
+   * build (see `shareEntities`). Built when a snapshot first needs it, kept up to date by
+   * snapshots, dropped by any event: a burst of snapshots (a pattern's resync, a new epoch)
+   * builds it once instead of scanning every channel for each entity.
+   */
+  let holders: HoldersIndex | undefined
+
+  function holdersIndex(): HoldersIndex {
+    if (holders !== undefined) return holders
+    holders = new Map()
+    for (const [name, draft] of channels) indexEntities(holders, name, draft.current(), true)
+    return holders
+  }
+
   return {
     getSnapshot: () => merged.current(),
     subscribe(fn) {
@@ -131,6 +147,7 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     },
     apply(channel, event) {
+      holders = undefined
       const own = channelDraft(channel)
       if (own !== merged) own.apply(event)
       if (merged.apply(event)) changed()
@@ -138,7 +155,17 @@ export function createStore(options: StoreOptions = {}): Store {
     replace(channel, snapshot) {
       const own = channels.get(channel)
       const state = merged.current()
-      const next = replaceChannel(state, own?.current(), snapshot)
+      const previous = own?.current()
+      let next = replaceChannel(state, previous, snapshot)
+      // Other channels may hold parts of the same entities: the snapshot replaces this channel's part only.
+      if (own !== merged && channels.size > (own === undefined ? 0 : 1)) {
+        const stateOf = (name: string) => channels.get(name)?.current()
+        next = shareEntities(state, previous, snapshot, next, (collection, key, field) => heldBesides(holdersIndex(), stateOf, channel, collection, key, field))
+      }
+      if (holders !== undefined) {
+        if (previous !== undefined) indexEntities(holders, channel, previous, false)
+        indexEntities(holders, channel, snapshot, true)
+      }
       fresh = false
       if (own === merged) {
         // A sole channel's merged result deep-equals the snapshot, so it stays shared.
@@ -155,11 +182,13 @@ export function createStore(options: StoreOptions = {}): Store {
     },
     channelState: (channel) => channels.get(channel)?.current(),
     forget(channel) {
+      holders = undefined
       channels.delete(channel)
       if (channel === sole) sole = undefined
     },
     flush,
     clear() {
+      holders = undefined
       channels.clear()
       sole = undefined
       fresh = true
