@@ -40,7 +40,10 @@ export interface Positions {
   markRecovering(channel: string): boolean
   /**
    * The server answered a (re-)subscribe covering these channels: its replay or snapshot
-   * follows at once, so a gap after it is a new one, worth asking about again.
+   * follows at once, so a gap after it is a new one, worth asking about again. The replay
+   * starts from the position the client had when it asked, so it may repeat events that
+   * arrived live since (through another subscription covering the channel): until the next
+   * event in order, a lower seq is an overlap duplicate, not a log going backwards.
    */
   answered(subscription: string): void
   /** The connection is gone: re-subscribing on the next one asks for everything again. */
@@ -102,7 +105,11 @@ export function createPositions(): Positions {
       return true
     },
     answered(subscription) {
-      for (const [channel, entry] of entries) if (channelMatches(subscription, channel)) entry.recovering = false
+      for (const [channel, entry] of entries) {
+        if (!channelMatches(subscription, channel)) continue
+        entry.recovering = false
+        entry.settling = true
+      }
     },
     connectionLost() {
       for (const entry of entries.values()) {

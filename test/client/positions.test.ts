@@ -25,6 +25,24 @@ describe('positions (B7)', () => {
     expect(p.judge('task:1', 'e1', 9)).toBe('backwards')
   })
 
+  it('after a subscribe is answered, its replay may repeat what arrived live meanwhile: duplicates, not a log going backwards', () => {
+    // A channel followed through `task:*` is also subscribed on its own from seq 6. Before the
+    // answer, 7 and 8 arrive live through the pattern; the answer's replay then starts at 7.
+    const p = createPositions()
+    p.reset('task:t', 'e2', 6)
+    expect(p.judge('task:t', 'e2', 7)).toBe('deliver')
+    expect(p.judge('task:t', 'e2', 8)).toBe('deliver')
+    p.answered('task:t')
+    expect(p.judge('task:t', 'e2', 7)).toBe('duplicate')
+    expect(p.judge('task:t', 'e2', 8)).toBe('duplicate')
+    expect(p.judge('task:t', 'e2', 9)).toBe('deliver')
+    // Past the overlap, a lower seq is the log going backwards again.
+    expect(p.judge('task:t', 'e2', 7)).toBe('backwards')
+    // The pattern's answer covers its channels the same way.
+    p.answered('task:*')
+    expect(p.judge('task:t', 'e2', 8)).toBe('duplicate')
+  })
+
   it('asks once per gap until the answer comes', () => {
     const p = createPositions()
     p.reset('agent:a', 'e1', 3)
