@@ -394,11 +394,15 @@ export function createClient(options: ClientOptions): Client {
 
   // ── liveness ────────────────────────────────────────────────────────────────────────
 
-  function tick(): void {
+  function tick(confirming = false): void {
     if (machine.status !== 'open' || caps.heartbeat === 'none') return
     const now = clock.now()
     const verdict = checkLiveness(now, { lastReceived, pingSentAt }, heartbeat)
     if (verdict.verdict === 'dead') {
+      // Confirmed on the next turn of the event loop, once the input waiting now has been read:
+      // after this process itself stalled past the deadline (a GC pause, a busy page, a starved
+      // CPU), timers run before I/O, and a reply sitting in the socket would be taken for silence.
+      if (!confirming) return heartbeatTimer.set(0, () => tick(true))
       debug('link dead', { silentMs: verdict.silentMs })
       return dispatch({ type: 'dead', generation: machine.generation })
     }

@@ -85,6 +85,29 @@ describe('network faults', () => {
     client.close()
   })
 
+  it('N3: after the client itself stalled past H+T, a frame already waiting in the socket counts: the verdict waits one turn of the loop', async () => {
+    const { gateway, client, states } = setup()
+    client.subscribe('agent:a')
+    await settle()
+    gateway.publish('agent:a', agentStatus('a'))
+    // The process stands still for 3(H+T) (a GC pause, a starved CPU): the wall clock moves and
+    // no timer runs. Timers fire before I/O, so the heartbeat check comes first...
+    vi.setSystemTime(Date.now() + 3 * (H + T))
+    vi.advanceTimersToNextTimer()
+    expect(client.state).toBe('open')
+    // ...then the frame that arrived during the stall is read...
+    gateway.publish('agent:a', agentStatus('a', 'available'))
+    // ...and the verdict, on the next turn, finds the link alive.
+    vi.advanceTimersToNextTimer()
+    expect(client.state).toBe('open')
+    expect(states.some((s) => s.reason?.code === 4440)).toBe(false)
+    // With nothing waiting, the same stall is a dead link, one turn later.
+    vi.setSystemTime(Date.now() + 3 * (H + T))
+    await until(() => client.state !== 'open', 10 * (H + T), 1)
+    expect(states.at(-1)).toMatchObject({ current: 'reconnecting', reason: { code: 4440 } })
+    client.close()
+  })
+
   it('N4: 10,000 refused connections: every delay within [B, C], never 0 or NaN, jittered; reconnects within C + 100 ms when the gateway returns', async () => {
     const url = fakeUrl()
     const changes: { change: StateChange; at: number }[] = []
