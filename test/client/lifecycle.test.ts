@@ -118,6 +118,11 @@ describe('client lifecycle', () => {
     await settle()
     vi.setSystemTime(Date.now() + 10 * 60_000)
     await vi.advanceTimersToNextTimerAsync() // the tick that was due long ago
+    const tickAt = Date.now()
+    // Its verdict waits one turn of the loop, for input read after the wake (a frame waiting counts).
+    expect(client.state).toBe('open')
+    await vi.advanceTimersToNextTimerAsync()
+    expect(Date.now()).toBeLessThanOrEqual(tickAt + 1) // a 0 ms timer
     expect(states.some((s) => s.current === 'reconnecting' && s.reason?.code === 4440)).toBe(true)
     client.close()
   })
