@@ -119,7 +119,14 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   sub.on('error', (err: Error) => report(brokerError('redis (subscriber connection)', err)))
 
   const writer = createLogWriter(data, { keys, size, maxAgeMs, now })
-  const entries = new Set<Entry>()
+  /**
+   * The listeners, indexed so that a notification costs a lookup, not a pass over every
+   * subscription of the gateway: concrete channels by name, patterns in a list. Both hold arrays
+   * replaced on every change (copy on write), so a delivery iterates them without a copy while a
+   * listener may subscribe or dispose.
+   */
+  const exact = new Map<string, readonly Entry[]>()
+  let patterns: readonly Entry[] = []
   /** Redis-level subscriptions by canonical pattern, ref-counted across listeners. */
   const redisSubs = new Map<string, number>()
   const cursors = new Map<string, Cursor>()
@@ -159,25 +166,51 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     return check.channel
   }
 
+  function addEntry(entry: Entry): void {
+    if (entry.pattern.endsWith('*')) patterns = [...patterns, entry]
+    else exact.set(entry.pattern, [...(exact.get(entry.pattern) ?? []), entry])
+  }
+
+  function removeEntry(entry: Entry): void {
+    if (entry.pattern.endsWith('*')) {
+      patterns = patterns.filter((e) => e !== entry)
+      return
+    }
+    const rest = (exact.get(entry.pattern) ?? []).filter((e) => e !== entry)
+    if (rest.length > 0) exact.set(entry.pattern, rest)
+    else exact.delete(entry.pattern)
+  }
+
   function wanted(channel: string): boolean {
-    for (const e of entries) if (channelMatches(e.pattern, channel)) return true
+    if (exact.has(channel)) return true
+    for (const e of patterns) if (channelMatches(e.pattern, channel)) return true
     return false
   }
 
+  /** Every listener whose channel or pattern covers `channel`, concrete ones first. */
+  function* listenersOf(channel: string): Generator<Entry> {
+    const named = exact.get(channel)
+    if (named) yield* named
+    for (const e of patterns) if (channelMatches(e.pattern, channel)) yield e
+  }
+
   function deliver(stored: StoredEvent): void {
-    for (const e of [...entries]) {
-      if (!channelMatches(e.pattern, stored.channel)) continue
-      try {
-        e.listener.event(stored)
-      } catch (err) {
-        report(err instanceof Error ? err : new Error(String(err)))
-      }
+    const named = exact.get(stored.channel)
+    if (named) for (const e of named) event(e, stored)
+    for (const e of patterns) if (channelMatches(e.pattern, stored.channel)) event(e, stored)
+  }
+
+  function event(e: Entry, stored: StoredEvent): void {
+    try {
+      e.listener.event(stored)
+    } catch (err) {
+      report(err instanceof Error ? err : new Error(String(err)))
     }
   }
 
   function resync(channel: string, reason: 'epoch' | 'gap'): void {
-    for (const e of [...entries]) {
-      if (!channelMatches(e.pattern, channel) || !e.listener.resync) continue
+    for (const e of listenersOf(channel)) {
+      if (!e.listener.resync) continue
       try {
         e.listener.resync(channel, reason)
       } catch (err) {
@@ -381,7 +414,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
           const h = await head(channel)
           if (!cursors.has(channel)) cursors.set(channel, { epoch: h.epoch, seq: h.seq, busy: false, again: false })
         }
-        entries.add(entry)
+        addEntry(entry)
       } catch (err) {
         await releaseRedisSub(canon)
         throw brokerError(`subscribe(${canon})`, err)
@@ -395,7 +428,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       return async () => {
         if (disposed) return
         disposed = true
-        entries.delete(entry)
+        removeEntry(entry)
         for (const channel of [...cursors.keys()]) if (!wanted(channel)) cursors.delete(channel)
         await releaseRedisSub(canon)
       }
@@ -437,7 +470,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (retryTimer) clearTimeout(retryTimer)
       retryTimer = undefined
       writer.close()
-      entries.clear()
+      exact.clear()
+      patterns = []
       cursors.clear()
       await Promise.all([closeClient(data), closeClient(sub)])
     },

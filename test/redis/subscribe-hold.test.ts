@@ -49,3 +49,37 @@ describe('redisBroker: a subscribe in progress holds back only the channels it c
     await Promise.all([dispose(), disposePattern(), disposeOne()])
   }, 60_000)
 })
+
+describe('redisBroker: listeners by channel and by pattern', () => {
+  it('delivers each event to every listener whose channel or pattern covers it, and to no other, as listeners come and go', async () => {
+    const prefix = uniquePrefix('index')
+    prefixes.push(prefix)
+    const broker: RedisBroker = redisBroker({ url: REDIS_URL, prefix, onError: () => undefined })
+    open.push(broker)
+    const publisher = createPublisher({ url: REDIS_URL, prefix })
+    open.push(publisher)
+    const got: Record<string, string[]> = { a1: [], a2: [], all: [], t: [] }
+    const listen = (name: string) => ({ event: (e: StoredEvent) => void got[name]!.push(`${e.channel}#${e.seq}`) })
+    const a1 = await broker.subscribe('agent:a', listen('a1'))
+    const all = await broker.subscribe('agent:*', listen('all'))
+    const a2 = await broker.subscribe('agent:a', listen('a2'))
+    const t = await broker.subscribe('task:t', listen('t'))
+    const total = () => Object.values(got).reduce((n, l) => n + l.length, 0)
+
+    await publisher.publish('agent:a', statusEvent('a', 1))
+    await publisher.publish('agent:b', statusEvent('b', 1))
+    await publisher.publish('task:t', statusEvent('t', 1))
+    await until(() => total() === 5, () => JSON.stringify(got))
+    expect(got).toEqual({ a1: ['agent:a#1'], a2: ['agent:a#1'], all: ['agent:a#1', 'agent:b#1'], t: ['task:t#1'] })
+
+    await a1()
+    await publisher.publish('agent:a', statusEvent('a', 2))
+    await until(() => total() === 7, () => JSON.stringify(got))
+    await a2()
+    // Still covered by the pattern: the channel's position is kept, nothing is skipped or repeated.
+    await publisher.publish('agent:a', statusEvent('a', 3))
+    await until(() => total() === 8, () => JSON.stringify(got))
+    expect(got).toEqual({ a1: ['agent:a#1'], a2: ['agent:a#1', 'agent:a#2'], all: ['agent:a#1', 'agent:b#1', 'agent:a#2', 'agent:a#3'], t: ['task:t#1'] })
+    await Promise.all([all(), t()])
+  })
+})
