@@ -1,5 +1,6 @@
 // 1,000 agents rendered through useAgentStatus; one agent updates 1,000 times.
-// Counts renders per row and the time per update (publish -> committed render).
+// Counts renders per row and the time per update (publish -> committed render). The provider
+// notifies per batch (`schedule`), not per frame, so the time is the render's, not the frame wait.
 import { Window } from 'happy-dom'
 
 const window = new Window()
@@ -30,7 +31,7 @@ const client = createClient({ url: gateway.url, WebSocket: gateway.WebSocket })
 let commits = 0
 let lastCommit = 0
 const root = createRoot(document.createElement('div'))
-root.render(h(Profiler, { id: 'list', onRender: () => { commits++; lastCommit = performance.now() } }, h(AgentwireProvider, { client }, h('ul', null, names.map((name) => h(Row, { key: name, name }))))))
+root.render(h(Profiler, { id: 'list', onRender: () => { commits++; lastCommit = performance.now() } }, h(AgentwireProvider, { client, schedule: (notify) => notify() }, h('ul', null, names.map((name) => h(Row, { key: name, name }))))))
 
 const until = async (pred, ms = 30_000) => {
   const end = Date.now() + ms
