@@ -1,11 +1,13 @@
+import { loadavg } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
 import { createPublisher } from 'agentwire/redis'
+import { DEFAULT_HEARTBEAT } from 'agentwire/server'
 import { startFaultProxy } from '../support/fault-proxy'
 import { deletePrefix, rawClient, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, tierA, type Audit } from './support/audit'
-import { floodFromProcess, forkClients, forkGateway, type FloodResult } from './support/fork'
-import { percentile, recordFigures, scale, timeoutFor, until } from './support/results'
+import { cpuShare, floodFromProcess, forkClients, forkGateway, type FloodResult } from './support/fork'
+import { LONG, percentile, recordFigures, scale, timeoutFor, until } from './support/results'
 import { chaosClient, cleanup, ticker } from './support/stack'
 
 const defer = cleanup()
@@ -24,8 +26,11 @@ function feed(result: FloodResult, auditsOf: (channel: string) => readonly Audit
  */
 const L1_RATE = Number(process.env.AGENTWIRE_CHAOS_L1_RATE ?? 20_000)
 
+/** L1's bound on the client's event-loop delay p99: the catalogue's 50 ms in long mode, 1 s in quick mode. */
+const L1_LOOP_DELAY_P99_BOUND_MS = scale(1000, 50)
+
 describe('L1 flood to one client through Redis', () => {
-  it('L1: a flood to one client through Redis: 0 loss, event-loop delay p99 recorded', async () => {
+  it('L1: a flood to one client through Redis: 0 loss, event-loop delay p99 < 50 ms (long mode)', async () => {
     const prefix = uniquePrefix('chaos-l1')
     defer(() => deletePrefix(prefix))
     const retentionSize = 1_000_000
@@ -53,10 +58,13 @@ describe('L1 flood to one client through Redis', () => {
       targetRate: L1_RATE,
       catalogueRate: 20_000,
       achievedRate: result.rate,
+      publisherMaxLagMs: result.maxLagMs,
       durationMs: result.elapsedMs,
       eventLoopDelayP50Ms: +(delay.percentile(50) / 1e6).toFixed(1),
       eventLoopDelayP99Ms: +(delay.percentile(99) / 1e6).toFixed(1),
       eventLoopDelayMaxMs: +(delay.max / 1e6).toFixed(1),
+      eventLoopDelayP99BoundMs: L1_LOOP_DELAY_P99_BOUND_MS,
+      loadAverage: loadavg().map((l) => +l.toFixed(2)),
       heapGrowthMB: +((process.memoryUsage().heapUsed - heapBefore) / 2 ** 20).toFixed(1),
       connectionChanges: states,
       ...report,
@@ -64,24 +72,64 @@ describe('L1 flood to one client through Redis', () => {
     })
     expect(report.problems).toEqual([])
     expect(tierA(report)).toBe(true)
-    // The catalogue's p99 < 50 ms holds for batched dispatch on an idle machine; on this shared
-    // 2-core machine the figure is recorded and only a stall (> 1 s) fails.
-    expect(delay.percentile(99) / 1e6).toBeLessThan(1000)
+    // The catalogue's p99 < 50 ms, asserted in long mode (the long run measured 28 ms). Quick runs
+    // share the 2 cores with the gateway, Redis, the publisher and other runs (26–67 ms measured):
+    // there the figure is recorded and only a stall (> 1 s) fails.
+    expect(delay.percentile(99) / 1e6).toBeLessThan(L1_LOOP_DELAY_P99_BOUND_MS)
   })
 })
 
+/**
+ * L4's heartbeat: the production default (25 s / 10 s) on both sides, not the catalogue's
+ * integration timings (H = T = 250 ms). L4 measures the fan-out (PUBLISH → handler latency,
+ * loss, the gateway's memory and CPU), not liveness: with 250 ms on a shared 2-core machine any
+ * of the five processes stalled past 250 ms (a GC pause, a starved CPU) has sockets dropped
+ * mid-flood, and p50/p99 then measure reconnects and replays, not the fan-out (quick runs at load
+ * ≈ 10: 192–413 heartbeat drops, p50 2.4–3.0 s, p99 6.5–8.9 s). Liveness under load is what N1–N7
+ * and S2 measure. AGENTWIRE_CHAOS_L4_HEARTBEAT_MS=250 runs L4 on H = T = 250 ms, where it still
+ * checks that every event arrives once and in order through the reconnects (it once found a
+ * channel whose every viewer had left and come back at once stalling silently in the fan-out);
+ * the latency bounds are then not asserted.
+ */
+const L4_HEARTBEAT_MS = process.env.AGENTWIRE_CHAOS_L4_HEARTBEAT_MS ? Number(process.env.AGENTWIRE_CHAOS_L4_HEARTBEAT_MS) : undefined
+const L4_HEARTBEAT = L4_HEARTBEAT_MS ? { intervalMs: L4_HEARTBEAT_MS, timeoutMs: L4_HEARTBEAT_MS } : { ...DEFAULT_HEARTBEAT }
+
+/**
+ * L4's warm-up: the flood runs this long at its full rate before the measured part. A fresh
+ * process runs a new code path interpreted until V8 has compiled it (the gateway's fan-out, the
+ * clients' decoding), and the publisher's first ticks wait for its connection and go out in one
+ * burst: in quick runs without a warm-up the first second alone held the tail (p50 0.3 s, p99
+ * 0.8 s in it; 5–7 ms and 11–22 ms in the seconds after, on a quiet machine). The catalogue's
+ * latency is the steady fan-out's; the warm-up's events are audited like the others and their
+ * latency is recorded (`warmupLatency`), not asserted.
+ */
+const L4_WARMUP_MS = scale(2_000, 3_000)
+
+/**
+ * L4's bounds. Long mode: the catalogue's, exactly: PUBLISH → handler p50 < 20 ms and p99 <
+ * 250 ms; gateway RSS < 500 MB; the gateway's CPU "not pegged", taken as its process's CPU time
+ * (`process.cpuUsage()`, user + system, every thread) below 90 % of one core's over the flood.
+ * Quick mode keeps the RSS and CPU bounds, but its latency bounds are ones the shared 2-core
+ * machine holds while other runs load it (p50 < 2 s, p99 < 5 s: at load averages of 5–14, p50
+ * 0.2–0.9 s and p99 0.7–1.6 s were measured; 7 ms and 15–25 ms in its quiet seconds), while a
+ * stall of seconds still fails (a reconnect wave: p99 6.5–8.9 s; a broker holding every
+ * channel during one subscribe: 2.6 s); the figures are recorded either way.
+ */
+const L4_BOUNDS = {
+  p50Ms: scale(2000, 20),
+  p99Ms: scale(5000, 250),
+  gatewayRssMB: 500,
+  gatewayCpuShare: 0.9,
+}
+
 describe('L4 fan-out: many clients, 5 of N channels each', () => {
-  it('L4: every client gets every event of its channels (0 loss); p50/p99 PUBLISH → handler recorded', async () => {
+  it('L4: every client gets every event of its channels (0 loss); PUBLISH → handler p50/p99, gateway RSS and CPU within bounds', async () => {
     const clients = scale(200, 2000)
     const channelCount = scale(50, 500)
     const prefix = uniquePrefix('chaos-l4')
     defer(() => deletePrefix(prefix))
     const retentionSize = 100_000
-    // The catalogue's H = T = 250 ms on both sides. On a loaded 2-core machine pongs are missed
-    // and sockets are dropped (4440/1006) mid-flood, so clients reconnect and resume under load:
-    // the run must still find every event once and in order (this once found a channel whose
-    // every viewer had left and come back at once stalling silently in the fan-out).
-    const heartbeat = { intervalMs: 250, timeoutMs: 250 }
+    const heartbeat = L4_HEARTBEAT
     const gateway = await forkGateway({ redisUrl: REDIS_URL, prefix, retentionSize, heartbeat, limits: { maxPendingHandshakes: 10_000 } })
     defer(() => gateway.kill('SIGKILL'))
     await gateway.start()
@@ -95,25 +143,42 @@ describe('L4 fan-out: many clients, 5 of N channels each', () => {
     for (const f of fleets) defer(() => f.kill())
     await Promise.all(fleets.map((f) => f.ready))
     const durationMs = scale(5_000, 30_000)
-    const result = await floodFromProcess({ redisUrl: REDIS_URL, prefix, retentionSize, channels, rate: 1000, durationMs })
-    const audited = await Promise.all(fleets.map((f) => f.audit(result.byChannel)))
+    // The flood runs L4_WARMUP_MS first (see there): its events are audited like the rest, its
+    // latencies are recorded apart. The gateway's window and the client processes' own figures
+    // start with the measured part and end once the publisher stored its last event.
+    let opened: Promise<unknown> = Promise.resolve()
+    const onStart = () => {
+      opened = gateway.mark()
+      for (const f of fleets) f.measure()
+    }
+    const result = await floodFromProcess({ redisUrl: REDIS_URL, prefix, retentionSize, channels, rate: 1000, durationMs, warmupMs: L4_WARMUP_MS, onStart })
+    await opened
+    const during = await gateway.mark()
+    const audited = await Promise.all(fleets.map((f) => f.audit(result.byChannel, result.measuredFrom)))
     const probe = await gateway.probe()
     const reports = audited.flatMap((a) => a.reports)
     const latencies = audited.flatMap((a) => a.latenciesMs)
     const lost = reports.reduce((n, r) => n + r.lost, 0)
     const delivered = reports.reduce((n, r) => n + r.delivered, 0)
     const expected = subscriptions.reduce((n, mine) => n + mine.reduce((m, c) => m + (result.byChannel[c]?.stamps.length ?? 0), 0), 0)
+    const warmupSamples = audited.reduce((n, a) => n + (a.warmup?.n ?? 0), 0)
     const p50 = percentile(latencies, 50)
     const p99 = percentile(latencies, 99)
+    const rssMB = Math.max(during.rss, probe.rss) / 2 ** 20
+    const cpu = cpuShare(during)
     recordFigures('L4', 'L4: fan-out', {
       clients,
+      heartbeat,
       clientProcesses: fleets.length,
       channels: channelCount,
       subscriptionsPerClient: 5,
       publishRate: result.rate,
+      publisherMaxLagMs: result.maxLagMs,
       deliveries: delivered,
       expectedDeliveries: expected,
-      deliveriesPerSecond: Math.round((delivered * 1000) / result.elapsedMs),
+      deliveriesPerSecond: Math.round(((delivered - warmupSamples) * 1000) / result.elapsedMs),
+      warmupMs: L4_WARMUP_MS,
+      warmupLatency: audited.map((a) => a.warmup),
       lost,
       duplicates: reports.reduce((n, r) => n + r.duplicates, 0),
       silentGaps: reports.reduce((n, r) => n + r.silentGaps, 0),
@@ -123,14 +188,38 @@ describe('L4 fan-out: many clients, 5 of N channels each', () => {
       p90Ms: +percentile(latencies, 90).toFixed(1),
       p99Ms: +p99.toFixed(1),
       maxMs: +percentile(latencies, 100).toFixed(1),
-      gatewayRssMB: Math.round(probe.rss / 2 ** 20),
+      bounds: L4_BOUNDS,
+      gatewayRssMB: Math.round(rssMB),
+      gatewayCpuShare: +cpu.toFixed(3),
+      floodWindowMs: Math.round(during.wallMs),
+      gatewayEventLoopUtilization: +during.eventLoopUtilization.toFixed(3),
+      gatewayLoopDelayMs: during.loopDelayMs,
+      gatewayArrivalMs: during.arrivalMs,
+      gatewayArrivalSeries: during.arrivalSeries,
+      gatewayFannedOutMs: during.fannedOutMs,
+      gatewayDrops: during.stats.drops,
+      clientProcessLoad: audited.map((a) => a.process),
+      latencyBySecond: audited.map((a) => a.latencyBySecond),
+      loadAverage: loadavg().map((l) => +l.toFixed(2)),
       problems: reports.flatMap((r) => r.problems).slice(0, 3),
     })
     expect(reports.flatMap((r) => r.problems).slice(0, 3)).toEqual([])
     expect(reports.every(tierA)).toBe(true)
     expect(lost).toBe(0)
     expect(delivered).toBe(expected)
-    expect(latencies.length).toBe(delivered)
+    expect(latencies.length + warmupSamples).toBe(delivered)
+    expect(latencies.length).toBeGreaterThanOrEqual(result.measured * 20)
+    // The catalogue's 1,000 events/s, within 5 % (start-up and the last round trips count in the elapsed time).
+    if (LONG) expect(result.rate).toBeGreaterThanOrEqual(950)
+    expect(rssMB).toBeLessThan(L4_BOUNDS.gatewayRssMB)
+    expect(cpu).toBeLessThan(L4_BOUNDS.gatewayCpuShare)
+    if (L4_HEARTBEAT_MS !== undefined) return
+    // On the production heartbeat the gateway drops no connection (for any cause) and no channel
+    // loses continuity: the latency measured is the fan-out's, not a reconnect's.
+    expect(during.stats.drops).toEqual({})
+    expect(reports.reduce((n, r) => n + r.resyncs, 0)).toBe(0)
+    expect(p50).toBeLessThan(L4_BOUNDS.p50Ms)
+    expect(p99).toBeLessThan(L4_BOUNDS.p99Ms)
   })
 })
 

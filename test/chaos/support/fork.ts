@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -10,12 +10,18 @@ import { H, T } from './stack'
 const root = fileURLToPath(new URL('../../../', import.meta.url))
 const builds = new Map<string, Promise<string>>()
 
-/** Bundles a support script (gateway-main, publisher-main, clients-main) from the sources (never a stale dist/), once per test file. */
+/**
+ * Bundles a support script (gateway-main, publisher-main, clients-main) from the sources (never a
+ * stale dist/), once per test file. The bundle is named after this process and removed when it
+ * exits: chaos files run side by side would otherwise rewrite one shared file while another run
+ * forks from it.
+ */
 function buildMain(name = 'gateway-main'): Promise<string> {
-  const out = `${root}test/artifacts/chaos/${name}.mjs`
+  const out = `${root}test/artifacts/chaos/${name}.${process.pid}.mjs`
   let built = builds.get(name)
   if (!built) builds.set(name, (built = (async () => {
     mkdirSync(`${root}test/artifacts/chaos`, { recursive: true })
+    process.once('exit', () => rmSync(out, { force: true }))
     await build({
       entryPoints: [`${root}test/chaos/support/${name}.ts`],
       outfile: out,
@@ -38,6 +44,14 @@ function buildMain(name = 'gateway-main'): Promise<string> {
   return built
 }
 
+/**
+ * With AGENTWIRE_CHAOS_PROFILE=<dir>, every process forked here writes a CPU profile there when it
+ * exits (`--cpu-prof`), to see where a load case's time goes in the gateway, the clients or the publisher.
+ * A killed process writes none, so a gateway is then stopped with SIGTERM even when SIGKILL is
+ * asked for: not for the cases that crash it (S1, S2).
+ */
+const profile = process.env.AGENTWIRE_CHAOS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AGENTWIRE_CHAOS_PROFILE}`] : []
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
@@ -56,6 +70,42 @@ export interface Probe {
   handles: number
 }
 
+/** Percentiles of a set of samples, in ms. */
+export interface Spread {
+  n: number
+  p50: number
+  p99: number
+  max: number
+}
+
+/**
+ * What the gateway process measured between two `mark()`s (no forced GC, so it can be taken
+ * mid-flood). Recording starts at the first mark: the first one only opens the window.
+ */
+export interface Mark {
+  /** Wall time since the previous mark. */
+  wallMs: number
+  /** `process.cpuUsage()` since the previous mark: every thread of the process (main, GC, libuv). */
+  cpuUserMs: number
+  cpuSystemMs: number
+  /** `performance.eventLoopUtilization()` since the previous mark: the share of time the main thread was busy. */
+  eventLoopUtilization: number
+  loopDelayMs: Pick<Spread, 'p50' | 'p99' | 'max'>
+  /** Writer's `time` stamp → the broker handing the event to the fan-out (Redis, the subscriber connection, the broker). */
+  arrivalMs: Spread
+  /** `arrivalMs` per bucket of the writer's stamps (1 s, or AGENTWIRE_CHAOS_LATENCY_BUCKET_MS), from the first. */
+  arrivalSeries: Array<Spread & { s: number }>
+  /** Writer's `time` stamp → the fan-out having passed it to every viewer's socket. */
+  fannedOutMs: Spread
+  rss: number
+  stats: GatewayStats
+}
+
+/** CPU share of one core over a mark's window: (user + system) / wall. */
+export function cpuShare(mark: Pick<Mark, 'cpuUserMs' | 'cpuSystemMs' | 'wallMs'>): number {
+  return (mark.cpuUserMs + mark.cpuSystemMs) / mark.wallMs
+}
+
 /** A gateway process on a fixed port: start it, kill it (-9 or TERM), start it again on the same port. */
 export interface GatewayProcess {
   readonly port: number
@@ -64,6 +114,8 @@ export interface GatewayProcess {
   /** SIGKILL (crash) or SIGTERM (graceful drain); resolves when the process is gone. */
   kill(signal: 'SIGKILL' | 'SIGTERM'): Promise<void>
   probe(): Promise<Probe>
+  /** What the process measured since the previous mark (see {@link Mark}). */
+  mark(): Promise<Mark>
   readonly starts: number
   /** The running process's id (undefined while down), for `cpuMs()`. */
   readonly pid: number | undefined
@@ -110,7 +162,7 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
       return child?.pid
     },
     async start() {
-      const proc = fork(main, [], { execArgv: ['--expose-gc'], env: { ...process.env, AGENTWIRE_CHAOS_GATEWAY: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      const proc = fork(main, [], { execArgv: ['--expose-gc', ...profile], env: { ...process.env, AGENTWIRE_CHAOS_GATEWAY: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
       child = proc
       starts++
       await new Promise<void>((resolve, reject) => {
@@ -127,44 +179,61 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
       child = undefined
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
       const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-      proc.kill(signal)
+      proc.kill(profile.length > 0 ? 'SIGTERM' : signal)
       await gone
     },
-    probe() {
-      const proc = child
-      if (!proc) return Promise.reject(new Error('no gateway process'))
-      const id = ++probes
-      return new Promise<Probe>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('probe timed out')), 10_000)
-        const onMessage = (m: { type: string; id: number } & Probe) => {
-          if (m.type !== 'probe' || m.id !== id) return
-          clearTimeout(timer)
-          proc.off('message', onMessage)
-          resolve(m)
-        }
-        proc.on('message', onMessage)
-        proc.send({ type: 'probe', id })
-      })
-    },
+    probe: () => ask<Probe>('probe'),
+    mark: () => ask<Mark>('mark'),
+  }
+  function ask<R>(type: 'probe' | 'mark'): Promise<R> {
+    const proc = child
+    if (!proc) return Promise.reject(new Error('no gateway process'))
+    const id = ++probes
+    return new Promise<R>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${type} timed out`)), 10_000)
+      const onMessage = (m: { type: string; id: number } & R) => {
+        if (m.type !== type || m.id !== id) return
+        clearTimeout(timer)
+        proc.off('message', onMessage)
+        resolve(m)
+      }
+      proc.on('message', onMessage)
+      proc.send({ type, id })
+    })
   }
   return self
 }
 
 export interface FloodResult {
+  /** Every event stored, warm-up included. */
   published: number
+  /** Events published after the warm-up. */
+  measured: number
+  /** When the measured part began (Date.now of the publisher process). */
+  measuredFrom: number
+  /** From the start of the measured part until the last event was stored. */
   elapsedMs: number
-  /** Events per second actually reached. */
+  /** Events per second actually reached, after the warm-up. */
   rate: number
+  /** How far behind its schedule the publishing loop fell at worst, in ms. */
+  maxLagMs?: number
   byChannel: Record<string, { epoch: string; first: number; stamps: number[] }>
 }
 
-/** Runs publisher-main in its own process: `rate` events/s round robin over `channels` for `durationMs`. */
-export async function floodFromProcess(options: { redisUrl: string; prefix: string; retentionSize: number; channels: string[]; rate: number; durationMs: number }): Promise<FloodResult> {
+/**
+ * Runs publisher-main in its own process: `rate` events/s round robin over `channels` for
+ * `warmupMs` (default 0), then `durationMs`. `onStart` is called when the measured part begins
+ * (after the process's start-up and the warm-up), so a measurement can cover it alone; the
+ * result's `byChannel` holds every event, warm-up included.
+ */
+export async function floodFromProcess(options: { redisUrl: string; prefix: string; retentionSize: number; channels: string[]; rate: number; durationMs: number; warmupMs?: number; onStart?: () => void }): Promise<FloodResult> {
   const main = await buildMain('publisher-main')
-  const proc = fork(main, [], { env: { ...process.env, AGENTWIRE_CHAOS_PUBLISHER: JSON.stringify(options) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const { onStart, ...settings } = options
+  const proc = fork(main, [], { execArgv: profile, env: { ...process.env, AGENTWIRE_CHAOS_PUBLISHER: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   return new Promise<FloodResult>((resolve, reject) => {
-    const timer = setTimeout(() => (proc.kill('SIGKILL'), reject(new Error('publisher process did not finish'))), options.durationMs + 60_000)
+    const timer = setTimeout(() => (proc.kill('SIGKILL'), reject(new Error('publisher process did not finish'))), (options.warmupMs ?? 0) + options.durationMs + 60_000)
     proc.on('message', (m: { type: string; message?: string } & FloodResult) => {
+      if (m.type === 'started') onStart?.()
       if (m.type === 'done') (clearTimeout(timer), resolve(m))
       if (m.type === 'failed') (clearTimeout(timer), reject(new Error(`publisher failed: ${m.message}`)))
     })
@@ -178,16 +247,27 @@ export async function floodFromProcess(options: { redisUrl: string; prefix: stri
 export interface ClientsReport {
   /** One audit report per client, in the order of `clients`. */
   reports: AuditReport[]
-  /** Publish stamp → handler, one sample per delivered event, in ms. */
+  /** Publish stamp → handler, one sample per delivered event (stamped at or after `since`, when given), in ms. */
   latenciesMs: number[]
+  /** The samples stamped before `since` (a warm-up), summed up. */
+  warmup?: { n: number; p50: number; p99: number; max: number }
+  /** The clients process's own load from `ready` to the `published` hand-over (the flood). */
+  process?: { wallMs: number; cpuShare: number; eventLoopUtilization: number; loopDelayP50Ms: number; loopDelayP99Ms: number; loopDelayMaxMs: number }
+  /** Latency per second of the writer's stamps, from the first sample. */
+  latencyBySecond?: Array<{ s: number; n: number; p50: number; p99: number; max: number }>
 }
 
 /** A fleet of clients in its own process (clients-main): subscribed, then audited against what a flood stored. */
 export interface ClientsProcess {
   /** Resolves once every client of the process is subscribed to its channels. */
   readonly ready: Promise<void>
-  /** Hands over what the publisher stored; resolves with the audits once every client caught up. */
-  audit(byChannel: FloodResult['byChannel']): Promise<ClientsReport>
+  /** The measured part of a flood begins: the process's load figures are taken from now on. */
+  measure(): void
+  /**
+   * Hands over what the publisher stored; resolves with the audits once every client caught up.
+   * With `since` (Date.now), latency samples of events stamped earlier (a warm-up) are left out.
+   */
+  audit(byChannel: FloodResult['byChannel'], since?: number): Promise<ClientsReport>
   kill(): void
   /**
    * How many clients are open again after an `open` at or after `since` (Date.now); with
@@ -200,7 +280,7 @@ export interface ClientsProcess {
 export async function forkClients(options: { url: string; clients: string[][]; heartbeat?: { intervalMs: number; timeoutMs: number }; catchUpTimeoutMs?: number; startTimeoutMs?: number; reconnect?: { initialDelayMs: number; maxDelayMs: number; stableAfterMs: number } }): Promise<ClientsProcess> {
   const main = await buildMain('clients-main')
   const settings = { url: options.url, clients: options.clients, heartbeat: options.heartbeat ?? { intervalMs: 2000, timeoutMs: 2000 }, catchUpTimeoutMs: options.catchUpTimeoutMs ?? 120_000, ...(options.reconnect ? { reconnect: options.reconnect } : {}) }
-  const proc = fork(main, [], { env: { ...process.env, AGENTWIRE_CHAOS_CLIENTS: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(main, [], { execArgv: profile, env: { ...process.env, AGENTWIRE_CHAOS_CLIENTS: JSON.stringify(settings) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let settle: { resolve(r: ClientsReport): void; reject(e: Error): void } | undefined
   let failure: Error | undefined
   const fail = (e: Error) => {
@@ -211,7 +291,7 @@ export async function forkClients(options: { url: string; clients: string[][]; h
     const timer = setTimeout(() => reject(new Error('clients process did not subscribe in time')), options.startTimeoutMs ?? 60_000)
     proc.on('message', (m: { type: string; message?: string } & ClientsReport) => {
       if (m.type === 'ready') (clearTimeout(timer), resolve())
-      if (m.type === 'report') settle?.resolve({ reports: m.reports, latenciesMs: m.latenciesMs })
+      if (m.type === 'report') settle?.resolve({ reports: m.reports, latenciesMs: m.latenciesMs, ...(m.warmup ? { warmup: m.warmup } : {}), ...(m.process ? { process: m.process } : {}), ...(m.latencyBySecond ? { latencyBySecond: m.latencyBySecond } : {}) })
       if (m.type === 'failed') (clearTimeout(timer), reject(new Error(`clients process failed: ${m.message}`)), fail(new Error(`clients process failed: ${m.message}`)))
     })
     proc.once('exit', (code, signal) => {
@@ -225,11 +305,14 @@ export async function forkClients(options: { url: string; clients: string[][]; h
   let asked = 0
   return {
     ready,
-    audit(byChannel) {
+    measure() {
+      if (proc.connected) proc.send({ type: 'measure' })
+    },
+    audit(byChannel, since) {
       return new Promise<ClientsReport>((resolve, reject) => {
         if (failure) return reject(failure)
         settle = { resolve, reject }
-        proc.send({ type: 'published', byChannel })
+        proc.send({ type: 'published', byChannel, ...(since === undefined ? {} : { since }) })
       })
     },
     kill() {

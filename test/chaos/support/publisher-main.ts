@@ -1,9 +1,11 @@
 /**
  * A publisher in its own process, so a flood's cost does not land on the client being
  * measured (L1, L4). Settings come in AGENTWIRE_CHAOS_PUBLISHER (JSON); it publishes
- * `rate` events per second, round robin over `channels`, for `durationMs`, each stamped with
- * its global index in `payload.load`, then reports per channel the epoch, the first seq and
- * the stamps in seq order, and exits.
+ * `rate` events per second, round robin over `channels`, for `warmupMs` (default 0) and then
+ * `durationMs`, each stamped with its global index in `payload.load`; says `{ type: 'started',
+ * at }` over IPC when the measured part begins (after the warm-up), then reports per channel the
+ * epoch, the first seq and the stamps in seq order (warm-up included: it is part of the stream),
+ * and exits.
  */
 import { type StoredEvent } from 'agentwire/server'
 import { createPublisher } from 'agentwire/redis'
@@ -15,6 +17,7 @@ interface Settings {
   channels: string[]
   rate: number
   durationMs: number
+  warmupMs?: number
 }
 
 const s = JSON.parse(process.env.AGENTWIRE_CHAOS_PUBLISHER ?? '{}') as Settings
@@ -24,21 +27,47 @@ const perTick = Math.max(1, Math.round((s.rate * tickMs) / 1000))
 const stored: StoredEvent[] = []
 const startedAt = Date.now()
 let i = 0
+/** How far behind its schedule the publishing loop fell at worst (this process not scheduled in time). */
+let maxLagMs = 0
 
 async function run(): Promise<void> {
+  const warmupMs = s.warmupMs ?? 0
+  /** When the measured part began (Date.now), once it has. */
+  let measuredFrom: number | undefined
+  let measuredFromIndex = 0
+  const begin = () => {
+    measuredFrom = Date.now()
+    measuredFromIndex = i
+    maxLagMs = 0
+    // A test measuring over the flood alone (not the warm-up) opens its window here.
+    process.send?.({ type: 'started', at: measuredFrom })
+  }
+  if (warmupMs === 0) begin()
   const t0 = Date.now()
-  while (Date.now() - t0 < s.durationMs) {
+  // Open loop: each tick's events go out on schedule whether or not the previous ones are stored
+  // yet (a closed loop, one round trip per tick, fell to 200–300 events/s of 1,000 on the loaded
+  // machine as soon as a round trip took longer than the tick). A tick that is late (this process
+  // was not scheduled) is made up at once, yielding to I/O between ticks; at most 2 s of ticks are
+  // in flight.
+  const inFlight: Array<Promise<StoredEvent[]>> = []
+  const maxInFlight = Math.round(2000 / tickMs)
+  while (Date.now() - t0 < warmupMs + s.durationMs) {
+    if (measuredFrom === undefined && Date.now() - t0 >= warmupMs) begin()
     const due = t0 + ((i / perTick) * tickMs)
     const wait = due - Date.now()
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    maxLagMs = Math.max(maxLagMs, -wait)
+    await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)))
     const batch: Array<Promise<StoredEvent>> = []
     for (let k = 0; k < perTick; k++, i++) {
       const channel = s.channels[i % s.channels.length]!
       batch.push(publisher.publish(channel, { type: 'agent.status', payload: { name: channel.slice(channel.indexOf(':') + 1), status: i % 2 === 0 ? 'busy' : 'available', load: i } }))
     }
-    stored.push(...(await Promise.all(batch)))
+    inFlight.push(Promise.all(batch))
+    while (inFlight.length > maxInFlight) stored.push(...(await inFlight.shift()!))
   }
-  const elapsed = Date.now() - t0
+  for (const batch of inFlight.splice(0)) stored.push(...(await batch))
+  const elapsed = Date.now() - (measuredFrom ?? t0)
+  const measured = i - measuredFromIndex
   const byChannel: Record<string, { epoch: string; first: number; stamps: number[] }> = {}
   for (const e of stored.sort((a, b) => a.seq - b.seq)) {
     const c = (byChannel[e.channel] ??= { epoch: e.epoch, first: e.seq, stamps: [] })
@@ -49,7 +78,7 @@ async function run(): Promise<void> {
   // pipe write — that, not the publisher, is what made the full-rate L1 "exit without reporting".
   await new Promise<void>((resolve, reject) => {
     if (!process.send) return resolve()
-    process.send({ type: 'done', published: stored.length, elapsedMs: elapsed, rate: Math.round((stored.length * 1000) / elapsed), byChannel, startedAt }, undefined, {}, (err) => (err ? reject(err) : resolve()))
+    process.send({ type: 'done', published: stored.length, measured, measuredFrom, elapsedMs: elapsed, rate: Math.round((measured * 1000) / elapsed), maxLagMs: Math.round(maxLagMs), byChannel, startedAt }, undefined, {}, (err) => (err ? reject(err) : resolve()))
   })
   await publisher.close()
 }
