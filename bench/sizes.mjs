@@ -18,7 +18,8 @@ export const BUDGETS = {
  * zod/mini alone is ~8 KB gzip), the size it has now, so it can only shrink.
  */
 export const CEILINGS = {
-  agentwire: 32 * 1024,
+  // 32 KB until the store's per-channel entity ownership and the reconnect spread (+1.2 KB).
+  agentwire: 33 * 1024,
   'agentwire/react': BUDGETS['agentwire/react'],
   'agentwire/vue': BUDGETS['agentwire/vue'],
 }
