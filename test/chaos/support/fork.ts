@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -12,19 +13,19 @@ const builds = new Map<string, Promise<string>>()
 
 /**
  * Bundles a support script (gateway-main, publisher-main, clients-main) from the sources (never a
- * stale dist/), once per test file. The bundle is named after this process and removed when it
- * exits: chaos files run side by side would otherwise rewrite one shared file while another run
- * forks from it.
+ * stale dist/), once per test file. The bundle is named after its content and written under a
+ * temporary name, then renamed: chaos files run side by side (or by several people in one tree)
+ * never fork from a file another run is rewriting, and identical builds share one file.
  */
 function buildMain(name = 'gateway-main'): Promise<string> {
-  const out = `${root}test/artifacts/chaos/${name}.${process.pid}.mjs`
+  const dir = `${root}test/artifacts/chaos`
   let built = builds.get(name)
   if (!built) builds.set(name, (built = (async () => {
-    mkdirSync(`${root}test/artifacts/chaos`, { recursive: true })
-    process.once('exit', () => rmSync(out, { force: true }))
-    await build({
+    mkdirSync(dir, { recursive: true })
+    const result = await build({
       entryPoints: [`${root}test/chaos/support/${name}.ts`],
-      outfile: out,
+      outfile: `${dir}/${name}.mjs`,
+      write: false,
       bundle: true,
       format: 'esm',
       platform: 'node',
@@ -39,6 +40,13 @@ function buildMain(name = 'gateway-main'): Promise<string> {
       external: ['ws', 'isomorphic-ws', 'redis', 'zod', 'zod/*'],
       logLevel: 'error',
     })
+    const code = result.outputFiles[0]!.contents
+    const out = `${dir}/${name}.${createHash('sha256').update(code).digest('hex').slice(0, 12)}.mjs`
+    if (!existsSync(out)) {
+      const temporary = `${out}.${process.pid}.tmp`
+      writeFileSync(temporary, code)
+      renameSync(temporary, out)
+    }
     return out
   })()))
   return built
