@@ -56,9 +56,14 @@ function buildMain(name = 'gateway-main'): Promise<string> {
  * With AGENTWIRE_CHAOS_PROFILE=<dir>, every process forked here writes a CPU profile there when it
  * exits (`--cpu-prof`), to see where a load case's time goes in the gateway, the clients or the publisher.
  * A killed process writes none, so a gateway is then stopped with SIGTERM even when SIGKILL is
- * asked for: not for the cases that crash it (S1, S2).
+ * asked for: not for the cases that crash it (S1, S2). AGENTWIRE_CHAOS_NODE_FLAGS adds other Node
+ * flags to every forked process (e.g. `--trace-gc`).
  */
-const profile = process.env.AGENTWIRE_CHAOS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AGENTWIRE_CHAOS_PROFILE}`] : []
+const profile = [
+  ...(process.env.AGENTWIRE_CHAOS_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AGENTWIRE_CHAOS_PROFILE}`] : []),
+  // Any other flags for the forked processes, space-separated (e.g. --trace-gc).
+  ...(process.env.AGENTWIRE_CHAOS_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+]
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -187,7 +192,7 @@ export async function forkGateway(options: { redisUrl: string; prefix: string; r
       child = undefined
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
       const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-      proc.kill(profile.length > 0 ? 'SIGTERM' : signal)
+      proc.kill(process.env.AGENTWIRE_CHAOS_PROFILE ? 'SIGTERM' : signal)
       await gone
     },
     probe: () => ask<Probe>('probe'),
