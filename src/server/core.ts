@@ -143,7 +143,9 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
   }
 
   let sweepTimer: unknown
-  const sweepEveryMs = Math.max(10, Math.min(heartbeat.intervalMs, heartbeat.timeoutMs) / 2)
+  // Fine enough that a dead link is reaped within interval + timeout + 10 % (two sweeps of lateness:
+  // the ping's and the verdict's); at the default 25 s / 10 s that is one pass every 500 ms.
+  const sweepEveryMs = Math.max(10, Math.min(heartbeat.intervalMs, heartbeat.timeoutMs) / 20)
   function sweep(): void {
     const now = clock.now()
     for (const connection of [...all]) connection.tick(now)

@@ -5,7 +5,7 @@ import { createPublisher, redisBroker } from 'agentwire/redis'
 import { startFaultProxy } from '../support/fault-proxy'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { agentEvent, createAudit, stateMismatches, tierA, tierB, type Audit } from './support/audit'
-import { activeResources, heapAfterGc, percentile, recordFigures, scale, until } from './support/results'
+import { activeResources, heapAfterGc, LONG, percentile, recordFigures, scale, until } from './support/results'
 import { B, C, H, T, chaosClient, cleanup, gatewayOn, stateLog, ticker, yieldIo } from './support/stack'
 
 const defer = cleanup()
@@ -199,9 +199,10 @@ describe('N3 black hole: half-open link for 10×(H+T)', () => {
     expect(dead.code).toBe(4440)
     expect(detectionMs).toBeGreaterThanOrEqual(H + T - 5)
     expect(detectionMs).toBeLessThanOrEqual((H + T) * 1.1 + 50)
-    // The gateway sweeps every min(H, T)/2, so its reap lands up to that much after ping + timeout:
-    // bound = (H + T)×1.1 + one sweep (the catalogue's +10 % alone is finer than the sweep).
-    expect(reapMs).toBeLessThanOrEqual((H + T) * 1.1 + Math.min(H, T) / 2)
+    // The catalogue's (H + T) + 10 % in long mode. The gateway sweeps every min(H, T)/20, so the
+    // ping and the verdict each land up to 12.5 ms late; quick mode, on a machine loaded by other
+    // runs, allows a further min(H, T)/2 of timer lateness.
+    expect(reapMs).toBeLessThanOrEqual((H + T) * 1.1 + (LONG ? 0 : Math.min(H, T) / 2))
     expect(gateway.stats().connections).toBeLessThanOrEqual(1)
     expect(report.problems).toEqual([])
     expect(tierA(report)).toBe(true)
