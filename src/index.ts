@@ -11,6 +11,7 @@ export { webSocketTransport } from './client/websocket-transport'
 export * from './client/transports/index'
 export { shallowEqual } from './client/select'
 export { createStore, type Store, type StoreOptions } from './client/store'
+export { frame, relayStore, type Schedule } from './client/relay'
 // The errors a client's promises reject with and its `error` event carries, and the codes they hold.
 export {
   AgentwireError,

@@ -1,7 +1,8 @@
 'use client'
 import { createElement, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { createClient, type Client, type ClientOptions } from 'agentwire'
-import { ClientContext, frame, relay, type Schedule } from './context'
+import { frame, relayStore, type Schedule } from 'agentwire'
+import { ClientContext } from './context'
 
 export type AgentwireProviderProps = {
   children?: ReactNode
@@ -46,6 +47,6 @@ export function AgentwireProvider(props: AgentwireProviderProps): ReactNode {
   }, [owned])
   const client = (props.client ?? owned)!
   const [schedule] = useState(() => props.schedule ?? frame)
-  const value = useMemo(() => ({ client, subscribe: relay(client, schedule) }), [client, schedule])
+  const value = useMemo(() => ({ client, subscribe: relayStore(client, schedule) }), [client, schedule])
   return createElement(ClientContext.Provider, { value }, props.children)
 }

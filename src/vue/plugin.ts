@@ -1,11 +1,10 @@
 import { getCurrentScope, inject, onScopeDispose, provide, type App, type InjectionKey } from 'vue'
-import { createClient, type Client, type ClientOptions } from 'agentwire'
+import { createClient, frame, relayStore, type Client, type ClientOptions, type Schedule } from 'agentwire'
 
 /** Where the plugin and `provideAgentwire` put the client. */
 export const clientKey: InjectionKey<Client> = Symbol('agentwire')
 
-/** How a store change reaches the composables: `notify` runs later, once per batch of changes. */
-export type Schedule = (notify: () => void) => void
+export type { Schedule } from 'agentwire'
 
 export type ClientOrOptions = (ClientOptions | { client: Client }) & {
   /**
@@ -19,41 +18,12 @@ export type ClientOrOptions = (ClientOptions | { client: Client }) & {
   schedule?: Schedule
 }
 
-/**
- * The next frame where there is a display, else ~1/60 s later. A hidden tab runs no frames; its
- * refs catch up on the first frame after it shows again (the store keeps folding meanwhile).
- */
-const frame: Schedule = (notify) => {
-  typeof requestAnimationFrame == 'function' ? requestAnimationFrame(notify) : setTimeout(notify, 17)
-}
-
 const relays = new WeakMap<Client, (listener: () => void) => () => void>()
 
-/**
- * `client.subscribeStore` coalesced by the schedule given with the client (else `frame`): one
- * store subscription per client, made on its first listener and dropped after its last, that
- * tells every listener at the next scheduled turn. Listeners read `client.getSnapshot()` then.
- */
+/** The client's store, coalesced by the schedule given with the client (else `frame`): one relay per client. */
 export function storeOf(client: Client, schedule: Schedule = frame): (listener: () => void) => () => void {
   let subscribe = relays.get(client)
-  if (subscribe) return subscribe
-  const listeners = new Set<() => void>()
-  let off: (() => void) | undefined
-  let pending = false
-  const notify = () => {
-    pending = false
-    listeners.forEach((listener) => listener())
-  }
-  relays.set(client, (subscribe = (listener) => {
-    off ??= client.subscribeStore(() => {
-      if (!pending) (pending = true), schedule(notify)
-    })
-    listeners.add(listener)
-    return () => {
-      listeners.delete(listener)
-      if (!listeners.size && off) off(), (off = undefined)
-    }
-  }))
+  if (!subscribe) relays.set(client, (subscribe = relayStore(client, schedule)))
   return subscribe
 }
 
