@@ -1,34 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { createGatewayCore, memoryBroker, type Broker, type GatewaySocket } from 'agentwire/server'
+import { describe, expect, it } from 'vitest'
+import { createGatewayCore, memoryBroker, type Broker } from 'agentwire/server'
 import { createPublisher, redisBroker } from 'agentwire/redis'
 import { deletePrefix, REDIS_URL, uniquePrefix } from '../redis/helpers'
 import { manualClock } from './support/clock'
+import { cleanupsAfterEach, fakeSocket, until } from './support/core'
 
-/** A socket with no network: what the core sends is recorded. */
-function fakeSocket() {
-  const sent: any[] = []
-  const socket: GatewaySocket = {
-    send: (text) => void sent.push(JSON.parse(text)),
-    close: () => undefined,
-    terminate: () => undefined,
-    ping: () => undefined,
-    bufferedAmount: 0,
-  }
-  return { socket, sent }
-}
-
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-
-async function until(predicate: () => boolean, what: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+const cleanups = cleanupsAfterEach()
 
 const status = (i: number) => ({ type: 'agent.status' as const, payload: { name: 'a', status: 'busy' as const, detail: String(i) } })
 

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { initialState } from 'agentwire/protocol'
-import { createGatewayCore, memoryBroker, type Broker, type BrokerListener, type ChannelSnapshot, type GatewaySocket, type StoredEvent } from 'agentwire/server'
+import { createGatewayCore, memoryBroker, type Broker, type BrokerListener, type ChannelSnapshot, type StoredEvent } from 'agentwire/server'
 import { manualClock } from './support/clock'
+import { cleanupsAfterEach, fakeSocket, until } from './support/core'
 
 /**
  * The broker says a channel lost continuity (Redis came back without its log, or Pub/Sub
@@ -11,30 +12,7 @@ import { manualClock } from './support/clock'
  * state: they belong to positions the client has no base for (an unannounced jump).
  */
 
-function fakeSocket() {
-  const sent: any[] = []
-  const socket: GatewaySocket = {
-    send: (text) => void sent.push(JSON.parse(text)),
-    close: () => undefined,
-    terminate: () => undefined,
-    ping: () => undefined,
-    bufferedAmount: 0,
-  }
-  return { socket, sent }
-}
-
-const cleanups: Array<() => Promise<unknown>> = []
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined)
-})
-
-async function until(predicate: () => boolean, what: () => string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+const cleanups = cleanupsAfterEach()
 
 const status = (name: string, i: number) => ({ type: 'agent.status' as const, payload: { name, status: 'busy' as const, load: i } })
 const stored = (channel: string, epoch: string, seq: number): StoredEvent => ({ channel, epoch, seq, time: 1, event: status(channel.slice(6), seq) })
