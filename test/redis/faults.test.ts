@@ -1,29 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { initialState, reduce } from 'agentwire/protocol'
 import { BrokerError, createPublisher, redisBroker, type RedisBroker } from 'agentwire/redis'
 import { eventually, rawClient, recorder, statusEvent, uniquePrefix, until, type StoredEvent } from './helpers'
-import { hasRedisServer, startOwnRedis, type OwnRedis } from './redis-server'
+import { ownRedisSuite } from './redis-server'
 
 // Every fault here is done to a redis-server this file starts on its own port: the shared
 // Redis at 6379 is never killed, paused or reconfigured.
-const suite = hasRedisServer ? describe : describe.skip
-if (!hasRedisServer) console.warn('test/redis/faults: skipped: redis-server is not on PATH')
-
-let redis: OwnRedis
-const open: Array<{ close(): Promise<void> }> = []
-
-beforeAll(async () => {
-  if (hasRedisServer) redis = await startOwnRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
-afterEach(async () => {
-  for (const c of open.splice(0)) await c.close()
-})
+const { suite, redis, open } = ownRedisSuite('test/redis/faults')
 
 function broker(prefix: string, size = 1000, errors: Error[] = []): RedisBroker {
-  const b = redisBroker({ url: redis.url, prefix, retention: { size, maxAgeMs: 0 }, onError: (e) => errors.push(e) })
+  const b = redisBroker({ url: redis().url, prefix, retention: { size, maxAgeMs: 0 }, onError: (e) => errors.push(e) })
   open.push(b)
   return b
 }
@@ -31,12 +17,12 @@ function broker(prefix: string, size = 1000, errors: Error[] = []): RedisBroker 
 suite('Redis faults (own redis-server)', () => {
   it('S3: CLIENT KILL TYPE pubsub while 3,000 events are published: resubscribed and caught up, nothing lost, nothing twice', async () => {
     const prefix = uniquePrefix('s3kill')
-    const publisher = createPublisher({ url: redis.url, prefix })
+    const publisher = createPublisher({ url: redis().url, prefix })
     open.push(publisher)
     const gateway = broker(prefix)
     const rec = recorder()
     await gateway.subscribe('agent:*', rec.listener)
-    const admin = await rawClient(redis.url)
+    const admin = await rawClient(redis().url)
     open.push(admin)
 
     const channels = ['agent:a', 'agent:b', 'agent:c']
@@ -63,7 +49,7 @@ suite('Redis faults (own redis-server)', () => {
 
   it('S4: the subscriber is dropped by client-output-buffer-limit and the log no longer reaches back: resync "gap", then live again', async () => {
     const prefix = uniquePrefix('s4')
-    const admin = await rawClient(redis.url)
+    const admin = await rawClient(redis().url)
     open.push(admin)
     await admin.sendCommand(['CONFIG', 'SET', 'client-output-buffer-limit', 'pubsub 4kb 2kb 1'])
     try {
@@ -94,7 +80,7 @@ suite('Redis faults (own redis-server)', () => {
     const gateway = broker(prefix)
     const rec = recorder()
     await gateway.subscribe('task:*', rec.listener)
-    const admin = await rawClient(redis.url)
+    const admin = await rawClient(redis().url)
     open.push(admin)
     const first = Promise.all(Array.from({ length: 200 }, (_, i) => writer.publish('task:t1', { type: 'task.progress', payload: { taskId: 't1', progress: i % 101 } })))
     await admin.sendCommand(['CLIENT', 'PAUSE', '1500', 'ALL'])
@@ -114,7 +100,7 @@ suite('Redis faults (own redis-server)', () => {
     await gateway.subscribe('agent:a', rec.listener)
     const old = await writer.publish('agent:a', statusEvent('a', 1))
     await until(rec, () => rec.events().length === 1, () => 'first event')
-    const admin = await rawClient(redis.url)
+    const admin = await rawClient(redis().url)
     open.push(admin)
     await admin.del([`${prefix}:meta:agent:a`, `${prefix}:log:agent:a`])
     const fresh = await writer.publish('agent:a', statusEvent('a', 2))
@@ -139,7 +125,7 @@ suite('Redis faults (own redis-server)', () => {
     const before = await Promise.all(Array.from({ length: 100 }, (_, i) => writer.publish('agent:r', statusEvent('r', i))))
     await until(rec, () => rec.events().length >= 100, () => `got ${rec.events().length}`)
 
-    await redis.kill()
+    await redis().kill()
     const during = await writer.publish('agent:r', statusEvent('r', 100)).then(
       () => undefined,
       (err: unknown) => err,
@@ -148,7 +134,7 @@ suite('Redis faults (own redis-server)', () => {
     expect(during).toMatchObject({ retryable: true })
 
     const restartedAt = Date.now()
-    await redis.start()
+    await redis().start()
     // The data lived only in memory: the first publish after the restart opens a new epoch.
     const after = await eventually(() => writer.publish('agent:r', statusEvent('r', 101)))
     expect(after.seq).toBe(1)

@@ -1,35 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { createPublisher, redisBroker } from 'agentwire/redis'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy'
 import { recorder, statusEvent, uniquePrefix, until, type StoredEvent } from './helpers'
-import { hasRedisServer, startOwnRedis, type OwnRedis } from './redis-server'
+import { ownRedisSuite } from './redis-server'
 
 // The link between the broker and Redis goes silent without closing (a black hole): only the
 // broker's own heartbeat can tell. The fault is done by a proxy in front of a redis-server of
 // this file's own; nothing here depends on how fast the machine is, only on what happens.
-const suite = hasRedisServer ? describe : describe.skip
-if (!hasRedisServer) console.warn('test/redis/liveness: skipped: redis-server is not on PATH')
-
-let redis: OwnRedis
-const open: Array<{ close(): Promise<void> }> = []
-beforeAll(async () => {
-  if (hasRedisServer) redis = await startOwnRedis()
-})
-afterAll(async () => {
-  await redis?.stop()
-})
-afterEach(async () => {
-  for (const c of open.splice(0).reverse()) await c.close()
-})
+const { suite, redis, open } = ownRedisSuite('test/redis/liveness')
 
 suite('Redis broker heartbeat (black-holed link)', () => {
   it('drops a link that went silent, reconnects once the path heals, and reads back from the streams what Pub/Sub dropped: nothing lost, nothing twice, no resync', async () => {
     const prefix = uniquePrefix('liveness')
-    const proxy: FaultProxy = await startFaultProxy({ port: redis.port })
+    const proxy: FaultProxy = await startFaultProxy({ port: redis().port })
     open.push(proxy)
     const broker = redisBroker({ url: `redis://127.0.0.1:${proxy.port}`, prefix, heartbeat: { intervalMs: 100, timeoutMs: 100 }, onError: () => undefined })
     open.push(broker)
-    const publisher = createPublisher({ url: redis.url, prefix })
+    const publisher = createPublisher({ url: redis().url, prefix })
     open.push(publisher)
     const rec = recorder()
     await broker.subscribe('agent:*', rec.listener)

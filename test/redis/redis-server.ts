@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll, describe } from 'vitest'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 
@@ -72,4 +73,25 @@ export async function startOwnRedis(): Promise<OwnRedis> {
 
   await start()
   return { port, url: `redis://127.0.0.1:${port}`, kill, start, stop: kill, exited: () => exit }
+}
+
+/**
+ * The hooks of a test file that faults a redis-server of its own: started before the file's
+ * tests (skipped with a warning where `redis-server` is not on PATH), stopped after them, and
+ * whatever a test pushes on `open` closed after it, last first. `redis()` is the server.
+ */
+export function ownRedisSuite(file: string) {
+  if (!hasRedisServer) console.warn(`${file}: skipped: redis-server is not on PATH`)
+  let redis: OwnRedis | undefined
+  const open: Array<{ close(): Promise<void> }> = []
+  beforeAll(async () => {
+    if (hasRedisServer) redis = await startOwnRedis()
+  })
+  afterAll(async () => {
+    await redis?.stop()
+  })
+  afterEach(async () => {
+    for (const c of open.splice(0).reverse()) await c.close()
+  })
+  return { suite: hasRedisServer ? describe : describe.skip, redis: () => redis!, open }
 }
