@@ -55,8 +55,10 @@ describe('the dashboard page', () => {
     await expect.poll(() => page.locator('.task').evaluateAll((rows) => rows.some((r) => Number((r as HTMLElement).dataset['progress']) > 0)), { timeout: 30_000 }).toBe(true)
 
     const planner = page.locator('.agent[data-name="planner"]')
-    await expect.poll(() => planner.locator('.bar i').getAttribute('style')).toMatch(/width:\d+%/)
-    expect(await page.locator('#log li').count()).toBeGreaterThan(0)
+    await expect.poll(() => planner.locator('.bar i').getAttribute('style'), { timeout: 30_000 }).toMatch(/width:\d+%/)
+    // The log shows live events only: the store fills from the subscribe snapshots first, so
+    // the first live event (the simulator ticks every 250 ms) may come after every check above.
+    await expect.poll(() => page.locator('#log li').count(), { timeout: 30_000 }).toBeGreaterThan(0)
     await expect.poll(() => page.locator('#k-nodes').textContent(), { timeout: 30_000 }).not.toBe('0')
     expect(await page.locator('#url').textContent()).toBe(gateway.url)
     expect(problems).toEqual([])
@@ -82,7 +84,7 @@ describe('the dashboard page', () => {
     await expect.poll(() => page.locator('#start-status').textContent(), { timeout: 30_000 }).toMatch(/^started /)
     const id = (await page.locator('#start-status').textContent())!.replace('started ', '')
     await page.locator(`.request[data-id="${id}"]`).waitFor({ timeout: 30_000 })
-    expect(await page.locator(`.request[data-id="${id}"] .q`).textContent()).toBe('Check the staging deploy')
+    await expect.poll(() => page.locator(`.request[data-id="${id}"] .q`).textContent(), { timeout: 30_000 }).toBe('Check the staging deploy')
     expect(problems).toEqual([])
   })
 })
