@@ -2,7 +2,8 @@ import { createClient } from 'redis'
 import { decodeRoutingRedis, decodeWebguiRedis } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker } from 'agentwire/server'
-import { brokerError, closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './redis-log'
+import { brokerError } from './broker-error'
+import { closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './connection'
 
 /**
  * Ingest of the seed backends' Redis Pub/Sub channels, as those backends publish them:

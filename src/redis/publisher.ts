@@ -2,7 +2,10 @@ import { createClient } from 'redis'
 import { AgentEventSchema, AgentwireError, ErrorCode, parseChannel } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { RetentionOptions, StoredEvent } from 'agentwire/server'
-import { brokerError, closeClient, connectionOptions, createLogWriter, keysFor, type RedisClient, type RedisReconnectOptions } from './redis-log'
+import { brokerError } from './broker-error'
+import { closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './connection'
+import { createLogWriter } from './log-writer'
+import { keysFor } from './redis-log'
 
 /**
  * The publishing half of the Redis broker, for agent processes: no subscriber connection, no

@@ -1,22 +1,12 @@
 import { createClient } from 'redis'
 import { channelMatches, parseChannel } from 'agentwire/protocol'
-import type { AgentEvent } from 'agentwire/protocol'
-import type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from 'agentwire/server'
-import {
-  BrokerError,
-  brokerError,
-  closeClient,
-  connectionOptions,
-  createLogWriter,
-  escapeGlob,
-  keysFor,
-  parseNotify,
-  readLog,
-  readSnapshot,
-  type RedisClient,
-  type RedisHeartbeatOptions,
-  type RedisReconnectOptions,
-} from './redis-log'
+import type { Broker, ChannelSnapshot, Head, ReadResult, RetentionOptions } from 'agentwire/server'
+import { BrokerError, brokerError } from './broker-error'
+import { closeClient, connectionOptions, type RedisClient, type RedisHeartbeatOptions, type RedisReconnectOptions } from './connection'
+import { createCursors, type Note } from './cursors'
+import { createListenerIndex, type ListenerEntry } from './listener-index'
+import { createLogWriter } from './log-writer'
+import { escapeGlob, keysFor, parseNotify, readLog, readSnapshot } from './redis-log'
 
 /**
  * The Redis broker: several gateways become one system, with positions that mean the same on
@@ -31,7 +21,7 @@ import {
  * - `{prefix}:channels` — a set of every channel published to, for `channels(pattern)`.
  * - Pub/Sub `{prefix}:n:{channel}` — one message per appended entry, carrying it whole.
  *
- * Publish (shared with `createPublisher`, see redis-log.ts): one Lua script appends a batch,
+ * Publish (shared with `createPublisher`, see log-writer.ts): one Lua script appends a batch,
  * advances `seq` and stores the state, atomically, but only if the writer's view (epoch, seq)
  * is still current; the writer ran `reduce` on that view (Lua cannot) and retries on a stale
  * one. So position and state change together and a snapshot is never ahead of or behind its
@@ -45,7 +35,8 @@ import {
  * the cursor). Pub/Sub is at-most-once; the stream is not: nothing is lost while the log
  * reaches back. When it does not, or the epoch changed, listeners get `resync(channel, 'gap' |
  * 'epoch')` and the cursor jumps to the head (the snapshot the gateway then takes covers what
- * was skipped) — never a silent gap.
+ * was skipped) — never a silent gap. Listeners are indexed in listener-index.ts, the cursors
+ * kept in cursors.ts.
  *
  * Faults: node-redis reconnects with bounded full-jitter backoff; publish, read and snapshot
  * reject with a `BrokerError` while Redis is away (the caller decides); the subscriber
@@ -86,25 +77,6 @@ export interface RedisBroker extends Broker {
   ready(): Promise<void>
 }
 
-interface Entry {
-  readonly pattern: string
-  readonly listener: BrokerListener
-}
-
-/** A parsed notification: `channel\nepoch\nseq\ntime\nevent-json`. */
-type Note = NonNullable<ReturnType<typeof parseNotify>>
-
-interface Cursor {
-  /** '' until the channel is first seen with an epoch. */
-  epoch: string
-  seq: number
-  busy: boolean
-  again: boolean
-}
-
-/** Entries read per catch-up call. */
-const CATCH_UP_BATCH = 1000
-
 export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   const prefix = options.prefix ?? 'agentwire'
   const keys = keysFor(prefix)
@@ -119,17 +91,17 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   sub.on('error', (err: Error) => report(brokerError('redis (subscriber connection)', err)))
 
   const writer = createLogWriter(data, { keys, size, maxAgeMs, now })
-  /**
-   * The listeners, indexed so that a notification costs a lookup, not a pass over every
-   * subscription of the gateway: concrete channels by name, patterns in a list. Both hold arrays
-   * replaced on every change (copy on write), so a delivery iterates them without a copy while a
-   * listener may subscribe or dispose.
-   */
-  const exact = new Map<string, readonly Entry[]>()
-  let patterns: readonly Entry[] = []
+  const listeners = createListenerIndex(report)
+  const cursors = createCursors({
+    read: (channel, fromSeq, count) => readLog(data, keys, channel, fromSeq, count),
+    listeners,
+    onCatchUpError(channel, err) {
+      report(brokerError(`catch-up of ${channel}`, err))
+      scheduleRetry()
+    },
+  })
   /** Redis-level subscriptions by canonical pattern, ref-counted across listeners. */
   const redisSubs = new Map<string, number>()
-  const cursors = new Map<string, Cursor>()
   /**
    * Channels and patterns whose cursors are being initialised (subscribe), counted: until then
    * their notifications wait in `held`, in arrival order. Only theirs: a subscribe to one channel
@@ -166,59 +138,6 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     return check.channel
   }
 
-  function addEntry(entry: Entry): void {
-    if (entry.pattern.endsWith('*')) patterns = [...patterns, entry]
-    else exact.set(entry.pattern, [...(exact.get(entry.pattern) ?? []), entry])
-  }
-
-  function removeEntry(entry: Entry): void {
-    if (entry.pattern.endsWith('*')) {
-      patterns = patterns.filter((e) => e !== entry)
-      return
-    }
-    const rest = (exact.get(entry.pattern) ?? []).filter((e) => e !== entry)
-    if (rest.length > 0) exact.set(entry.pattern, rest)
-    else exact.delete(entry.pattern)
-  }
-
-  function wanted(channel: string): boolean {
-    if (exact.has(channel)) return true
-    for (const e of patterns) if (channelMatches(e.pattern, channel)) return true
-    return false
-  }
-
-  /** Every listener whose channel or pattern covers `channel`, concrete ones first. */
-  function* listenersOf(channel: string): Generator<Entry> {
-    const named = exact.get(channel)
-    if (named) yield* named
-    for (const e of patterns) if (channelMatches(e.pattern, channel)) yield e
-  }
-
-  function deliver(stored: StoredEvent): void {
-    const named = exact.get(stored.channel)
-    if (named) for (const e of named) event(e, stored)
-    for (const e of patterns) if (channelMatches(e.pattern, stored.channel)) event(e, stored)
-  }
-
-  function event(e: Entry, stored: StoredEvent): void {
-    try {
-      e.listener.event(stored)
-    } catch (err) {
-      report(err instanceof Error ? err : new Error(String(err)))
-    }
-  }
-
-  function resync(channel: string, reason: 'epoch' | 'gap'): void {
-    for (const e of listenersOf(channel)) {
-      if (!e.listener.resync) continue
-      try {
-        e.listener.resync(channel, reason)
-      } catch (err) {
-        report(err instanceof Error ? err : new Error(String(err)))
-      }
-    }
-  }
-
   /** The one Pub/Sub listener, for every notification channel this broker follows. */
   const onMessage = (message: string): void => onNotify(message)
 
@@ -230,7 +149,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       held.push(note)
       return
     }
-    route(note)
+    cursors.route(note)
   }
 
   function isInitialising(channel: string): boolean {
@@ -245,102 +164,19 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     for (const note of held.splice(0)) {
       if (closed) return
       if (isInitialising(note.channel)) still.push(note)
-      else route(note)
+      else cursors.route(note)
     }
     held.push(...still)
   }
 
-  function route(note: Note): void {
-    if (!wanted(note.channel)) return
-    let cursor = cursors.get(note.channel)
-    if (!cursor) {
-      // A channel first seen under a pattern: it did not exist when the pattern was subscribed.
-      cursor = { epoch: '', seq: 0, busy: false, again: false }
-      cursors.set(note.channel, cursor)
-    }
-    if (cursor.busy) {
-      cursor.again = true
-      return
-    }
-    if (cursor.epoch === '' && cursor.seq === 0) cursor.epoch = note.epoch
-    if (note.epoch === cursor.epoch && note.seq <= cursor.seq) return
-    if (note.epoch === cursor.epoch && note.seq === cursor.seq + 1) {
-      let event: AgentEvent
-      try {
-        event = JSON.parse(note.text) as AgentEvent
-      } catch {
-        void pump(note.channel, cursor)
-        return
-      }
-      cursor.seq = note.seq
-      deliver({ channel: note.channel, epoch: note.epoch, seq: note.seq, time: note.time, event })
-      return
-    }
-    void pump(note.channel, cursor)
-  }
-
-  /** Reads the stream after the cursor until it is current; the only place that can declare a gap. */
-  async function pump(channel: string, cursor: Cursor): Promise<void> {
-    if (cursor.busy) {
-      cursor.again = true
-      return
-    }
-    cursor.busy = true
-    try {
-      do {
-        cursor.again = false
-        for (;;) {
-          const r = await readLog(data, keys, channel, cursor.seq + 1, CATCH_UP_BATCH)
-          if (closed || cursors.get(channel) !== cursor) return
-          if (r.epoch === '') {
-            // The log is gone and no new one has started yet.
-            if (cursor.epoch !== '' && cursor.seq > 0) resync(channel, 'epoch')
-            cursor.epoch = ''
-            cursor.seq = 0
-            break
-          }
-          if (cursor.epoch === '') cursor.epoch = r.epoch
-          if (r.epoch !== cursor.epoch || r.head < cursor.seq) {
-            cursor.epoch = r.epoch
-            cursor.seq = r.head
-            resync(channel, 'epoch')
-            break
-          }
-          const first = r.events[0]
-          if (r.head > cursor.seq && (!first || first.seq !== cursor.seq + 1)) {
-            cursor.seq = r.head
-            resync(channel, 'gap')
-            break
-          }
-          for (const stored of r.events) {
-            if (stored.seq !== cursor.seq + 1) continue
-            cursor.seq = stored.seq
-            deliver(stored)
-          }
-          if (r.events.length < CATCH_UP_BATCH) break
-        }
-      } while (cursor.again && !closed)
-    } catch (err) {
-      report(brokerError(`catch-up of ${channel}`, err))
-      scheduleRetry()
-    } finally {
-      cursor.busy = false
-    }
-  }
-
   function catchUpAll(): void {
-    for (const [channel, cursor] of cursors) void pump(channel, cursor)
+    cursors.catchUp()
     // Channels born under a pattern while this node was cut off have no cursor yet.
     for (const pattern of redisSubs.keys()) {
       if (!pattern.endsWith('*')) continue
       channels(pattern)
         .then((found) => {
-          for (const channel of found) {
-            if (closed || cursors.has(channel) || !wanted(channel)) continue
-            const cursor: Cursor = { epoch: '', seq: 0, busy: false, again: false }
-            cursors.set(channel, cursor)
-            void pump(channel, cursor)
-          }
+          for (const channel of found) cursors.follow(channel)
         })
         .catch((err: unknown) => {
           report(brokerError(`catch-up of ${pattern}`, err))
@@ -397,7 +233,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     async subscribe(pattern, listener) {
       const canon = canonical(pattern, true)
       await ready()
-      const entry: Entry = { pattern: canon, listener }
+      const entry: ListenerEntry = { pattern: canon, listener }
       initialising.set(canon, (initialising.get(canon) ?? 0) + 1)
       try {
         const count = redisSubs.get(canon) ?? 0
@@ -411,10 +247,9 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
         const concrete = canon.endsWith('*') ? await channels(canon) : [canon]
         for (const channel of concrete) {
           if (cursors.has(channel)) continue
-          const h = await head(channel)
-          if (!cursors.has(channel)) cursors.set(channel, { epoch: h.epoch, seq: h.seq, busy: false, again: false })
+          cursors.start(channel, await head(channel))
         }
-        addEntry(entry)
+        listeners.add(entry)
       } catch (err) {
         await releaseRedisSub(canon)
         throw brokerError(`subscribe(${canon})`, err)
@@ -428,8 +263,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       return async () => {
         if (disposed) return
         disposed = true
-        removeEntry(entry)
-        for (const channel of [...cursors.keys()]) if (!wanted(channel)) cursors.delete(channel)
+        listeners.remove(entry)
+        cursors.sweep()
         await releaseRedisSub(canon)
       }
     },
@@ -470,9 +305,8 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       if (retryTimer) clearTimeout(retryTimer)
       retryTimer = undefined
       writer.close()
-      exact.clear()
-      patterns = []
-      cursors.clear()
+      listeners.clear()
+      cursors.close()
       await Promise.all([closeClient(data), closeClient(sub)])
     },
   }

@@ -1,33 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { createClient } from 'redis'
-import { AgentwireError, ErrorCode, initialState, reduce } from 'agentwire/protocol'
+import { initialState } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
 import type { StoredEvent } from 'agentwire/server'
+import type { RedisClient } from './connection'
 
 /**
  * The positioned log in Redis that `redisBroker` and `createPublisher` share: key layout, the
- * Lua scripts, and the one publish path (a per-channel group-commit writer). The design is
- * described at the top of redis-broker.ts.
+ * Lua scripts, and how a channel's log, head and state are read back. Appending is the log
+ * writer's (log-writer.ts). The design is described at the top of redis-broker.ts.
  */
-
-/** A connected node-redis client (any modules). */
-export type RedisClient = ReturnType<typeof createClient>
-
-/** How long to wait between reconnect attempts to Redis. */
-export interface RedisReconnectOptions {
-  /** Lower bound of every delay. @default 50 */
-  initialDelayMs?: number
-  /** Upper bound of every delay: the S3 promise is "resubscribed within 1 s of Redis coming back". @default 1000 */
-  maxDelayMs?: number
-}
-
-/** Every failure of a Redis-backed broker or publisher: the connection is down, or Redis refused. */
-export class BrokerError extends AgentwireError {
-  override readonly name = 'BrokerError'
-  constructor(message: string, options: { cause?: unknown; code?: ErrorCode; retryable?: boolean } = {}) {
-    super(options.code ?? ErrorCode.Overloaded, message, { cause: options.cause, retryable: options.retryable ?? true })
-  }
-}
 
 /** Key names under one prefix. Channel names never contain `\n`, so the notify payload can be line-framed. */
 export interface Keys {
@@ -61,27 +42,6 @@ export function escapeGlob(s: string): string {
 /** A fresh epoch: random, so two lives of one channel never share one. */
 export function newEpoch(): string {
   return randomBytes(9).toString('base64url')
-}
-
-/**
- * Liveness of a Redis connection. TCP alone does not notice a link that went silent without
- * closing (a NAT or firewall that dropped its state, a half-open connection, a black hole): its
- * keepalive gives up after hours. So each connection sends a PING every `intervalMs`, and one on
- * which nothing has moved for `intervalMs + timeoutMs` is dropped and reconnected.
- */
-export interface RedisHeartbeatOptions {
-  /** A PING this often on each connection (after the previous one was answered). @default 5000 */
-  intervalMs?: number
-  /** How much longer than `intervalMs` a connection may stay silent before it is dropped. @default 5000 */
-  timeoutMs?: number
-}
-
-/** Full-jitter backoff in [initial, min(max, initial·2^n)], exponent capped so it never overflows. */
-export function reconnectDelay(attempt: number, options: RedisReconnectOptions = {}, random: () => number = Math.random): number {
-  const initial = Math.max(1, options.initialDelayMs ?? 50)
-  const max = Math.max(initial, options.maxDelayMs ?? 1000)
-  const ceiling = Math.min(max, initial * 2 ** Math.min(Math.max(0, attempt), 31))
-  return Math.round(initial + random() * (ceiling - initial))
 }
 
 // ── Lua ────────────────────────────────────────────────────────────────────────────────
@@ -162,15 +122,15 @@ end
 return {epoch, redis.call('HGET', KEYS[1], 'seq') or '0', redis.call('HGET', KEYS[1], 'state') or ''}
 `
 
-interface Script {
+export interface Script {
   readonly source: string
   readonly sha: string
 }
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') })
-const SCRIPTS = { publish: script(PUBLISH_SCRIPT), read: script(READ_SCRIPT), snapshot: script(SNAPSHOT_SCRIPT) }
+export const SCRIPTS = { publish: script(PUBLISH_SCRIPT), read: script(READ_SCRIPT), snapshot: script(SNAPSHOT_SCRIPT) }
 
 /** EVALSHA, falling back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH). */
-async function run(client: RedisClient, s: Script, keys: string[], args: string[]): Promise<unknown> {
+export async function run(client: RedisClient, s: Script, keys: string[], args: string[]): Promise<unknown> {
   try {
     return await client.sendCommand(['EVALSHA', s.sha, String(keys.length), ...keys, ...args])
   } catch (err) {
@@ -179,17 +139,6 @@ async function run(client: RedisClient, s: Script, keys: string[], args: string[
     }
     throw err
   }
-}
-
-/** Turns whatever node-redis threw into a BrokerError with a message that says what failed. */
-export function brokerError(what: string, err: unknown): BrokerError {
-  if (err instanceof BrokerError) return err
-  const reason = err instanceof Error ? err.message : String(err)
-  const replied = err instanceof Error && err.constructor.name.endsWith('ErrorReply')
-  return new BrokerError(`${what} failed: ${replied ? 'Redis replied' : 'Redis unavailable'}: ${reason}`, {
-    cause: err,
-    code: replied ? ErrorCode.Internal : ErrorCode.Overloaded,
-  })
 }
 
 // ── state as JSON ──────────────────────────────────────────────────────────────────────
@@ -246,146 +195,6 @@ export async function readSnapshot(client: RedisClient, keys: Keys, channel: str
   return { epoch, seq: Number(seq), state: parseState(state) }
 }
 
-// ── writing ────────────────────────────────────────────────────────────────────────────
-
-export interface LogWriterOptions {
-  readonly keys: Keys
-  /** Events kept per channel (XADD MAXLEN ~). */
-  readonly size: number
-  /** Entries older than this are trimmed on the next publish; 0 keeps them until `size` pushes them out. */
-  readonly maxAgeMs: number
-  readonly now: () => number
-  /** Most events sent in one script call. @default 256 */
-  readonly maxBatch?: number
-  /** Channels whose last state is kept in memory to skip a read before publishing. @default 1000 */
-  readonly maxCachedChannels?: number
-}
-
-export interface LogWriter {
-  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
-  /** Rejects what is queued; later publishes reject too. */
-  close(): void
-}
-
-interface Pending {
-  readonly event: AgentEvent
-  readonly text: string
-  resolve(stored: StoredEvent): void
-  reject(err: unknown): void
-}
-
-interface ChannelLog {
-  view: { epoch: string; seq: number; state: AgentwireState } | undefined
-  readonly queue: Pending[]
-  running: boolean
-}
-
-/** Compare-and-set attempts before a batch is given up (each failure means another writer got in first). */
-const MAX_ATTEMPTS = 64
-
-/**
- * The one publish path. Per channel, calls queue while a script call is in flight and go out
- * together in the next one (group commit), so order is call order and throughput does not
- * pay one round trip per event. The writer reduces the state itself (Lua cannot run `reduce`)
- * and the script stores it only if nobody else appended since the writer last looked.
- */
-export function createLogWriter(client: RedisClient, options: LogWriterOptions): LogWriter {
-  const { keys } = options
-  const maxBatch = options.maxBatch ?? 256
-  const maxCached = options.maxCachedChannels ?? 1000
-  const logs = new Map<string, ChannelLog>()
-  let closed = false
-
-  function logOf(channel: string): ChannelLog {
-    let log = logs.get(channel)
-    if (log) {
-      // Re-insert: Map order is then least recently used first, for eviction.
-      logs.delete(channel)
-      logs.set(channel, log)
-      return log
-    }
-    // Evict idle channels before inserting: a new entry is idle too (its queue is still empty),
-    // and evicting it would let the next publish on the channel start a second drain beside
-    // the first, whose batches then race each other out of call order. While every cached
-    // channel is busy the map grows past maxCached; the next calls shrink it back.
-    if (logs.size >= maxCached) {
-      for (const [name, other] of logs) {
-        if (logs.size < maxCached) break
-        if (!other.running && other.queue.length === 0) logs.delete(name)
-      }
-    }
-    log = { view: undefined, queue: [], running: false }
-    logs.set(channel, log)
-    return log
-  }
-
-  async function drain(channel: string, log: ChannelLog): Promise<void> {
-    log.running = true
-    try {
-      while (log.queue.length > 0) {
-        const batch = log.queue.splice(0, maxBatch)
-        try {
-          const stored = await appendBatch(channel, log, batch)
-          batch.forEach((p, i) => p.resolve(stored[i]!))
-        } catch (err) {
-          // Unknown whether the script ran: forget the view so the next call re-reads it.
-          log.view = undefined
-          const error = brokerError(`publish on ${channel}`, err)
-          for (const p of batch) p.reject(error)
-        }
-      }
-    } finally {
-      log.running = false
-    }
-  }
-
-  async function appendBatch(channel: string, log: ChannelLog, batch: Pending[]): Promise<StoredEvent[]> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      if (closed) throw new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false })
-      const view = log.view
-      let state = view?.state ?? initialState()
-      for (const p of batch) state = reduce(state, p.event)
-      const time = options.now()
-      const args = [
-        view?.epoch ?? '',
-        String(view?.seq ?? -1),
-        JSON.stringify(state),
-        newEpoch(),
-        String(time),
-        String(options.size),
-        String(options.maxAgeMs > 0 ? time - options.maxAgeMs : 0),
-        channel,
-        keys.notify(channel),
-        ...batch.map((p) => p.text),
-      ]
-      const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels], args)) as [number, string, number, string?]
-      const [ok, epoch, seq] = reply
-      if (ok === 1) {
-        log.view = { epoch, seq: seq + batch.length - 1, state }
-        return batch.map((p, i) => ({ channel, epoch, seq: seq + i, time, event: p.event }))
-      }
-      log.view = { epoch, seq: Number(seq), state: parseState(reply[3] ?? '') }
-    }
-    throw new BrokerError(`publish on ${channel} lost ${MAX_ATTEMPTS} races with other writers in a row`, { code: ErrorCode.Conflict })
-  }
-
-  return {
-    publish(channel, event) {
-      if (closed) return Promise.reject(new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false }))
-      return new Promise<StoredEvent>((resolve, reject) => {
-        const log = logOf(channel)
-        log.queue.push({ event, text: JSON.stringify(event), resolve, reject })
-        if (!log.running) void drain(channel, log)
-      })
-    },
-    close() {
-      closed = true
-      const error = new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false })
-      for (const log of logs.values()) for (const p of log.queue.splice(0)) p.reject(error)
-    },
-  }
-}
-
 /** Parses one notify message: `channel\nepoch\nseq\ntime\nevent-json`. */
 export function parseNotify(message: string): { channel: string; epoch: string; seq: number; time: number; text: string } | undefined {
   const a = message.indexOf('\n')
@@ -397,48 +206,4 @@ export function parseNotify(message: string): { channel: string; epoch: string; 
   const time = Number(message.slice(c + 1, d))
   if (!Number.isSafeInteger(seq) || seq < 1) return undefined
   return { channel: message.slice(0, a), epoch: message.slice(a + 1, b), seq, time, text: message.slice(d + 1) }
-}
-
-/**
- * node-redis options shared by every connection agentwire opens. `heartbeat` (on unless
- * `false`) is node-redis's `pingInterval` plus a `socketTimeout` of interval + timeout: a PING
- * written counts as movement too, so a link is dropped between `interval + timeout` and
- * `2 × interval + timeout` after the last byte it received.
- */
-export function connectionOptions(url: string, reconnect: RedisReconnectOptions | undefined, offlineQueue: boolean, heartbeat?: RedisHeartbeatOptions | false) {
-  const beat = heartbeat === false ? undefined : { intervalMs: Math.max(1, heartbeat?.intervalMs ?? 5000), timeoutMs: Math.max(1, heartbeat?.timeoutMs ?? 5000) }
-  return {
-    url,
-    // Commands while disconnected fail at once (the caller decides), except on the
-    // subscriber connection, whose SUBSCRIBEs should simply happen once Redis is back.
-    disableOfflineQueue: !offlineQueue,
-    ...(beat ? { pingInterval: beat.intervalMs } : {}),
-    socket: {
-      // An attempt that timed out (connected, then no answer: a black hole, a stalled Redis)
-      // has already waited its socket timeout: the next one starts after the shortest delay,
-      // so the link is back soon after the path heals instead of one more backoff later.
-      reconnectStrategy: (retries: number, cause?: unknown) => (isSocketTimeout(cause) ? reconnectDelay(0, reconnect) : reconnectDelay(retries, reconnect)),
-      keepAlive: true,
-      ...(beat ? { socketTimeout: beat.intervalMs + beat.timeoutMs } : {}),
-    },
-  }
-}
-
-/** node-redis's SocketTimeoutError (by name: the class is not part of its public exports in every version). */
-function isSocketTimeout(error: unknown): boolean {
-  return error instanceof Error && error.constructor.name === 'SocketTimeoutError'
-}
-
-/** Closes a client without hanging on a dead connection. */
-export async function closeClient(client: RedisClient): Promise<void> {
-  if (!client.isOpen) return
-  if (!client.isReady) {
-    client.destroy()
-    return
-  }
-  try {
-    await client.close()
-  } catch {
-    client.destroy()
-  }
 }

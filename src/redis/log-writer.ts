@@ -1,0 +1,144 @@
+import { ErrorCode, initialState, reduce } from 'agentwire/protocol'
+import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
+import type { StoredEvent } from 'agentwire/server'
+import { BrokerError, brokerError } from './broker-error'
+import type { RedisClient } from './connection'
+import { newEpoch, parseState, run, SCRIPTS, type Keys } from './redis-log'
+
+export interface LogWriterOptions {
+  readonly keys: Keys
+  /** Events kept per channel (XADD MAXLEN ~). */
+  readonly size: number
+  /** Entries older than this are trimmed on the next publish; 0 keeps them until `size` pushes them out. */
+  readonly maxAgeMs: number
+  readonly now: () => number
+  /** Most events sent in one script call. @default 256 */
+  readonly maxBatch?: number
+  /** Channels whose last state is kept in memory to skip a read before publishing. @default 1000 */
+  readonly maxCachedChannels?: number
+}
+
+export interface LogWriter {
+  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  /** Rejects what is queued; later publishes reject too. */
+  close(): void
+}
+
+interface Pending {
+  readonly event: AgentEvent
+  readonly text: string
+  resolve(stored: StoredEvent): void
+  reject(err: unknown): void
+}
+
+interface ChannelLog {
+  view: { epoch: string; seq: number; state: AgentwireState } | undefined
+  readonly queue: Pending[]
+  running: boolean
+}
+
+/** Compare-and-set attempts before a batch is given up (each failure means another writer got in first). */
+const MAX_ATTEMPTS = 64
+
+/**
+ * The one publish path. Per channel, calls queue while a script call is in flight and go out
+ * together in the next one (group commit), so order is call order and throughput does not
+ * pay one round trip per event. The writer reduces the state itself (Lua cannot run `reduce`)
+ * and the script stores it only if nobody else appended since the writer last looked.
+ */
+export function createLogWriter(client: RedisClient, options: LogWriterOptions): LogWriter {
+  const { keys } = options
+  const maxBatch = options.maxBatch ?? 256
+  const maxCached = options.maxCachedChannels ?? 1000
+  const logs = new Map<string, ChannelLog>()
+  let closed = false
+
+  function logOf(channel: string): ChannelLog {
+    let log = logs.get(channel)
+    if (log) {
+      // Re-insert: Map order is then least recently used first, for eviction.
+      logs.delete(channel)
+      logs.set(channel, log)
+      return log
+    }
+    // Evict idle channels before inserting: a new entry is idle too (its queue is still empty),
+    // and evicting it would let the next publish on the channel start a second drain beside
+    // the first, whose batches then race each other out of call order. While every cached
+    // channel is busy the map grows past maxCached; the next calls shrink it back.
+    if (logs.size >= maxCached) {
+      for (const [name, other] of logs) {
+        if (logs.size < maxCached) break
+        if (!other.running && other.queue.length === 0) logs.delete(name)
+      }
+    }
+    log = { view: undefined, queue: [], running: false }
+    logs.set(channel, log)
+    return log
+  }
+
+  async function drain(channel: string, log: ChannelLog): Promise<void> {
+    log.running = true
+    try {
+      while (log.queue.length > 0) {
+        const batch = log.queue.splice(0, maxBatch)
+        try {
+          const stored = await appendBatch(channel, log, batch)
+          batch.forEach((p, i) => p.resolve(stored[i]!))
+        } catch (err) {
+          // Unknown whether the script ran: forget the view so the next call re-reads it.
+          log.view = undefined
+          const error = brokerError(`publish on ${channel}`, err)
+          for (const p of batch) p.reject(error)
+        }
+      }
+    } finally {
+      log.running = false
+    }
+  }
+
+  async function appendBatch(channel: string, log: ChannelLog, batch: Pending[]): Promise<StoredEvent[]> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (closed) throw new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false })
+      const view = log.view
+      let state = view?.state ?? initialState()
+      for (const p of batch) state = reduce(state, p.event)
+      const time = options.now()
+      const args = [
+        view?.epoch ?? '',
+        String(view?.seq ?? -1),
+        JSON.stringify(state),
+        newEpoch(),
+        String(time),
+        String(options.size),
+        String(options.maxAgeMs > 0 ? time - options.maxAgeMs : 0),
+        channel,
+        keys.notify(channel),
+        ...batch.map((p) => p.text),
+      ]
+      const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels], args)) as [number, string, number, string?]
+      const [ok, epoch, seq] = reply
+      if (ok === 1) {
+        log.view = { epoch, seq: seq + batch.length - 1, state }
+        return batch.map((p, i) => ({ channel, epoch, seq: seq + i, time, event: p.event }))
+      }
+      log.view = { epoch, seq: Number(seq), state: parseState(reply[3] ?? '') }
+    }
+    throw new BrokerError(`publish on ${channel} lost ${MAX_ATTEMPTS} races with other writers in a row`, { code: ErrorCode.Conflict })
+  }
+
+  return {
+    publish(channel, event) {
+      if (closed) return Promise.reject(new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false }))
+      return new Promise<StoredEvent>((resolve, reject) => {
+        const log = logOf(channel)
+        log.queue.push({ event, text: JSON.stringify(event), resolve, reject })
+        if (!log.running) void drain(channel, log)
+      })
+    },
+    close() {
+      closed = true
+      const error = new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false })
+      for (const log of logs.values()) for (const p of log.queue.splice(0)) p.reject(error)
+    },
+  }
+}
