@@ -41,7 +41,7 @@ const tcp = trackSockets(httpServer);
 const io = new Server(httpServer, { cors: { origin: '*' } });
 
 const roomOf = (rid) => `request:${String(rid)}`;
-const eventNameFor = (type) => (type === 'state' ? 'state' : HOUSE.events === 'single' ? 'progress' : type);
+const eventNameFor = (type, mode = HOUSE.events) => (type === 'state' ? 'state' : mode === 'single' ? 'progress' : type);
 const asNumberIfNumeric = (rid) => (/^\d+$/.test(String(rid)) ? Number(rid) : rid);
 
 /** Emit a server message. target: {requestId} -> room, {socketId} -> one socket. */
@@ -460,7 +460,7 @@ function scenarioStep(i) {
   return { index: idx, id: `step-${idx}`, numId: 100 + idx, name: TOOLS[(idx - 1) % TOOLS.length] };
 }
 
-function buildScenario(seed, mode, requestId) {
+function buildScenario(seed, mode, requestId, events = HOUSE.events) {
   const rng = makeRng(seed);
   const base = scenarioBaseMs(seed);
   const body = [];
@@ -503,12 +503,12 @@ function buildScenario(seed, mode, requestId) {
       msg = encodeState(req, it.c, ms);
     }
     const type = it.kind === 'state' ? 'state' : msg.type;
-    return { index: i, type, event: eventNameFor(type), room: roomOf(requestId), variant: it.c, payload: wire(msg) };
+    return { index: i, type, event: eventNameFor(type, events), room: roomOf(requestId), variant: it.c, payload: wire(msg) };
   });
 }
 
-async function runScenario(seed, mode, requestId, interval) {
-  const plan = buildScenario(seed, mode, requestId);
+async function runScenario(seed, mode, requestId, interval, events) {
+  const plan = buildScenario(seed, mode, requestId, events);
   for (const m of plan) {
     const r = emitMsg(m.payload, { room: m.room }, 'scenario', { event: m.event, type: m.type, scenarioSeed: seed, variant: m.variant });
     m.seq = r.seq; m.recipients = r.recipients;
@@ -524,6 +524,7 @@ async function runScenario(seed, mode, requestId, interval) {
 }
 
 // ---------------------------------------------------------------- control API
+const qEvents = (url) => (['single', 'typed'].includes(url.searchParams.get('events')) ? url.searchParams.get('events') : HOUSE.events);
 const routes = {
   'GET /control/info': async () => ({
     server: 'progress', seed: args.seed, port, controlPort, house: HOUSE,
@@ -537,14 +538,16 @@ const routes = {
   'GET /control/scenario': async (req, url) => {
     const seed = qNum(url, 'seed', args.seed);
     const rid = url.searchParams.get('requestId') || 'req-123';
-    return { seed, mode: qMode(url), requestId: rid, room: roomOf(rid), events: HOUSE.events, messages: buildScenario(seed, qMode(url), rid) };
+    const events = qEvents(url);
+    return { seed, mode: qMode(url), requestId: rid, room: roomOf(rid), events, messages: buildScenario(seed, qMode(url), rid, events) };
   },
   'POST /control/scenario': async (req, url) => {
     const seed = qNum(url, 'seed', args.seed);
     const mode = qMode(url);
     const rid = url.searchParams.get('requestId') || 'req-123';
-    const messages = await runScenario(seed, mode, rid, qNum(url, 'interval', 0));
-    return { seed, mode, requestId: rid, room: roomOf(rid), events: HOUSE.events, count: messages.length, messages };
+    const events = qEvents(url);
+    const messages = await runScenario(seed, mode, rid, qNum(url, 'interval', 0), events);
+    return { seed, mode, requestId: rid, room: roomOf(rid), events, count: messages.length, messages };
   },
   'POST /control/emit': async (req) => {
     const b = await readJson(req);

@@ -66,7 +66,13 @@ function subscriptionsOf(socketId) {
 // ---------------------------------------------------------------- server
 const httpServer = http.createServer((req, res) => api(req, res).catch((e) => sendJson(res, 400, { error: e.message })));
 const tcp = trackSockets(httpServer);
-const io = new Server(httpServer, { cors: { origin: '*' } });
+// --recovery on: Socket.IO connection state recovery (rooms and missed events restored on a
+// quick reconnect); default off: a reconnecting client gets a new socket and must resubscribe.
+const RECOVERY = args.recovery === 'on' || args.recovery === 'true';
+const io = new Server(httpServer, {
+  cors: { origin: '*' },
+  ...(RECOVERY ? { connectionStateRecovery: { maxDisconnectionDuration: 120000, skipMiddlewares: true } } : {}),
+});
 
 function ack(fn, ok, body) {
   if (typeof fn !== 'function') return;
@@ -92,8 +98,16 @@ function nowStamp() { return encodeTime(HOUSE.timestamp, Date.now()); }
 
 io.on('connection', (socket) => {
   const userId = socket.handshake.auth?.userId ?? socket.handshake.query?.userId ?? null;
-  socket.data.userId = userId;
-  socket.data.ready = false;
+  if (socket.recovered) {
+    // rooms came back with the session: rebuild the subscription maps from them
+    for (const room of socket.rooms) {
+      const i = room.indexOf(':');
+      if (i > 0 && KINDS.includes(room.slice(0, i))) subscribe(socket, room.slice(0, i), room.slice(i + 1));
+    }
+  } else {
+    socket.data.userId = userId;
+    socket.data.ready = false;
+  }
 
   const rec = (event, args2) => received.push({ via: 'socket.io', socketId: socket.id, event, payload: args2[0], args: args2.length > 1 ? args2 : undefined });
 
@@ -157,7 +171,10 @@ io.on('connection', (socket) => {
     rec(event, a);
   });
 
-  socket.on('disconnect', () => unsubscribeAll(socket));
+  socket.on('disconnect', () => {
+    // with recovery the rooms may come back, but the maps are rebuilt on reconnect anyway
+    unsubscribeAll(socket);
+  });
 });
 
 /** Emit and record. target: {all:true} | {room} | {socketId}. */
@@ -298,7 +315,7 @@ const EVENTS = [
   'system:notification',
 ];
 const COMMON = {
-  idForm: ['string', 'number', 'uuid'],
+  idForm: ['string', 'number', 'numeric_string', 'uuid'],
   userId: ['string', 'number', 'null', 'missing'],
   timestamp: ['iso', 'epoch_ms', 'epoch_s', 'numeric_string'],
   extra: ['none', 'extra'],
@@ -361,7 +378,8 @@ function buildPayload(event, c, ctx) {
     if (c.extra === 'extra') { p.id = `notif-${seed}-${j}`; p.source = 'system'; p.ttl = '30000'; }
     return p;
   }
-  const id = ids[kind][c.idForm];
+  // numeric_string: the number id sent as a string ("102"), same room as the number 102
+  const id = c.idForm === 'numeric_string' ? String(ids[kind].number) : ids[kind][c.idForm];
   const p = { [`${kind}Id`]: id };
   if (kind === 'agent' && action !== 'deleted') {
     let agent;
@@ -449,7 +467,7 @@ async function runScenario(seed, mode, interval) {
 // ---------------------------------------------------------------- control API
 const routes = {
   'GET /control/info': async () => ({
-    server: 'rooms', seed: args.seed, port, controlPort, house: HOUSE,
+    server: 'rooms', seed: args.seed, port, controlPort, house: HOUSE, recovery: RECOVERY,
     clients: [...io.sockets.sockets.values()].map((s) => ({ id: s.id, ready: s.data.ready, userId: s.data.userId, rooms: [...s.rooms].filter((r) => r !== s.id) })),
   }),
   'GET /control/clients': async () => [...io.sockets.sockets.values()].map((s) => ({ id: s.id, ready: s.data.ready, userId: s.data.userId, rooms: [...s.rooms].filter((r) => r !== s.id) })),

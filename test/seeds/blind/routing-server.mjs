@@ -143,7 +143,7 @@ const AGENTS = [
 ];
 
 const ROUTING_DIMS = {
-  taskId: ['string', 'number', 'uuid'],
+  taskId: ['string', 'number', 'numeric_string', 'uuid'],
   strengths: ['array', 'empty', 'missing', 'null'],
   cost: ['number', 'integer', 'string', 'null', 'missing'],
   latency: ['seconds', 'ms_integer', 'string', 'null', 'missing'],
@@ -157,6 +157,7 @@ const STATUS_DIMS = {
   load: ['fraction', 'percent', 'string', 'integer', 'null', 'missing'],
   timestamp: ['missing', 'iso', 'epoch_ms', 'epoch_s'],
   agentId: ['missing', 'string', 'number'],
+  error: ['missing', 'null', 'string', 'object'],
   extra: ['none', 'extra'],
   wire: ['envelope', 'envelope_extra', 'bare'],
 };
@@ -196,7 +197,7 @@ function buildRoutingDecision(rng, c, seed, j, ms) {
     agent.qValue = Math.round(rng.next() * 1000) / 1000;
   }
   const payload = {};
-  payload.taskId = c.taskId === 'number' ? n : c.taskId === 'uuid' ? uuidFrom(rng) : `task-${n}`;
+  payload.taskId = c.taskId === 'number' ? n : c.taskId === 'numeric_string' ? String(n) : c.taskId === 'uuid' ? uuidFrom(rng) : `task-${n}`;
   payload.agent = agent;
   put(payload, 'timestamp', encodeTime(c.timestamp, ms));
   if (c.payloadExtra === 'extra') {
@@ -225,6 +226,9 @@ function buildAgentStatus(rng, c, seed, j, ms) {
   put(payload, 'timestamp', encodeTime(c.timestamp, ms));
   if (c.agentId === 'string') payload.agentId = `agent-${(seed + j) % AGENTS.length}`;
   else if (c.agentId === 'number') payload.agentId = (seed + j) % AGENTS.length;
+  if (c.error === 'null') payload.error = null;
+  else if (c.error === 'string') payload.error = 'heartbeat missed';
+  else if (c.error === 'object') payload.error = { code: 'HEARTBEAT_TIMEOUT', message: 'heartbeat missed', since: new Date(ms - 5000).toISOString() };
   if (c.extra === 'extra') {
     payload.currentTasks = j % 4;
     payload.maxConcurrent = '4';

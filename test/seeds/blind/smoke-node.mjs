@@ -107,7 +107,7 @@ async function smokeRouting() {
       res.messages.every((m) => tapped.some((t) => t.channel === m.channel && t.message === m.raw)));
     check('routing: /control/sent (via redis) lists every publication', res.messages.every((m) => sentRedis.some((r) => r.raw === m.raw && r.channel === m.channel)));
     const cov = coverage(res.messages, (m) => m.type);
-    const dims = { routing_decision: { wire: 3, timestamp: 5, taskId: 3, cost: 5 }, agent_status: { status: 8, load: 6, wire: 3 } };
+    const dims = { routing_decision: { wire: 3, timestamp: 5, taskId: 4, cost: 5 }, agent_status: { status: 8, load: 6, wire: 3, error: 4 } };
     check('routing: every variant of every dimension appears (mixed mode)', Object.entries(dims).every(([t, ds]) => Object.entries(ds).every(([d, n]) => cov[t]?.[d]?.size === n)), cov.routing_decision && Object.fromEntries(Object.entries(cov.routing_decision).map(([k, v]) => [k, [...v]])));
     const statuses = frames.map((f) => JSON.parse(f)).filter((o) => o.type === 'agent_status').map((o) => o.payload.status);
     check('routing: status words beyond available|busy|offline are emitted', statuses.some((s) => !['available', 'busy', 'offline'].includes(s)), statuses);
@@ -201,7 +201,7 @@ async function smokeRooms() {
     const ALL = ['agent:created', 'agent:updated', 'agent:deleted', 'agent:statusChanged', 'chat:created', 'chat:updated', 'chat:deleted', 'chat:messageCreated', 'chat:participantJoined', 'chat:participantLeft', 'collection:created', 'collection:updated', 'collection:deleted', 'system:notification'];
     check('rooms: all 14 server-to-client events emitted', ALL.every((e) => names.has(e)), ALL.filter((e) => !names.has(e)));
     const cov = coverage(res.messages.filter((m) => !m.ghost), (m) => m.event);
-    check('rooms: every variant of every dimension appears per event', Object.values(cov).every((ds) => ['timestamp', 'extra'].every((d) => ds[d]?.size === (d === 'timestamp' ? 4 : 2))) && cov['agent:updated'].agentStatus.size === 8 && cov['system:notification'].level.size === 6);
+    check('rooms: every variant of every dimension appears per event', Object.values(cov).every((ds) => ['timestamp', 'extra'].every((d) => ds[d]?.size === (d === 'timestamp' ? 4 : 2))) && cov['agent:updated'].agentStatus.size === 8 && cov['agent:deleted'].idForm.size === 4 && cov['system:notification'].level.size === 6);
 
     // unsubscribe, then an event for that room must not arrive
     const s0 = plan.subscribe[0];
@@ -247,11 +247,25 @@ async function smokeRooms() {
 
     const port = srv.port;
     await srv.stop();
-    const srv2 = await startServer('rooms-server.mjs', ['--port', String(port), '--seed', String(SEED)]);
+    const srv2 = await startServer('rooms-server.mjs', ['--port', String(port), '--seed', String(SEED), '--recovery', 'on']);
     try {
-      const s2 = ioClient(`http://127.0.0.1:${port}`, { reconnection: false });
+      const s2 = ioClient(`http://127.0.0.1:${port}`, { reconnectionDelay: 50, reconnectionDelayMax: 200 });
+      const g2 = [];
+      s2.onAny((event, payload) => g2.push({ event, payload }));
       await new Promise((r, j) => { s2.once('connect', r); s2.once('connect_error', j); });
       check('rooms: restarts on the same port (polling+upgrade client connects)', srv2.port === port && s2.connected);
+      await until(() => s2.io.engine.transport.name === 'websocket', 2000);
+      await s2.timeout(2000).emitWithAck('subscribe:chat', 'c-1');
+      const ev = (n) => ({ event: 'chat:messageCreated', payload: { chatId: 'c-1', messageId: n, userId: null, timestamp: n } });
+      // the client needs one event (an offset) before a session can be recovered
+      await postJson(`${srv2.control}/control/emit`, ev(0));
+      await until(() => g2.length >= 1);
+      await postJson(`${srv2.control}/control/drop`);
+      await postJson(`${srv2.control}/control/emit`, ev(1));
+      await new Promise((r) => s2.once('connect', r));
+      await postJson(`${srv2.control}/control/emit`, ev(2));
+      await until(() => g2.length >= 3);
+      check('rooms --recovery on: reconnect recovers rooms and the event emitted while away', s2.recovered === true && same(g2, [ev(0), ev(1), ev(2)]), { recovered: s2.recovered, g2 });
       s2.close();
     } finally { await srv2.stop(); }
   } finally { await srv.stop(); }
@@ -339,6 +353,11 @@ async function smokeProgress(events) {
     check(`progress[${events}]: /control/sent (scenario) == received`, same(sentSc.map((r) => ({ event: r.event, payload: r.payload })), got));
     const cov = coverage(res.messages, (m) => m.type);
     check(`progress[${events}]: every progress step form and status appears`, cov.progress.step.size === 8 && cov.progress.status.size === 10 && cov.state.status.size === 9);
+    const otherMode = events === 'single' ? 'typed' : 'single';
+    got.length = 0;
+    const ov = await postJson(`${srv.control}/control/scenario?seed=${SEED}&requestId=${RID}&events=${otherMode}`);
+    await until(() => got.length >= ov.count);
+    check(`progress[${events}]: &events=${otherMode} overrides the event names for one scenario`, ov.events === otherMode && same(got.map((g) => g.event), ov.messages.map((m) => (m.type === 'state' ? 'state' : otherMode === 'single' ? 'progress' : m.type))));
     const numeric = await postJson(`${srv.control}/control/scenario?seed=${SEED}&requestId=42`);
     check(`progress[${events}]: numeric requestId scenario sends number ids too`, numeric.messages.some((m) => m.payload.requestId === 42) && numeric.messages.some((m) => m.payload.requestId === '42'));
 
