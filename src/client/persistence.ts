@@ -1,0 +1,68 @@
+import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import { positive, type ClientCore } from './core'
+import { messageOf } from './errors'
+import { createRecovery, defaultStorageKey, type SavedChannel } from './recovery'
+import type { SubscriptionRegistry } from './subscription'
+
+/**
+ * Recovery across a reload (C7), as the client uses it: the last page's channels into the
+ * store and positions at creation, each followed channel's position with its state on hide
+ * (never per event), and the storage key held while the client lives.
+ */
+export interface Persistence {
+  restore(): void
+  save(): void
+  release(): void
+}
+
+/** Without `options.storage`, nothing to persist: undefined. */
+export function createPersistence(core: ClientCore, registry: SubscriptionRegistry): Persistence | undefined {
+  const { options, store, positions, report, debug } = core
+  if (!options.storage) return undefined
+  const recovery = createRecovery({
+    storage: options.storage,
+    key: options.storageKey ?? defaultStorageKey(options.url, options.instance ?? 'default'),
+    user: options.user,
+    maxLength: positive(options.maxStorageLength, 1_048_576),
+  })
+  /** Another live client held the storage key at a save: reported once; this one saves nothing while it does. */
+  let keyConflictReported = false
+
+  return {
+    restore() {
+      for (const saved of recovery.load()) {
+        store.replace(saved.channel, saved.state)
+        positions.reset(saved.channel, saved.epoch, saved.seq)
+      }
+    },
+    save() {
+      if (!recovery.claim()) {
+        if (keyConflictReported) return
+        keyConflictReported = true
+        report(
+          new AgentwireError(
+            ErrorCode.Conflict,
+            `another live client on this page keeps its recovery data under "${recovery.key}"; give each client its own \`instance\` (or \`storageKey\`). This one saves nothing while the other holds it.`,
+            { retryable: false },
+          ),
+        )
+        return
+      }
+      const channels: SavedChannel[] = []
+      for (const position of positions.all()) {
+        if (!registry.covers(position.channel)) continue
+        const state = store.channelState(position.channel)
+        // A position without the state built up to it would resume into an empty store: both or neither.
+        if (state !== undefined) channels.push({ ...position, state })
+      }
+      const outcome = recovery.save(channels)
+      if (outcome.saved) return debug('recovery data saved', { channels: channels.length, length: outcome.length })
+      if (outcome.reason === 'too large') return debug('recovery data not saved: larger than maxStorageLength', { length: outcome.length })
+      report(new AgentwireError(ErrorCode.Internal, `recovery data could not be saved: ${messageOf(outcome.error)}`, { cause: outcome.error, retryable: false }))
+    },
+    release() {
+      recovery.release()
+      keyConflictReported = false
+    },
+  }
+}

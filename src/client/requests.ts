@@ -1,0 +1,258 @@
+import { ClientClosedError, ErrorCode, type AgentEvent, type AgentwireError, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import { timerSlot, type TimerSlot } from './clock'
+import type { Connection } from './connection'
+import type { ClientCore } from './core'
+import { asError } from './errors'
+import { createId } from './ids'
+import { createOutbox } from './outbox'
+import { errorFromBody, type CommandFrame } from './request'
+import { outcomeOfEvent, outcomeOfView, requestIdOf, trackRequest, type TrackedRequest } from './run'
+import { canonicalChannel } from './subscription'
+import type { Client, Run, StartInput, Subscription } from './types'
+import type { WireSubscriptions } from './wire'
+
+/**
+ * Commands and the requests they steer: every command goes through the outbox (queued while
+ * the link is down, re-sent with the same id after a drop, answered by a `reply`); `start` and
+ * `rejoin` track a request to its end through a subscription on `request:{id}`; `rejoin()`
+ * calls wait for the request's `state` frame.
+ */
+export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' | 'rejoin' | 'ack'> {
+  /** Queues a command and sends it at once when the link is alive. */
+  command(frame: CommandFrame): Promise<unknown>
+  /** Sends every command not yet sent on this connection, oldest first. */
+  flush(): void
+  /** The request's state in the store. */
+  view(requestId: string): RequestView | undefined
+  /** A `reply` to a command. */
+  reply(message: Extract<ServerMessage, { type: 'reply' }>): void
+  /** An `error` frame: the command it names fails with it; false when it names none. */
+  error(message: Extract<ServerMessage, { type: 'error' }>): boolean
+  /** An event reached the store: a request it ends settles. */
+  event(event: AgentEvent): void
+  /** A request's state reached the store (`rejoin`: the answer the waiters wait for). */
+  state(requestId: string, rejoin: boolean): void
+  /** After a reconnect to a backend that replays nothing: ask for the state of every request followed. */
+  rejoinFollowed(generation: number): void
+  /** A subscription was refused for good: a request followed there is asked for by `rejoin` instead. */
+  failed(channel: string, error: AgentwireError): void
+  lost(): void
+  rejectPending(error: AgentwireError): void
+  terminate(): void
+}
+
+type Waiter = { resolve: (view: RequestView | undefined) => void; reject: (error: AgentwireError) => void }
+
+/**
+ * @param subscribe subscribes (and connects an idle client), like `client.subscribe`.
+ */
+export function createRequests(
+  core: ClientCore,
+  connection: Connection,
+  wire: WireSubscriptions,
+  subscribe: (channel: string, viaRejoin: boolean) => Subscription,
+): Requests {
+  const { options, codec, replies, clock, requestTimeoutMs, store, report, debug } = core
+  const outbox = createOutbox({ clock, capacity: Math.max(0, Math.floor(options.outboxSize ?? 100)), timeoutMs: requestTimeoutMs })
+  const tracked = new Map<string, TrackedRequest>()
+  /** `rejoin()` calls waiting for their `state` frame, per request id. */
+  const rejoinWaiters = new Map<string, Set<Waiter>>()
+  /** Timers of rejoin answers, cleared on close. */
+  const timers = new Set<TimerSlot>()
+
+  function flush(): void {
+    if (connection.state.status !== 'open') return
+    const generation = connection.state.generation
+    for (const request of outbox.unsentOn(generation)) {
+      if (!connection.send(request.frame)) return
+      // Without replies, sent is all there is to know; and a command not waiting for a reply
+      // is never sent again after a reconnect, which a backend without idempotency keys would
+      // apply twice.
+      if (replies) request.markSent(generation)
+      else request.resolve(undefined)
+    }
+  }
+
+  function command(frame: CommandFrame): Promise<unknown> {
+    const status = connection.state.status
+    if (status === 'closed') return Promise.reject(new ClientClosedError(`"${frame.type}" after close(): call connect() first, or create a new client`))
+    const encoded = codec.encode(frame)
+    if (!encoded.ok) return Promise.reject(encoded.error)
+    let request
+    try {
+      request = outbox.add(frame)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (status === 'idle' && options.autoConnect === false) debug('command queued until connect()', { type: frame.type })
+    if (connection.alive()) flush()
+    return request.promise
+  }
+
+  function rejoinCommand(requestId: string): void {
+    command({ type: 'rejoin', id: createId(), requestId }).catch((error: unknown) => report(asError(error)))
+  }
+
+  function view(requestId: string): RequestView | undefined {
+    const requests = store.getSnapshot().requests
+    return Object.prototype.hasOwnProperty.call(requests, requestId) ? requests[requestId] : undefined
+  }
+
+  function track(requestId: string, viaRejoin: boolean): TrackedRequest {
+    const existing = tracked.get(requestId)
+    if (existing && !existing.done) return existing
+    const t = trackRequest(requestId, subscribe(`request:${requestId}`, viaRejoin), (done) => {
+      if (tracked.get(done.requestId) === done) tracked.delete(done.requestId)
+    })
+    tracked.set(requestId, t)
+    return t
+  }
+
+  function rejectPending(error: AgentwireError): void {
+    outbox.rejectAll(error)
+    for (const waiters of rejoinWaiters.values()) for (const w of waiters) w.reject(error)
+    rejoinWaiters.clear()
+  }
+
+  function cancel(requestId: string, reason?: string): Promise<void> {
+    return command({ type: 'cancel', id: createId(), requestId, ...(reason === undefined ? {} : { reason }) }).then(() => undefined)
+  }
+
+  function feedback(requestId: string, questionId: string, answer: unknown): Promise<void> {
+    return command({ type: 'feedback', id: createId(), requestId, questionId, answer }).then(() => undefined)
+  }
+
+  return {
+    command,
+    flush,
+    view,
+    cancel,
+    feedback,
+    start(input: StartInput): Run {
+      if (input === null || typeof input !== 'object' || typeof input.query !== 'string') {
+        throw new TypeError("agentwire: client.start({ query }) needs a query string, e.g. client.start({ query: 'summarise the logs' })")
+      }
+      const requestId = input.requestId ?? createId()
+      canonicalChannel(`request:${requestId}`)
+      const t = track(requestId, false)
+      const frame: CommandFrame = {
+        type: 'start',
+        id: createId(),
+        requestId,
+        query: input.query,
+        ...(input.context === undefined ? {} : { context: input.context }),
+      }
+      const accepted = command(frame).then(() => undefined)
+      accepted.catch((error: unknown) => t.fail(asError(error)))
+      return {
+        id: requestId,
+        accepted,
+        result: t.result,
+        cancel: (reason?: string) => cancel(requestId, reason),
+        feedback: (questionId: string, answer: unknown) => feedback(requestId, questionId, answer),
+        getState: () => view(requestId),
+      }
+    },
+    rejoin(requestId: string): Promise<RequestView | undefined> {
+      canonicalChannel(`request:${requestId}`)
+      if (connection.state.status === 'closed') return Promise.reject(new ClientClosedError('rejoin after close(): call connect() first, or create a new client'))
+      track(requestId, true)
+      return new Promise<RequestView | undefined>((resolve, reject) => {
+        let waiters = rejoinWaiters.get(requestId)
+        if (!waiters) rejoinWaiters.set(requestId, (waiters = new Set()))
+        const timer = timerSlot(clock)
+        const waiter: Waiter = {
+          resolve: (v) => {
+            timer.clear()
+            timers.delete(timer)
+            resolve(v)
+          },
+          reject: (error) => {
+            timer.clear()
+            timers.delete(timer)
+            reject(error)
+          },
+        }
+        waiters.add(waiter)
+        const forget = () => rejoinWaiters.get(requestId)?.delete(waiter)
+        command({ type: 'rejoin', id: createId(), requestId }).then(
+          () => {
+            wire.joined(`request:${requestId}`)
+            // The state frame normally comes first; if the gateway sent none, answer from the store.
+            if (!rejoinWaiters.get(requestId)?.has(waiter)) return
+            timers.add(timer)
+            timer.set(requestTimeoutMs, () => {
+              forget()
+              waiter.resolve(view(requestId))
+            })
+          },
+          (error: unknown) => {
+            forget()
+            waiter.reject(asError(error))
+          },
+        )
+      })
+    },
+    ack(channel: string, seq: number, ackOptions?: { kind?: 'received' | 'read'; messageId?: string }): void {
+      const { channel: canonical } = canonicalChannel(channel)
+      const frame: CommandFrame = {
+        type: 'ack',
+        id: createId(),
+        channel: canonical,
+        seq,
+        ...(ackOptions?.kind === undefined ? {} : { kind: ackOptions.kind }),
+        ...(ackOptions?.messageId === undefined ? {} : { messageId: ackOptions.messageId }),
+      }
+      command(frame).catch((error: unknown) => report(asError(error)))
+    },
+    reply(message) {
+      const request = outbox.get(message.id)
+      if (!request) return debug('reply to no pending command', { id: message.id })
+      if (message.ok) request.resolve(message.result)
+      else request.reject(errorFromBody(message.error, request.frame.type))
+    },
+    error(message) {
+      const request = message.id === undefined ? undefined : outbox.get(message.id)
+      if (!request) return false
+      request.reject(errorFromBody(message.error))
+      return true
+    },
+    event(event) {
+      const requestId = requestIdOf(event)
+      if (requestId !== undefined) tracked.get(requestId)?.settleFrom(outcomeOfEvent(event))
+    },
+    state(requestId, rejoin) {
+      const v = view(requestId)
+      if (rejoin) {
+        const waiters = rejoinWaiters.get(requestId)
+        rejoinWaiters.delete(requestId)
+        if (waiters) for (const w of waiters) w.resolve(v)
+      }
+      tracked.get(requestId)?.settleFrom(outcomeOfView(v))
+    },
+    rejoinFollowed(generation) {
+      // A `rejoin()` the app made while disconnected goes out with the outbox: not asked twice.
+      const queued = new Set<string>()
+      for (const request of outbox.unsentOn(generation)) if (request.frame.type === 'rejoin') queued.add(request.frame.requestId)
+      for (const w of wire.registry.all()) {
+        if (w.pattern || !w.channel.startsWith('request:')) continue
+        const requestId = w.channel.slice('request:'.length)
+        if (!queued.has(requestId)) rejoinCommand(requestId)
+      }
+    },
+    failed(channel, error) {
+      // A request the client follows and cannot subscribe to: ask for its state instead.
+      const requestId = channel.startsWith('request:') ? channel.slice('request:'.length) : undefined
+      if (requestId !== undefined && tracked.has(requestId) && error.code !== ErrorCode.Forbidden) rejoinCommand(requestId)
+    },
+    lost: () => outbox.connectionLost(),
+    rejectPending,
+    terminate() {
+      for (const t of timers) t.clear()
+      timers.clear()
+      const closed = new ClientClosedError()
+      rejectPending(closed)
+      for (const t of [...tracked.values()]) t.fail(closed)
+    },
+  }
+}
