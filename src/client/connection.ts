@@ -86,6 +86,7 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
           stableAfterMs: policy.stableAfterMs,
           tokenRefreshable,
           delay: (attempt, hint) => reconnectDelays.delay(attempt, hint),
+          limitDelayMs: policy.maxDelayMs,
         })
         machine = state
         for (const effect of effects) {

@@ -1,4 +1,4 @@
-import { CloseCode, isRetryableClose, parseReconnectHint, type ReconnectHint } from 'agentwire/protocol'
+import { CloseCode, isLimitClose, isRetryableClose, parseReconnectHint, type ReconnectHint } from 'agentwire/protocol'
 import type { ConnectionStatus, StateChange } from './types'
 
 /**
@@ -103,6 +103,8 @@ export interface MachineContext {
    * hint when the close that ended the connection carried one (a drain's 1012).
    */
   delay(attempt: number, hint?: ReconnectHint): number
+  /** The wait after a limit close (4430, 4429): the policy's longest delay. Absent: the backoff. */
+  readonly limitDelayMs?: number
 }
 
 export interface TransitionResult {
@@ -314,12 +316,14 @@ function afterClose(state: ConnectionState, close: CloseInfo, ctx: MachineContex
     )
   }
   const hint = parseReconnectHint(close.code, close.reason)
-  const delayMs = hint === undefined ? ctx.delay(attempt) : ctx.delay(attempt, hint)
+  const limited = isLimitClose(close.code) && ctx.limitDelayMs !== undefined
+  const delayMs = limited ? ctx.limitDelayMs! : hint === undefined ? ctx.delay(attempt) : ctx.delay(attempt, hint)
   return to(
     state,
     { status: 'reconnecting', generation: state.generation, attempt, dueAt: ctx.now + delayMs, lastClose: close },
     [...before, { type: 'scheduleRetry', delayMs }],
-    reason,
+    // A limit is not lifted by retrying soon: the app is told why the next try is far off.
+    limited ? { ...reason, message: `${close.reason || 'a server limit'} (a limit: retrying after the longest delay, ${delayMs} ms)` } : reason,
   )
 }
 

@@ -90,6 +90,15 @@ export function isRetryableClose(code: number): boolean {
   return code < 4000
 }
 
+/**
+ * Closes for a limit of the principal or the connection (too many connections, too many
+ * frames): retryable, but a retry soon after meets the same limit, so the client waits its
+ * longest delay (the eleventh tab of one user must not reconnect every few hundred ms).
+ */
+export function isLimitClose(code: number): boolean {
+  return code === CloseCode.TooManyConnections || code === CloseCode.RateLimited
+}
+
 /** Error codes carried by `reply` and `error` frames and by typed errors on the client. */
 export const ErrorCode = {
   BadRequest: 'bad_request',
