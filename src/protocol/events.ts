@@ -1,4 +1,5 @@
 import * as z from 'zod/mini'
+import { messagePayloads } from './messages'
 
 /**
  * The canonical domain events: every message of the five seed backends, under one naming
@@ -153,6 +154,8 @@ const payloads = {
     metrics: z.optional(z.record(z.string(), finite)),
     timestamp: z.optional(timestamp),
   }),
+  // AG-UI: streamed messages and tool calls, and the agent's shared state, on `request:{id}`
+  ...messagePayloads,
 }
 type Payloads = typeof payloads
 

@@ -9,6 +9,7 @@ import { dashboard } from './reduce/dashboard'
 import { decisions } from './reduce/decisions'
 import type { EntityReducer } from './reduce/entity'
 import { knowledge } from './reduce/knowledge'
+import { messages } from './reduce/messages'
 import { metrics } from './reduce/metrics'
 import { notifications } from './reduce/notifications'
 import { requests } from './reduce/requests'
@@ -73,6 +74,8 @@ export { isTerminalTask } from './reduce/tasks'
  *   carries and leaves the others.
  * - Metrics are keyed by `scope`, or `scope:name` when named, and replaced whole.
  * - `dashboard.update` merges field by field: a field it lacks keeps its previous value.
+ * - Streamed messages and tool calls (`message.*`, `tool.call.*`) build `RequestView.messages`,
+ *   and `request.state` replaces `RequestView.state`; their rules are on `./reduce/messages`.
  */
 export function reduce(state: AgentwireState, event: AgentEvent): AgentwireState {
   const writer = new StateWriter(state, false)
@@ -140,7 +143,7 @@ export function initialState(): AgentwireState {
  * One reducer per entity of the state. An event runs the functions of every entity that names
  * its type, in this order (a `routing.decision` changes agents, tasks and decisions).
  */
-const ENTITIES = [agents, tasks, requests, sessions, chats, collections, knowledge, metrics, dashboard, notifications, decisions] as const
+const ENTITIES = [agents, tasks, requests, messages, sessions, chats, collections, knowledge, metrics, dashboard, notifications, decisions] as const
 
 // Every known event type changes some entity; one that none names fails to compile here.
 type Reduced = (typeof ENTITIES)[number] extends infer E ? (E extends unknown ? keyof E : never) : never

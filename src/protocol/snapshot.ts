@@ -3,6 +3,7 @@ import { ErrorCode } from './codes'
 import { deepEqual } from './equal'
 import { ProtocolError } from './errors'
 import { AgentStatusValue, MetricsScope, NotificationLevel, StepStatusValue } from './events'
+import { MessageViewSchema } from './messages'
 import { copyRecord, emptyRecord, getKey, hasKey, type MutableRecord } from './records'
 import { initialState } from './reduce'
 import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState, type KnowledgeView } from './state'
@@ -88,6 +89,8 @@ const RequestViewSchema = z.object({
   result: z.optional(z.unknown()),
   error: z.optional(z.object({ message: str, agent: z.optional(str), step: z.optional(num) })),
   cancelReason: z.optional(str),
+  messages: z.optional(z.array(MessageViewSchema)),
+  state: z.optional(z.unknown()),
 })
 
 const SessionViewSchema = z.object({

@@ -1,3 +1,4 @@
+import type { MessageView } from './messages'
 import type { AgentStatusValue, MetricsScope, NotificationLevel, StepStatusValue } from './events'
 
 /**
@@ -87,6 +88,10 @@ export interface RequestView {
   readonly error?: { readonly message: string; readonly agent?: string; readonly step?: number }
   /** Why the request was cancelled, when `request.cancelled` said. */
   readonly cancelReason?: string
+  /** Streamed messages and tool calls, in the order they started; absent until the first. */
+  readonly messages?: readonly MessageView[]
+  /** The agent's shared state, as its last `request.state` said. */
+  readonly state?: unknown
 }
 
 export interface SessionView {

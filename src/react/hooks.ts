@@ -1,7 +1,7 @@
 'use client'
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
 import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
-import type { AgentView, AgentwireState, ChannelFamily, EventType, RequestView, SessionView, TaskView } from 'agentwire/protocol'
+import type { AgentView, AgentwireState, ChannelFamily, EventType, MessageView, RequestView, SessionView, TaskView } from 'agentwire/protocol'
 import { useAgentwire, useClient } from './context'
 
 // On the server effects never run; useLayoutEffect would only warn there (React 18).
@@ -106,6 +106,18 @@ export function useRequest(id: string): RequestHandle {
     () => ({ state, cancel: (reason?: string) => client.cancel(id, reason), feedback: (q: string, a: unknown) => client.feedback(id, q, a) }),
     [client, id, state],
   )
+}
+
+const NO_MESSAGES: readonly MessageView[] = Object.freeze([])
+
+/**
+ * A request's transcript, following `request:{id}`: its messages with their text so far and
+ * its tool calls with their arguments and results, in the order they started. Re-renders only
+ * when the transcript changes (not on the request's other fields).
+ */
+export function useMessages(requestId: string | null | undefined): readonly MessageView[] {
+  useChannel(requestId ? `request:${requestId}` : null)
+  return useStore((s) => (requestId ? s.requests[requestId]?.messages : undefined) ?? NO_MESSAGES)
 }
 
 /**

@@ -14,6 +14,7 @@ export {
   useTask,
   useSession,
   useRequest,
+  useMessages,
   useEvent,
   type RequestHandle,
 } from './hooks'

@@ -1,6 +1,6 @@
 import { getCurrentScope, onScopeDispose, shallowReadonly, shallowRef, toValue, watch, type MaybeRefOrGetter, type ShallowRef } from 'vue'
 import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
-import type { AgentView, AgentwireState, ChannelFamily, EventType, RequestView, SessionView, TaskView } from 'agentwire/protocol'
+import type { AgentView, AgentwireState, ChannelFamily, EventType, MessageView, RequestView, SessionView, TaskView } from 'agentwire/protocol'
 import { storeOf, useClient } from './plugin'
 
 /** A ref the composable updates and the caller only reads. */
@@ -114,6 +114,27 @@ export function useAgents<T>(selector: (agents: AgentwireState['agents']) => T):
 export function useAgents<T>(selector?: (agents: AgentwireState['agents']) => T): ReadonlyRef<unknown> {
   useChannel('agent:*', 'useAgents')
   return ro(select('useAgents', (s) => (selector ? selector(s.agents) : s.agents))[0])
+}
+
+const NO_MESSAGES: readonly MessageView[] = Object.freeze([])
+
+/**
+ * A request's transcript, following `request:{id}`: its messages with their text so far and
+ * its tool calls with their arguments and results, in the order they started. The ref changes
+ * only when the transcript does.
+ */
+export function useMessages(requestId: Id): ReadonlyRef<readonly MessageView[]> {
+  const key = () => toValue(requestId) || null
+  useChannel(() => {
+    const k = key()
+    return k && `request:${k}`
+  }, 'useMessages')
+  const [out, update] = select('useMessages', (s) => {
+    const k = key()
+    return (k ? s.requests[k]?.messages : undefined) ?? NO_MESSAGES
+  })
+  onDispose('useMessages', watch(key, update))
+  return ro(out)
 }
 
 /** One request, following `request:{id}`, with the commands that steer it (sent to the current id). */

@@ -13,6 +13,7 @@ export {
   useTask,
   useSession,
   useRequest,
+  useMessages,
   useEvent,
   type ReadonlyRef,
 } from './composables'
