@@ -98,3 +98,69 @@ export function eventFrames(n, { epoch = 'bench', channels = 8 } = {}) {
   }
   return { frames, channels: [...seqs.keys()] }
 }
+
+/**
+ * A redis-server of the benchmark's own on a free port, so the CPU that `INFO` reports is this
+ * run's alone (the shared Redis at 6379 serves other test runs too). Resolves to undefined
+ * where `redis-server` is not on PATH.
+ */
+export async function startRedis() {
+  const { spawn, spawnSync } = await import('node:child_process')
+  const { createServer } = await import('node:net')
+  if (spawnSync('redis-server', ['--version']).status !== 0) return undefined
+  const port = await new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const p = s.address().port
+      s.close(() => resolve(p))
+    })
+  })
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve, reject) => {
+    let out = ''
+    const t = setTimeout(() => reject(new Error(`redis-server on ${port} did not start`)), 20_000)
+    proc.stdout.on('data', (c) => {
+      out += c
+      if (out.includes('Ready to accept connections')) clearTimeout(t), proc.stdout.resume(), resolve()
+    })
+    proc.once('exit', (code) => (clearTimeout(t), reject(new Error(`redis-server exited with ${code}`))))
+  })
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    /** CPU seconds (user + sys), commands and network bytes Redis has spent so far. */
+    info() {
+      const text = spawnSync('redis-cli', ['-p', String(port), 'INFO', 'all'], { encoding: 'utf8' }).stdout
+      const get = (k) => Number(new RegExp(`^${k}:([\\d.]+)`, 'm').exec(text)?.[1] ?? NaN)
+      return { cpu: get('used_cpu_user') + get('used_cpu_sys'), commands: get('total_commands_processed'), bytesIn: get('total_net_input_bytes'), bytesOut: get('total_net_output_bytes') }
+    },
+    async stop() {
+      const exited = new Promise((r) => proc.once('exit', r))
+      proc.kill('SIGKILL')
+      await exited
+    },
+  }
+}
+
+/** The difference of two `info()` readings. */
+export const infoDelta = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, b[k] - a[k]]))
+
+/** GC until the heap stops shrinking, then RSS and heap in bytes (needs --expose-gc). */
+export async function settledMemory() {
+  const gc = globalThis.gc ?? (() => {})
+  let heap = Infinity
+  for (let i = 0; i < 6; i++) {
+    gc()
+    await new Promise((r) => setTimeout(r, 20))
+    const now = process.memoryUsage().heapUsed
+    if (now >= heap * 0.999) break
+    heap = now
+  }
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed, external: m.external }
+}
+
+/** This process's CPU time so far, in µs (user + system). */
+export const cpuMicros = () => {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}

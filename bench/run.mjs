@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { randomUUID } from 'node:crypto'
-import { median, spawnCase, summary, here } from './lib.mjs'
+import { infoDelta, median, spawnCase, startRedis, summary, here } from './lib.mjs'
 import { BUDGETS, measureAll } from './sizes.mjs'
 
 const argv = process.argv.slice(2)
@@ -43,8 +43,6 @@ async function fanout({ server: mode, clients, kind = 'raw', m, gateways = 1, la
     const cl = spawnCase('cases/fanout-clients.mjs', [kind, ports.join(','), String(clients)])
     try {
       await cl.next('ready', 180_000)
-      servers[0].send({ type: 'rss' })
-      const { rss, baseline } = await servers[0].next('rss')
       if (latency) {
         cl.send({ type: 'expect', total: Infinity, latency: true })
         await cl.next('armed')
@@ -58,7 +56,7 @@ async function fanout({ server: mode, clients, kind = 'raw', m, gateways = 1, la
       await cl.next('armed')
       servers[0].send({ type: 'burst', m })
       const got = await cl.next('received', 180_000)
-      return { deliveriesPerSec: (got.count / got.ms) * 1000, rssPer100: ((rss - baseline) / (clients / gateways)) * 100 }
+      return { deliveriesPerSec: (got.count / got.ms) * 1000 }
     } finally {
       await cl.stop()
     }
@@ -91,14 +89,72 @@ if (want('receive')) {
   table.push(['receive: socket.io-client', `${row(summary(runs.socketio))} msg/s`, row(summary(ratio.socketio), 2), 'peer'])
 }
 
-// 2. Browser bundle sizes
+// 2. Browser bundle sizes: each entry point, each seed dialect alone and what it adds to
+// createClient, and the root bundle by module (esbuild metafile), biggest first.
 if (want('sizes')) {
   const sizes = await measureAll()
-  results.cases.sizes = { bundles: sizes, budgets: BUDGETS }
+  const root = sizes.find((s) => s.name === 'agentwire')
+  results.cases.sizes = { bundles: sizes.map(({ modules, ...s }) => s), budgets: BUDGETS, rootModules: root.modules }
   for (const s of sizes) {
     const budget = BUDGETS[s.name]
-    table.push([`size: ${s.name}`, `${fmt(s.gzip / 1024, 1)} KB gzip, ${fmt(s.brotli / 1024, 1)} KB br, ${fmt(s.minified / 1024, 1)} KB min`, '', budget ? `budget ≤ ${fmt(budget / 1024, 1)} KB: ${s.gzip <= budget ? 'met' : 'not met'}` : s.peer ? 'peer' : s.note])
+    const added = s.added ? `; +${fmt(s.added.gzip / 1024, 1)} KB gzip over createClient` : ''
+    table.push([`size: ${s.name}`, `${fmt(s.gzip / 1024, 1)} KB gzip, ${fmt(s.brotli / 1024, 1)} KB br, ${fmt(s.minified / 1024, 1)} KB min${added}`, '', budget ? `budget ≤ ${fmt(budget / 1024, 1)} KB: ${s.gzip <= budget ? 'met' : 'not met'}` : s.peer ? 'peer' : s.note])
   }
+  log('createClient bundle by module (minified bytes, biggest first):')
+  for (const m of root.modules.slice(0, 12)) log(`  ${fmt(m.bytes).padStart(7)}  ${fmt(m.share * 100, 1).padStart(5)} %  ${m.module}`)
+}
+
+// 2b. Gateway memory per idle connection (welcomed, one channel), against a raw `ws` server in
+// the same run: after GC, (at N - at 0) / N, each measurement in fresh processes.
+async function memory(mode, n) {
+  const server = spawnCase('cases/fanout-server.mjs', [mode], { execArgv: ['--expose-gc'] })
+  try {
+    const { port } = await server.next('listening')
+    server.send({ type: 'mem' })
+    const at0 = await server.next('mem')
+    const cl = spawnCase('cases/fanout-clients.mjs', ['raw', String(port), String(n)])
+    try {
+      await cl.next('ready', 180_000)
+      // The welcome is sent before the resumed channel is joined; wait until all are.
+      let atN
+      for (let i = 0; i < 100; i++) {
+        server.send({ type: 'mem' })
+        atN = await server.next('mem')
+        if (mode === 'raw' || atN.subscriptions >= n) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      return { rss: (atN.rss - at0.rss) / n, heap: (atN.heap - at0.heap) / n, external: (atN.external - at0.external) / n }
+    } finally {
+      await cl.stop()
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+if (want('memory')) {
+  const n = quick ? 500 : 3000
+  const runs = { raw: [], agentwire: [] }
+  const ratio = { rss: [], heap: [] }
+  for (let rep = 0; rep < REPS; rep++) {
+    const got = {}
+    for (const mode of rep % 2 ? ['agentwire', 'raw'] : ['raw', 'agentwire']) got[mode] = await memory(mode, n)
+    runs.raw.push(got.raw)
+    runs.agentwire.push(got.agentwire)
+    ratio.rss.push(got.agentwire.rss / got.raw.rss)
+    ratio.heap.push(got.agentwire.heap / got.raw.heap)
+    log(`memory ${n} rep ${rep + 1}: raw ws ${fmt(got.raw.rss / 1024, 1)} KB RSS, ${fmt(got.raw.heap / 1024, 1)} KB heap; gateway ${fmt(got.agentwire.rss / 1024, 1)} KB RSS, ${fmt(got.agentwire.heap / 1024, 1)} KB heap per connection`)
+  }
+  const kb = (xs, k) => summary(xs.map((x) => x[k] / 1024))
+  results.cases.memory = {
+    connections: n,
+    kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: kb(runs[m], 'rss'), heap: kb(runs[m], 'heap'), external: kb(runs[m], 'external') }])),
+    ratioToRaw: { rss: summary(ratio.rss), heap: summary(ratio.heap) },
+    goal: 'RSS and heap per connection ≤ 1.5 × raw ws',
+  }
+  table.push([`memory ${n} idle conns: raw ws server`, `RSS ${row(kb(runs.raw, 'rss'), 1)} KB, heap ${row(kb(runs.raw, 'heap'), 1)} KB per connection`, '1.00', ''])
+  const ok = median(ratio.rss) <= 1.5 && median(ratio.heap) <= 1.5
+  table.push([`memory ${n} idle conns: gateway (welcomed, one channel)`, `RSS ${row(kb(runs.agentwire, 'rss'), 1)} KB, heap ${row(kb(runs.agentwire, 'heap'), 1)} KB per connection`, `RSS ${row(summary(ratio.rss), 2)}, heap ${row(summary(ratio.heap), 2)}`, `goal ≤ 1.5× raw: ${ok ? 'met' : 'not met'}`])
 }
 
 // 3. Gateway fan-out
@@ -107,7 +163,6 @@ if (want('fanout')) {
   for (const clients of quick ? [200] : [1000, 5000]) {
     const m = quick ? 50 : clients >= 5000 ? 60 : 200
     const runs = { raw: [], agentwire: [] }
-    const rss = []
     const ratio = []
     for (let rep = 0; rep < REPS; rep++) {
       const order = rep % 2 ? ['agentwire', 'raw'] : ['raw', 'agentwire']
@@ -115,14 +170,12 @@ if (want('fanout')) {
       for (const mode of order) got[mode] = await fanout({ server: mode, clients, m })
       runs.raw.push(got.raw.deliveriesPerSec)
       runs.agentwire.push(got.agentwire.deliveriesPerSec)
-      rss.push(got.agentwire.rssPer100 / 2 ** 20)
       ratio.push(got.agentwire.deliveriesPerSec / got.raw.deliveriesPerSec)
-      log(`fanout ${clients} rep ${rep + 1}: raw ${fmt(got.raw.deliveriesPerSec)}/s, agentwire ${fmt(got.agentwire.deliveriesPerSec)}/s (${fmt(ratio.at(-1), 2)}), ${fmt(rss.at(-1), 2)} MB/100 conns`)
+      log(`fanout ${clients} rep ${rep + 1}: raw ${fmt(got.raw.deliveriesPerSec)}/s, agentwire ${fmt(got.agentwire.deliveriesPerSec)}/s (${fmt(ratio.at(-1), 2)})`)
     }
-    results.cases.fanout[clients] = { eventsPerRun: m, deliveriesPerSec: { raw: summary(runs.raw), agentwire: summary(runs.agentwire) }, ratioToRaw: summary(ratio), rssMBPer100: summary(rss), goal: { ratio: 0.8, rssMBPer100: 0.5 } }
+    results.cases.fanout[clients] = { eventsPerRun: m, deliveriesPerSec: { raw: summary(runs.raw), agentwire: summary(runs.agentwire) }, ratioToRaw: summary(ratio), goal: { ratio: 0.8 } }
     table.push([`fan-out ${clients} clients: raw ws broadcast`, `${row(summary(runs.raw))} deliveries/s`, '1.00', ''])
     table.push([`fan-out ${clients} clients: agentwire gateway`, `${row(summary(runs.agentwire))} deliveries/s`, row(summary(ratio), 2), `goal ≥ 0.8: ${median(ratio) >= 0.8 ? 'met' : 'not met'}`])
-    table.push([`memory ${clients} clients: agentwire gateway`, `${row(summary(rss), 2)} MB RSS per 100 connections`, '', `goal ≤ 0.5: ${median(rss) <= 0.5 ? 'met' : 'not met'}`])
   }
 }
 
@@ -170,25 +223,129 @@ if (want('react')) {
   table.push(['react: 1,000 rows, one updates', `${runs[0].targetRenders} renders of it, ${runs[0].otherRenders} of the rest; ${row(ms, 3)} ms/update`, '', `goal ${updates} renders: ${ok ? 'met' : 'not met'}`])
 }
 
-// 6. Scale-out on Redis: the same clients on one gateway, then on two
-if (want('scaleout')) {
+// 6. Scale-out on Redis, in CPU rather than deliveries/s: two gateways share this machine's two
+// cores with their clients, the publisher and Redis, so throughput cannot double here. What
+// does not depend on the core count: CPU seconds per 1,000 deliveries of each gateway process,
+// and Redis's CPU, commands and bytes per event, with one gateway and with two (each serving
+// half the clients). A publisher process of its own publishes, so the gateways only deliver.
+// Redis is a redis-server of the run's own, so INFO counts this run alone.
+async function onRedis(redis, { clients, gateways }, work) {
+  const prefix = `bench-${randomUUID().slice(0, 8)}`
+  const servers = []
+  for (let g = 0; g < gateways; g++) servers.push(spawnCase('cases/fanout-server.mjs', ['redis', prefix, redis.url]))
+  try {
+    const ports = []
+    for (const s of servers) ports.push((await s.next('listening')).port)
+    const cl = spawnCase('cases/fanout-clients.mjs', ['raw', ports.join(','), String(clients)])
+    const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix])
+    try {
+      await cl.next('ready', 180_000)
+      await pub.next('ready')
+      const cpu = async () => Promise.all(servers.map(async (s) => (s.send({ type: 'cpu' }), (await s.next('cpu')).micros)))
+      return await work({ servers, cl, pub, cpu })
+    } finally {
+      await Promise.all([cl.stop(), pub.stop()])
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+}
+
+async function scaleRun(redis, clients, m, gateways) {
+  return onRedis(redis, { clients, gateways }, async ({ cl, pub, cpu }) => {
+    // Warm (JIT, script cache) outside the measured window.
+    const warm = Math.ceil(m / 5)
+    cl.send({ type: 'expect', total: clients * warm })
+    await cl.next('armed')
+    pub.send({ type: 'burst', m: warm })
+    await cl.next('received', 180_000)
+    await pub.next('published', 180_000)
+    cl.send({ type: 'expect', total: clients * m })
+    await cl.next('armed')
+    const g0 = await cpu()
+    const r0 = redis.info()
+    pub.send({ type: 'burst', m })
+    const got = await cl.next('received', 180_000)
+    const published = await pub.next('published', 180_000)
+    const g1 = await cpu()
+    const r = infoDelta(r0, redis.info())
+    const perGateway = g1.map((c, i) => (c - g0[i]) / 1e6 / ((clients / gateways) * m / 1000))
+    return { gatewayCpuPer1000: median(perGateway), perGateway, redisMicrosPerEvent: (r.cpu * 1e6) / m, redisCommandsPerEvent: r.commands / m, redisBytesOutPerEvent: r.bytesOut / m, redisBytesInPerEvent: r.bytesIn / m, publisherMicrosPerEvent: published.cpuMicros / m, deliveriesPerSec: (got.count / got.ms) * 1000 }
+  })
+}
+
+const redisNeeded = want('scaleout') || want('publish')
+const redis = redisNeeded ? await startRedis() : undefined
+if (redisNeeded && !redis) log('scale-out and publish skipped: no redis-server on PATH')
+
+if (want('scaleout') && redis) {
   const clients = quick ? 200 : 1000
-  const m = quick ? 50 : 200
+  const m = quick ? 100 : 500
   const one = []
   const two = []
-  const ratio = []
+  const ratio = { gateway: [], redis: [] }
   for (let rep = 0; rep < REPS; rep++) {
-    const a = await fanout({ server: 'redis', clients, m, gateways: 1 })
-    const b = await fanout({ server: 'redis', clients, m, gateways: 2 })
-    one.push(a.deliveriesPerSec)
-    two.push(b.deliveriesPerSec)
-    ratio.push(b.deliveriesPerSec / a.deliveriesPerSec)
-    log(`scale-out rep ${rep + 1}: one gateway ${fmt(a.deliveriesPerSec)}/s, two ${fmt(b.deliveriesPerSec)}/s (${fmt(ratio.at(-1), 2)}×)`)
+    const got = {}
+    for (const g of rep % 2 ? [2, 1] : [1, 2]) got[g] = await scaleRun(redis, clients, m, g)
+    one.push(got[1])
+    two.push(got[2])
+    ratio.gateway.push(got[2].gatewayCpuPer1000 / got[1].gatewayCpuPer1000)
+    ratio.redis.push(got[2].redisMicrosPerEvent / got[1].redisMicrosPerEvent)
+    log(`scale-out rep ${rep + 1}: gateway CPU per 1,000 deliveries ${fmt(got[1].gatewayCpuPer1000 * 1000, 1)} ms (one), ${got[2].perGateway.map((c) => fmt(c * 1000, 1)).join(' / ')} ms (two); Redis ${fmt(got[1].redisMicrosPerEvent)} / ${fmt(got[2].redisMicrosPerEvent)} µs per event`)
   }
-  results.cases.scaleout = { clients, eventsPerRun: m, deliveriesPerSec: { one: summary(one), two: summary(two) }, ratio: summary(ratio), goal: 1.6 }
-  table.push([`scale-out ${clients} clients: one gateway on Redis`, `${row(summary(one))} deliveries/s`, '1.00', ''])
-  table.push([`scale-out ${clients} clients: two gateways on Redis`, `${row(summary(two))} deliveries/s`, row(summary(ratio), 2), `goal ≥ 1.6×: ${median(ratio) >= 1.6 ? 'met' : 'not met'}`])
+  const pick = (xs, k, f = 1) => summary(xs.map((x) => x[k] * f))
+  const per = (xs) => ({ gatewayMsPer1000: pick(xs, 'gatewayCpuPer1000', 1000), redisMicrosPerEvent: pick(xs, 'redisMicrosPerEvent'), redisCommandsPerEvent: pick(xs, 'redisCommandsPerEvent'), redisBytesOutPerEvent: pick(xs, 'redisBytesOutPerEvent'), redisBytesInPerEvent: pick(xs, 'redisBytesInPerEvent'), publisherMicrosPerEvent: pick(xs, 'publisherMicrosPerEvent'), deliveriesPerSec: pick(xs, 'deliveriesPerSec') })
+  const a = per(one)
+  const b = per(two)
+  // Redis per event grows with the gateways by what one more subscriber connection costs:
+  // extrapolated linearly from one and two, the cost at 10 and 100 gateways.
+  const at = (k, g) => a[k].median + (b[k].median - a[k].median) * (g - 1)
+  const projection = Object.fromEntries([10, 100].map((g) => [g, { redisMicrosPerEvent: at('redisMicrosPerEvent', g), eventsPerSecOnOneRedisCore: 1e6 / at('redisMicrosPerEvent', g), commandsPerEvent: at('redisCommandsPerEvent', g), bytesOutPerEvent: at('redisBytesOutPerEvent', g) }]))
+  results.cases.scaleout = { clients, eventsPerRun: m, one: a, two: b, ratio: { gatewayCpuPerDelivery: summary(ratio.gateway), redisCpuPerEvent: summary(ratio.redis) }, projection, goal: 'gateway CPU per delivery, two vs one ≤ 1.2×; Redis CPU per event flat' }
+  table.push([`scale-out ${clients} clients, one gateway on Redis`, `gateway ${row(a.gatewayMsPer1000, 1)} ms CPU / 1,000 deliveries; Redis ${row(a.redisMicrosPerEvent)} µs, ${fmt(a.redisCommandsPerEvent.median, 1)} cmds, ${fmt(a.redisBytesOutPerEvent.median)} B out / event; ${fmt(a.deliveriesPerSec.median)} deliveries/s`, '1.00', ''])
+  table.push([`scale-out ${clients} clients, two gateways on Redis`, `gateway ${row(b.gatewayMsPer1000, 1)} ms CPU / 1,000 deliveries; Redis ${row(b.redisMicrosPerEvent)} µs, ${fmt(b.redisCommandsPerEvent.median, 1)} cmds, ${fmt(b.redisBytesOutPerEvent.median)} B out / event; ${fmt(b.deliveriesPerSec.median)} deliveries/s`, `gateway ${row(summary(ratio.gateway), 2)}, Redis ${row(summary(ratio.redis), 2)}`, `goal gateway ≤ 1.2×: ${median(ratio.gateway) <= 1.2 ? 'met' : 'not met'}; Redis flat (≤ 1.2×): ${median(ratio.redis) <= 1.2 ? 'met' : 'not met'}`])
+  for (const g of [10, 100]) {
+    const p = projection[g]
+    table.push([`scale-out projection, ${g} gateways`, `Redis ${fmt(p.redisMicrosPerEvent)} µs, ${fmt(p.commandsPerEvent, 1)} cmds, ${fmt(p.bytesOutPerEvent)} B out per event → ≤ ${fmt(p.eventsPerSecOnOneRedisCore)} events/s on one Redis core`, '', 'linear from one and two'])
+  }
 }
+
+// 7. The publish path on Redis: µs of CPU per event of a publisher process and of Redis, at 50
+// and 1,000 events/s, with two gateways (and their clients) subscribed.
+if (want('publish') && redis) {
+  const clients = quick ? 50 : 100
+  const rates = [[50, quick ? 2000 : 8000], [1000, quick ? 1000 : 4000]]
+  const out = {}
+  for (const [rate] of rates) out[rate] = { publisher: [], redis: [] }
+  const idle = { publisher: [], redis: [] }
+  for (let rep = 0; rep < REPS; rep++) {
+    await onRedis(redis, { clients, gateways: 2 }, async ({ pub }) => {
+      // What both spend per second with nothing published (timers, Redis's cron, pings).
+      const i0 = redis.info()
+      pub.send({ type: 'idle', durationMs: 1000 })
+      const p = await pub.next('idled')
+      idle.publisher.push(p.cpuMicros)
+      idle.redis.push(infoDelta(i0, redis.info()).cpu * 1e6)
+      for (const [rate, durationMs] of rep % 2 ? [...rates].reverse() : rates) {
+        const r0 = redis.info()
+        pub.send({ type: 'paced', rate, durationMs })
+        const p = await pub.next('published', durationMs + 60_000)
+        const r = infoDelta(r0, redis.info())
+        out[rate].publisher.push(p.cpuMicros / p.count)
+        out[rate].redis.push((r.cpu * 1e6) / p.count)
+        log(`publish ${rate}/s rep ${rep + 1}: publisher ${fmt(out[rate].publisher.at(-1))} µs, Redis ${fmt(out[rate].redis.at(-1))} µs CPU per event`)
+      }
+    })
+  }
+  log(`publish idle: publisher ${fmt(median(idle.publisher))} µs, Redis ${fmt(median(idle.redis))} µs CPU per second with nothing published`)
+  results.cases.publish = { gateways: 2, clients, idleMicrosPerSec: { publisher: summary(idle.publisher), redis: summary(idle.redis) }, rates: Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { publisherMicrosPerEvent: summary(v.publisher), redisMicrosPerEvent: summary(v.redis) }])), goal: { publisherMicrosPerEvent: 100, redisMicrosPerEvent: 60 } }
+  for (const [rate] of rates) {
+    const pm = median(out[rate].publisher)
+    const rm = median(out[rate].redis)
+    table.push([`publish path at ${fmt(rate)} events/s, two gateways`, `publisher ${row(summary(out[rate].publisher))} µs, Redis ${row(summary(out[rate].redis))} µs CPU per event (idle: ${fmt(median(idle.publisher) / rate)} / ${fmt(median(idle.redis) / rate)} µs of it)`, '', `goal ≤ 100 / ≤ 60 µs: ${pm <= 100 ? 'met' : 'not met'} / ${rm <= 60 ? 'met' : 'not met'}`])
+  }
+}
+await redis?.stop()
 
 results.seconds = Math.round((Date.now() - started) / 1000)
 const widths = [0, 1, 2, 3].map((i) => Math.max(...table.map((r) => String(r[i]).length), 4))

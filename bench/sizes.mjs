@@ -36,6 +36,15 @@ const sources = {
   },
 }
 
+/** Each seed dialect by the name it is exported under from `agentwire/protocol`. */
+export const DIALECTS = [
+  ['routing', 'routing'],
+  ['webgui', 'webgui'],
+  ['rooms', 'rooms'],
+  ['progress', 'createProgressCodec'],
+  ['forge', 'forge'],
+]
+
 /** What each measured bundle contains: its entry code and what stays outside it. */
 export const TARGETS = [
   { name: 'agentwire', contents: "export { createClient } from 'agentwire'", external: [], note: 'createClient with every schema, zod/mini included' },
@@ -43,6 +52,9 @@ export const TARGETS = [
   { name: 'agentwire/protocol', contents: "export * from 'agentwire/protocol'", external: [], note: 'schemas, codecs, reduce' },
   { name: 'agentwire/react', contents: "export * from 'agentwire/react'", external: ['agentwire', 'agentwire/protocol', 'react', 'react/jsx-runtime', 'react-dom'], note: 'core excluded' },
   { name: 'agentwire/vue', contents: "export * from 'agentwire/vue'", external: ['agentwire', 'agentwire/protocol', 'vue'], note: 'core excluded' },
+  { name: 'agentwire/socket.io', contents: "export * from 'agentwire/socket.io'", external: ['agentwire', 'agentwire/protocol', 'socket.io-client'], note: 'core and socket.io-client excluded' },
+  { name: 'agentwire/testing', contents: "export * from 'agentwire/testing'", external: ['agentwire', 'agentwire/protocol', 'mock-socket'], note: 'core and mock-socket excluded' },
+  ...DIALECTS.map(([name, symbol]) => ({ name: `dialect ${name}`, contents: `export { ${symbol} } from 'agentwire/protocol'`, external: [], dialect: symbol, note: 'alone, with zod/mini' })),
   { name: 'socket.io-client', contents: "export { io } from 'socket.io-client'", external: [], peer: true },
   { name: 'centrifuge', contents: "export { Centrifuge } from 'centrifuge'", external: [], peer: true },
   { name: 'phoenix', contents: "export { Socket } from 'phoenix'", external: [], peer: true },
@@ -50,7 +62,7 @@ export const TARGETS = [
   { name: 'partysocket', contents: "export { PartySocket } from 'partysocket'", external: [], peer: true },
 ]
 
-export async function measure(target) {
+export async function measure(target, { metafile = false } = {}) {
   const externals = new Set(target.external)
   const result = await build({
     stdin: { contents: target.contents, resolveDir: root, loader: 'ts' },
@@ -60,6 +72,7 @@ export async function measure(target) {
     platform: 'browser',
     target: 'es2020',
     write: false,
+    metafile,
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"' },
     plugins: [
@@ -85,15 +98,45 @@ export async function measure(target) {
     brotli: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
     peer: Boolean(target.peer),
     note: target.note ?? '',
+    ...(metafile ? { modules: breakdown(result.metafile) } : {}),
   }
 }
 
+/**
+ * Minified bytes per module of a bundle, biggest first, from esbuild's metafile. Modules are
+ * our sources by path and packages by name (zod's files folded into `zod`), so the list says
+ * where the bytes come from; gzip cannot be split per module, minified bytes can.
+ */
+export function breakdown(meta) {
+  const out = Object.values(meta.outputs)[0]
+  const by = new Map()
+  for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1]
+    const key = pkg ?? path.replace(/^.*?\bsrc\//, 'src/')
+    by.set(key, (by.get(key) ?? 0) + bytesInOutput)
+  }
+  const total = [...by.values()].reduce((a, b) => a + b, 0)
+  return [...by].map(([module, bytes]) => ({ module, bytes, share: bytes / total })).sort((a, b) => b.bytes - a.bytes)
+}
+
+/** What a dialect adds to an app that already has `createClient`: both bundled, minus createClient alone. */
+export async function dialectCost(symbol, base) {
+  const both = await measure({ name: `createClient + ${symbol}`, contents: `export { createClient } from 'agentwire'\nexport { ${symbol} } from 'agentwire/protocol'`, external: [] })
+  return { minified: both.minified - base.minified, gzip: both.gzip - base.gzip, brotli: both.brotli - base.brotli }
+}
+
+/** Every target; the root one with its module breakdown, each dialect with what it adds to createClient. */
 export async function measureAll() {
   const out = []
-  for (const t of TARGETS) out.push(await measure(t))
+  for (const t of TARGETS) out.push(await measure(t, { metafile: t.name === 'agentwire' }))
+  const base = out.find((r) => r.name === 'agentwire')
+  for (const t of TARGETS) if (t.dialect) out.find((r) => r.name === t.name).added = await dialectCost(t.dialect, base)
   return out
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const r of await measureAll()) console.log(`${r.name.padEnd(26)} ${String(r.minified).padStart(8)} min  ${String(r.gzip).padStart(7)} gzip  ${String(r.brotli).padStart(7)} br`)
+  const all = await measureAll()
+  for (const r of all) console.log(`${r.name.padEnd(26)} ${String(r.minified).padStart(8)} min  ${String(r.gzip).padStart(7)} gzip  ${String(r.brotli).padStart(7)} br${r.added ? `  (+${r.added.gzip} gzip over createClient)` : ''}`)
+  console.log('\nagentwire (createClient), minified bytes by module:')
+  for (const m of all[0].modules.slice(0, 25)) console.log(`  ${String(m.bytes).padStart(7)}  ${(m.share * 100).toFixed(1).padStart(5)} %  ${m.module}`)
 }

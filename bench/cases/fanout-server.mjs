@@ -1,10 +1,10 @@
 // A gateway (agentwire, or a raw `ws` broadcast server) that publishes on command.
-// argv: mode (agentwire | raw | redis), [redisPrefix]
+// argv: mode (agentwire | raw | redis), [redisPrefix], [redisUrl]
 import { createServer } from 'node:http'
 import { WebSocketServer } from 'ws'
-import { onParent, report, wallNow } from '../lib.mjs'
+import { cpuMicros, onParent, report, settledMemory, wallNow } from '../lib.mjs'
 
-const [mode, prefix] = process.argv.slice(2)
+const [mode, prefix, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2)
 const gc = globalThis.gc ?? (() => {})
 const rss = () => (gc(), gc(), process.memoryUsage().rss)
 const event = (i, stamp) => ({ type: 'metrics.snapshot', payload: { scope: 'custom', name: 'bench', values: { i, t: stamp } } })
@@ -12,6 +12,7 @@ const UNLIMITED = { maxConnectionsPerPrincipal: 1e9, maxPendingHandshakes: 1e9, 
 
 let publish
 let port
+let subscriptions = () => NaN
 const baseline = rss()
 if (mode === 'raw') {
   // The naive broadcast every ws tutorial shows: one JSON text per event, sent to every client.
@@ -28,10 +29,11 @@ if (mode === 'raw') {
 } else {
   const { createGateway, memoryBroker } = await import('agentwire/server')
   const { redisBroker } = mode === 'redis' ? await import('agentwire/redis') : {}
-  const broker = mode === 'redis' ? redisBroker({ url: 'redis://127.0.0.1:6379', prefix }) : memoryBroker()
+  const broker = mode === 'redis' ? redisBroker({ url: redisUrl, prefix }) : memoryBroker()
   const gateway = createGateway({ port: 0, broker, limits: UNLIMITED, heartbeat: { intervalMs: 600_000 } })
   await gateway.ready
   port = gateway.port
+  subscriptions = () => gateway.stats().subscriptions.total
   publish = (i, stamp) => gateway.publish('global', event(i, stamp))
   process.on('SIGTERM', () => void gateway.close({ drainMs: 0 }).finally(() => process.exit(0)))
 }
@@ -39,6 +41,9 @@ report({ type: 'listening', port })
 
 onParent({
   rss: () => report({ type: 'rss', rss: rss(), baseline }),
+  // After GC: RSS and heap, for the marginal cost of a connection (memory case).
+  mem: async () => report({ type: 'mem', ...(await settledMemory()), subscriptions: subscriptions() }),
+  cpu: () => report({ type: 'cpu', micros: cpuMicros() }),
   // As fast as possible: publish in bursts, yielding so sockets can drain.
   burst: async ({ m }) => {
     for (let i = 0; i < m; i++) {
