@@ -17,37 +17,11 @@ import type { ServerClock } from './clock'
 import { createTokenBucket } from './token-bucket'
 import { createSubscriptions, type Subscriptions } from './subscriptions'
 import type { Broker } from './broker'
+import { createTokenLifetime, readCredentials } from './credentials'
+import { createHeartbeat } from './heartbeat'
+import type { GatewayConnection, GatewaySocket, IncomingFrame } from './socket'
 
-/** The least a runtime's socket must offer the gateway core. The `ws` binding adapts a `ws` WebSocket to it. */
-export interface GatewaySocket {
-  /** Sends one text frame. */
-  send(text: string): void
-  /** Starts the closing handshake. */
-  close(code: number, reason: string): void
-  /** Drops the connection at once (a dead peer cannot take part in a closing handshake). */
-  terminate(): void
-  /** A transport-level ping; the peer answers with a pong, reported through `GatewayConnection.pong()`. */
-  ping(): void
-  /**
-   * Bytes accepted by `send` but not yet written to the network: the backlog the slow-consumer
-   * limit is checked against. A binding that batches writes within a tick leaves that tick's
-   * bytes out (they are a burst, not a backlog).
-   */
-  readonly bufferedAmount: number
-}
-
-/** One message as received: its text, or what was wrong with it (a binary frame, text that is not UTF-8). */
-export type IncomingFrame = string | { readonly kind: 'binary' | 'invalid_utf8'; readonly bytes: number }
-
-/** What the runtime binding tells the core about one socket. */
-export interface GatewayConnection {
-  readonly session: string
-  receive(frame: IncomingFrame): void
-  /** A transport-level pong arrived. */
-  pong(): void
-  /** The socket is closed (either side); the core forgets the connection. */
-  closed(): void
-}
+export type { GatewayConnection, GatewaySocket, IncomingFrame } from './socket'
 
 /** What a connection needs from the gateway around it. */
 export interface ConnectionHost {
@@ -106,12 +80,26 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   let inputClosed = false
   let queue: Promise<void> = Promise.resolve()
   let queued = 0
-  let lastSeen = clock.now()
-  let pingSentAt: number | undefined
-  /** A heartbeat verdict is due on the next turn of the loop (see `tick`). */
-  let judging = false
-  let refreshTimer: unknown
-  let expiryTimer: unknown
+  const heartbeat = createHeartbeat({
+    clock,
+    intervalMs: host.heartbeatMs,
+    timeoutMs: host.heartbeatTimeoutMs,
+    ping: () => socket.ping(),
+    isClosed: () => phase.name === 'closed',
+    dead() {
+      host.drop('heartbeat_timeout')
+      log({ level: 'info', message: 'closing: heartbeat_timeout', data: { session } })
+      phase = { name: 'closed' }
+      cleanup()
+      socket.terminate()
+    },
+  })
+  const lifetime = createTokenLifetime(
+    clock,
+    host.token,
+    (expiresAt) => send({ type: 'refresh', expiresAt }),
+    () => close(CloseCode.TokenExpired, 'token expired', 'token_expired'),
+  )
   const authTimer = clock.setTimeout(() => {
     if (phase.name === 'awaiting_hello' || phase.name === 'authenticating') close(CloseCode.AuthTimeout, 'no hello in time', 'auth_timeout')
   }, limits.authTimeoutMs)
@@ -192,20 +180,9 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
 
   function cleanup(): void {
     clock.clearTimeout(authTimer)
-    clock.clearTimeout(refreshTimer)
-    clock.clearTimeout(expiryTimer)
+    lifetime.clear()
     subscriptions.clear()
     host.release(connection)
-  }
-
-  function scheduleExpiry(expiresAt: number | undefined): void {
-    clock.clearTimeout(refreshTimer)
-    clock.clearTimeout(expiryTimer)
-    if (expiresAt === undefined) return
-    const now = clock.now()
-    const lead = Math.min(host.token.refreshBeforeMs, Math.max(0, (expiresAt - now) / 2))
-    refreshTimer = clock.setTimeout(() => send({ type: 'refresh', expiresAt }), Math.max(0, expiresAt - lead - now))
-    expiryTimer = clock.setTimeout(() => close(CloseCode.TokenExpired, 'token expired', 'token_expired'), Math.max(0, expiresAt + host.token.graceMs - now))
   }
 
   /**
@@ -221,7 +198,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   function receive(frame: IncomingFrame): void {
     if (phase.name === 'closed' || inputClosed) return
     const now = clock.now()
-    lastSeen = now
+    heartbeat.seen(now)
     host.frameIn()
     if (typeof frame !== 'string') {
       log({ level: 'warn', message: 'bad frame', data: { session, kind: frame.kind, bytes: frame.bytes } })
@@ -275,13 +252,13 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   }
 
   async function hello(msg: ClientFrameOf<'hello'>): Promise<void> {
-    const outcome = normalize(await host.authenticate(msg.token, handshake))
+    const outcome = readCredentials(await host.authenticate(msg.token, handshake))
     if (phase.name !== 'authenticating') return
     if (!outcome) return refuse(CloseCode.Unauthorized, 'unauthorized', 'unauthorized')
     if (!host.admit(connection, outcome.principal)) return refuse(CloseCode.TooManyConnections, 'too many connections for this principal', 'too_many_connections')
     clock.clearTimeout(authTimer)
     phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
-    scheduleExpiry(outcome.expiresAt)
+    lifetime.schedule(outcome.expiresAt)
     log({ level: 'debug', message: 'welcome', data: { session, principal: outcome.principal.id } })
     const prepared = await subscriptions.prepare(msg.resume ?? [])
     if (!isOpen()) return
@@ -340,7 +317,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   }
 
   async function reauthenticate(msg: ClientFrameOf<'auth'>): Promise<void> {
-    const outcome = normalize(await host.authenticate(msg.token, handshake))
+    const outcome = readCredentials(await host.authenticate(msg.token, handshake))
     if (phase.name !== 'open') return
     if (!outcome) {
       log({ level: 'info', message: 'token refresh refused', data: { session, principal: phase.principal.id } })
@@ -350,7 +327,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       return send(replyError(msg.id, { code: ErrorCode.Forbidden, message: 'the token belongs to another principal', retryable: false }))
     }
     phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
-    scheduleExpiry(outcome.expiresAt)
+    lifetime.schedule(outcome.expiresAt)
     send(reply(msg.id, outcome.expiresAt === undefined ? undefined : { expiresAt: outcome.expiresAt }))
   }
 
@@ -372,7 +349,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       }
     },
     pong() {
-      lastSeen = clock.now()
+      heartbeat.seen(clock.now())
     },
     closed() {
       if (phase.name !== 'closed') {
@@ -391,50 +368,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       host.forget(connection)
     },
     tick(now) {
-      if (phase.name === 'closed') return
-      if (pingSentAt !== undefined && lastSeen < pingSentAt) {
-        if (now - pingSentAt >= host.heartbeatTimeoutMs && !judging) {
-          // Judged on the next turn of the event loop, once the input waiting now has been read:
-          // after the gateway itself stalled past the timeout (a GC pause, a burst, a starved
-          // CPU), timers run before I/O, and a pong sitting in the socket would otherwise be
-          // taken for silence: every connection dropped at once, for the gateway's own pause.
-          judging = true
-          const sentAt = pingSentAt
-          clock.setTimeout(() => {
-            judging = false
-            if (phase.name === 'closed' || pingSentAt !== sentAt || lastSeen >= sentAt) return
-            host.drop('heartbeat_timeout')
-            log({ level: 'info', message: 'closing: heartbeat_timeout', data: { session } })
-            phase = { name: 'closed' }
-            cleanup()
-            socket.terminate()
-          }, 0)
-        }
-        return
-      }
-      if (now - lastSeen >= host.heartbeatMs) {
-        pingSentAt = now
-        socket.ping()
-      }
+      if (phase.name !== 'closed') heartbeat.tick(now)
     },
   }
   return connection
-}
-
-/** `authenticate`'s many shapes, as one. A throwing or refusing authenticate is a refusal. */
-function normalize(outcome: AuthOutcome): { principal: Principal; expiresAt: number | undefined } | undefined {
-  if (outcome === null || outcome === undefined) return undefined
-  if (typeof outcome === 'string') return outcome ? { principal: { id: outcome }, expiresAt: undefined } : undefined
-  // A principal is an object with a string `id`; a wrapper has `principal` (and maybe `expiresAt`) instead.
-  const wrapped = outcome as { principal?: Principal | string; expiresAt?: number }
-  if (wrapped.principal !== undefined) {
-    const p = wrapped.principal
-    const principal: Principal = typeof p === 'string' ? { id: p } : p
-    if (!principal || typeof principal.id !== 'string' || principal.id === '') return undefined
-    const expiresAt = typeof wrapped.expiresAt === 'number' && Number.isFinite(wrapped.expiresAt) ? wrapped.expiresAt : undefined
-    return { principal, expiresAt }
-  }
-  const principal = outcome as Principal
-  if (typeof principal.id !== 'string' || principal.id === '') return undefined
-  return { principal, expiresAt: undefined }
 }
