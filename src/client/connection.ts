@@ -243,17 +243,26 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
       debug('link dead', { silentMs: verdict.silentMs })
       return dispatch({ type: 'dead', generation: machine.generation })
     }
-    if (verdict.verdict === 'ping') {
-      pingSentAt = now
-      send({ type: 'ping', t: now })
-    }
+    if (verdict.verdict === 'ping') ping(now)
     heartbeatTimer.set(verdict.nextCheckAt - now, tick)
+  }
+
+  /** Pings and starts the wait for an answer: the link is judged `timeoutMs` after this. */
+  function ping(now: number): void {
+    pingSentAt = now
+    send({ type: 'ping', t: now })
   }
 
   function alive(): boolean {
     if (machine.status !== 'open') return false
     if (caps.heartbeat === 'none') return true
-    const verdict = checkLiveness(clock.now(), { lastReceived, pingSentAt }, heartbeat)
+    const now = clock.now()
+    const verdict = checkLiveness(now, { lastReceived, pingSentAt }, heartbeat)
+    if (verdict.verdict === 'ping') {
+      // Silent past the interval while timers slept: ask now, before what is about to be sent.
+      ping(now)
+      heartbeatTimer.set(verdict.nextCheckAt - now, tick)
+    }
     if (verdict.verdict !== 'dead') return true
     debug('link dead (found on send)', { silentMs: verdict.silentMs })
     dispatch({ type: 'dead', generation: machine.generation })
@@ -264,8 +273,8 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
     if (machine.status !== 'open' || caps.heartbeat === 'none') return
     if (!alive()) return
     const now = clock.now()
-    if (pingSentAt === undefined) pingSentAt = now
-    send({ type: 'ping', t: now })
+    if (pingSentAt === undefined) ping(now)
+    else send({ type: 'ping', t: now })
     heartbeatTimer.set(livenessDeadline({ lastReceived, pingSentAt }, heartbeat) - now, tick)
   }
 

@@ -32,20 +32,26 @@ export type LivenessVerdict =
   | { readonly verdict: 'ping'; readonly nextCheckAt: number }
   | { readonly verdict: 'ok'; readonly nextCheckAt: number }
 
-/** The time by which a frame must have come, or the link is dead. */
+/**
+ * The time by which a frame must have come, or the link is dead: `timeoutMs` after a ping
+ * still unanswered. Before the client has pinged there is no such time: silence alone never
+ * condemns a link (see {@link checkLiveness}).
+ */
 export function livenessDeadline(state: LivenessState, policy: HeartbeatPolicy): number {
-  const regular = state.lastReceived + policy.intervalMs + policy.timeoutMs
-  // A probe (after a wake or `online`) asks for an answer within timeoutMs of itself.
-  return state.pingSentAt === undefined ? regular : Math.min(regular, state.pingSentAt + policy.timeoutMs)
+  return state.pingSentAt === undefined ? Number.POSITIVE_INFINITY : state.pingSentAt + policy.timeoutMs
 }
 
-/** Pure: what to do at `now`. */
+/**
+ * Pure: what to do at `now`. Ping after `intervalMs` of silence; dead only when that ping went
+ * unanswered for `timeoutMs`. However late the check comes (a background tab runs its timers
+ * once a minute, a laptop slept), it pings first: browser JS never sees the gateway's
+ * WebSocket-level pings, so a quiet healthy link looks dead until a ping of ours is answered.
+ */
 export function checkLiveness(now: number, state: LivenessState, policy: HeartbeatPolicy): LivenessVerdict {
-  const deadline = livenessDeadline(state, policy)
-  if (now >= deadline) return { verdict: 'dead', silentMs: now - state.lastReceived }
-  if (state.pingSentAt === undefined && now >= state.lastReceived + policy.intervalMs) {
-    return { verdict: 'ping', nextCheckAt: Math.min(deadline, now + policy.timeoutMs) }
+  if (state.pingSentAt === undefined) {
+    const pingAt = state.lastReceived + policy.intervalMs
+    return now >= pingAt ? { verdict: 'ping', nextCheckAt: now + policy.timeoutMs } : { verdict: 'ok', nextCheckAt: pingAt }
   }
-  const nextCheckAt = state.pingSentAt === undefined ? Math.min(deadline, state.lastReceived + policy.intervalMs) : deadline
-  return { verdict: 'ok', nextCheckAt }
+  const deadline = state.pingSentAt + policy.timeoutMs
+  return now >= deadline ? { verdict: 'dead', silentMs: now - state.lastReceived } : { verdict: 'ok', nextCheckAt: deadline }
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AgentwireError, ClientClosedError, ErrorCode } from 'agentwire'
 import { agentStatus } from './support/fake-gateway'
-import { C, fakeEnvironment, settle, setup, until } from './support/setup'
+import { C, T, fakeEnvironment, settle, setup, until } from './support/setup'
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 })
@@ -96,14 +96,17 @@ describe('client lifecycle', () => {
     client.close()
   })
 
-  it('C4: after a 10-minute sleep (no timers fired) the first send finds the dead link, buffers the command, reconnects and delivers it once', async () => {
+  it('C4: after a 10-minute sleep (no timers fired) the first send pings first; the link that died in the sleep is closed T later, and the command is re-sent and applied once', async () => {
     const { gateway, client, states } = setup()
     client.subscribe('agent:a')
     await settle()
+    gateway.silence() // the link died while the laptop slept
     vi.setSystemTime(Date.now() + 10 * 60_000) // the laptop slept: wall time jumped, timers did not run
     const cancelled = client.cancel('req-1', 'user left')
-    expect(client.state).toBe('reconnecting')
+    expect(client.state).toBe('open') // pinged, not judged yet
+    await until(() => client.state === 'reconnecting', 10 * T, 1)
     expect(states.at(-1)?.reason?.code).toBe(4440)
+    gateway.silence(false)
     await until(() => client.state === 'open')
     await settle()
     await expect(cancelled).resolves.toBeUndefined()
@@ -113,16 +116,16 @@ describe('client lifecycle', () => {
     client.close()
   })
 
-  it('C4: the first heartbeat tick after a sleep detects the expired deadline', async () => {
-    const { client, states } = setup()
+  it('C4: the first heartbeat tick after a sleep pings; a link that died in the sleep is closed T after that ping', async () => {
+    const { gateway, client, states } = setup()
     await settle()
+    gateway.silence()
     vi.setSystemTime(Date.now() + 10 * 60_000)
-    await vi.advanceTimersToNextTimerAsync() // the tick that was due long ago
+    await vi.advanceTimersToNextTimerAsync() // the tick that was due long ago: it pings
     const tickAt = Date.now()
-    // Its verdict waits one turn of the loop, for input read after the wake (a frame waiting counts).
     expect(client.state).toBe('open')
-    await vi.advanceTimersToNextTimerAsync()
-    expect(Date.now()).toBeLessThanOrEqual(tickAt + 1) // a 0 ms timer
+    await until(() => client.state !== 'open', 10 * T, 1)
+    expect(Date.now() - tickAt).toBeGreaterThanOrEqual(T)
     expect(states.some((s) => s.current === 'reconnecting' && s.reason?.code === 4440)).toBe(true)
     client.close()
   })

@@ -101,9 +101,14 @@ describe('network faults', () => {
     vi.advanceTimersToNextTimer()
     expect(client.state).toBe('open')
     expect(states.some((s) => s.reason?.code === 4440)).toBe(false)
-    // With nothing waiting, the same stall is a dead link, one turn later.
+    // With the link dead, the same stall is met with a ping, and the link is judged T after it.
+    gateway.silence()
     vi.setSystemTime(Date.now() + 3 * (H + T))
+    vi.advanceTimersToNextTimer()
+    const pingedAt = Date.now()
+    expect(client.state).toBe('open')
     await until(() => client.state !== 'open', 10 * (H + T), 1)
+    expect(Date.now() - pingedAt).toBeGreaterThanOrEqual(T)
     expect(states.at(-1)).toMatchObject({ current: 'reconnecting', reason: { code: 4440 } })
     client.close()
   })

@@ -74,8 +74,10 @@ describe('liveness deadlines (N3, C4)', () => {
     expect(checkLiveness(1500, { lastReceived: 1000, pingSentAt: 1250 }, policy)).toMatchObject({ verdict: 'dead', silentMs: 500 })
   })
 
-  it('judges by the wall clock: any time past the deadline is dead, however long timers slept', () => {
-    expect(checkLiveness(1000 + 600_000, { lastReceived: 1000, pingSentAt: undefined }, policy).verdict).toBe('dead')
+  it('however long timers slept, silence alone asks for a ping; dead only T after that ping went unanswered', () => {
+    expect(checkLiveness(1000 + 600_000, { lastReceived: 1000, pingSentAt: undefined }, policy)).toEqual({ verdict: 'ping', nextCheckAt: 601_250 })
+    expect(checkLiveness(1000 + 600_100, { lastReceived: 1000, pingSentAt: 601_000 }, policy)).toEqual({ verdict: 'ok', nextCheckAt: 601_250 })
+    expect(checkLiveness(1000 + 600_250, { lastReceived: 1000, pingSentAt: 601_000 }, policy).verdict).toBe('dead')
   })
 
   it('a probe asks for an answer within T of itself', () => {
