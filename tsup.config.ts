@@ -16,6 +16,7 @@ export default defineConfig([
       redis: 'src/redis/index.ts',
       testing: 'src/testing/index.ts',
       'socket.io': 'src/socket.io/index.ts',
+      agui: 'src/agui/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { AgentEvent } from 'agentwire/protocol'
+import { aguiSource, type AguiSource } from './agui-source'
 import type { Broker, StoredEvent } from './broker'
 import { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
 import type { GatewayOptions, Principal } from './options'
@@ -38,7 +39,8 @@ export interface Gateway {
  * `http` hook (the dashboard).
  */
 export function createGateway(options: GatewayOptions = {}): Gateway {
-  const core = createGatewayCore(options)
+  const agui: AguiSource | undefined = options.agui === undefined ? undefined : aguiSource(options.agui, options.logger, options.onCommand)
+  const core = createGatewayCore(agui ? { ...options, onCommand: agui.onCommand } : options)
   const ownsServer = options.server === undefined
   const path = options.path ?? '/ws'
   const host = options.host ?? '127.0.0.1'
@@ -116,6 +118,7 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
     async close(closeOptions) {
       // Stop accepting first: no new TCP connection, and upgrades in flight get 503.
       const serverClosed = ownsServer ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve()
+      agui?.close()
       const coreClosed = core.close(closeOptions)
       await coreClosed
       binding.detach()

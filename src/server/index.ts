@@ -1,6 +1,7 @@
 export type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
 export { memoryBroker, DEFAULT_RETENTION_MAX_AGE_MS, DEFAULT_RETENTION_SIZE, type MemoryBrokerOptions } from './memory-broker'
 export { createGateway, type Gateway } from './gateway'
+export { aguiSource, type AguiSource, type AguiSourceOptions } from './agui-source'
 export { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
 export type { GatewayConnection, GatewaySocket, IncomingFrame } from './connection'
 export { bindWebSocket, type WebSocketBinding, type WebSocketBindingOptions } from './ws'

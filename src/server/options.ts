@@ -150,6 +150,14 @@ export interface GatewayOptions extends GatewayCoreOptions {
    * @default undefined
    */
   http?: (request: IncomingMessage, response: ServerResponse) => boolean | Promise<boolean>
+  /**
+   * An AG-UI agent as the source of requests: each `start` runs it (HTTP POST, SSE answer) and
+   * its events are published as canonical events on `request:{id}`, so every client resumes the
+   * run without a gap or a duplicate. `onCommand`, when given too, runs first (it may call the
+   * default handler); the agent runs after it.
+   * @default undefined
+   */
+  agui?: string | import('./agui-source').AguiSourceOptions
 }
 
 export const DEFAULT_LIMITS = {

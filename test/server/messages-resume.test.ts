@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ResyncInfo } from 'agentwire'
 import { createNodeClient, type NodeClient } from 'agentwire/node'
-import { createGateway, type Gateway } from 'agentwire/server'
-import type { AgentEvent, MessageView, RetentionOptions } from 'agentwire/protocol'
+import { createGateway, type Gateway, type RetentionOptions } from 'agentwire/server'
+import type { AgentEvent, MessageView } from 'agentwire/protocol'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy'
 
 /**
