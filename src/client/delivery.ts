@@ -85,6 +85,8 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
   function handle(generation: number, message: ServerMessage): void {
     switch (message.type) {
       case 'welcome':
+        // Before the dispatch: being ready flushes the outbox, whose commands are checked against them.
+        requests.limits(message.limits)
         connection.dispatch({ type: 'welcome', generation })
         if (message.subscriptions) wire.applyResults(message.subscriptions)
         return

@@ -15,6 +15,8 @@ export interface Outbox {
   get(id: string): PendingRequest | undefined
   /** Commands not yet sent on connection `generation`, oldest first. */
   unsentOn(generation: number): PendingRequest[]
+  /** Commands sent on the current connection and not answered yet. */
+  inFlight(): PendingRequest[]
   /** The connection is gone: every sent command waits to be sent again. */
   connectionLost(): void
   rejectAll(error: AgentwireError): void
@@ -53,6 +55,9 @@ export function createOutbox(options: OutboxOptions): Outbox {
       const out: PendingRequest[] = []
       for (const r of requests.values()) if (r.sentOn !== generation) out.push(r)
       return out
+    },
+    inFlight() {
+      return [...requests.values()].filter((r) => r.sentOn !== 0)
     },
     connectionLost() {
       for (const r of requests.values()) r.markUnsent()

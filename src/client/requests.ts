@@ -1,11 +1,11 @@
-import { ClientClosedError, ErrorCode, type AgentEvent, type AgentwireError, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, framesOf, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
 import { asError } from './errors'
 import { createId } from './ids'
 import { createOutbox } from './outbox'
-import { errorFromBody, type CommandFrame } from './request'
+import { errorFromBody, type CommandFrame, type PendingRequest } from './request'
 import { outcomeOfEvent, outcomeOfView, requestIdOf, trackRequest, type TrackedRequest } from './run'
 import { canonicalChannel } from './subscription'
 import type { Client, Run, StartInput, Subscription } from './types'
@@ -24,6 +24,8 @@ export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' |
   flush(): void
   /** The request's state in the store. */
   view(requestId: string): RequestView | undefined
+  /** The limits of the gateway's `welcome` (`maxPayload`), checked before each command is sent. */
+  limits(limits: Readonly<Record<string, number>> | undefined): void
   /** A `reply` to a command. */
   reply(message: Extract<ServerMessage, { type: 'reply' }>): void
   /** An `error` frame: the command it names fails with it; false when it names none. */
@@ -39,6 +41,19 @@ export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' |
   lost(): void
   rejectPending(error: AgentwireError): void
   terminate(): void
+}
+
+/**
+ * Closes a command of the client's can cause (the gateway refused what it read: too big, too
+ * many; or failed on it), with the error a command is rejected with when the connection closed
+ * this way twice in a row after it was sent: a poison command is not sent a third time (it would
+ * otherwise churn the connection, and every subscription with it, for good).
+ */
+const COMMAND_CLOSES: Readonly<Record<number, ErrorCode>> = {
+  [CloseCode.MessageTooBig]: ErrorCode.PayloadTooLarge,
+  [CloseCode.RateLimited]: ErrorCode.RateLimited,
+  [CloseCode.InternalError]: ErrorCode.Internal,
+  [CloseCode.ServerError]: ErrorCode.Internal,
 }
 
 type Waiter = { resolve: (view: RequestView | undefined) => void; reject: (error: AgentwireError) => void }
@@ -59,11 +74,34 @@ export function createRequests(
   const rejoinWaiters = new Map<string, Set<Waiter>>()
   /** Timers of rejoin answers, cleared on close. */
   const timers = new Set<TimerSlot>()
+  /** The gateway's largest frame, from its last `welcome`; unknown: not checked. */
+  let maxPayload: number | undefined
+  /** Per command in flight: the code of the close that followed it last. */
+  const strikes = new WeakMap<PendingRequest, number>()
+
+  /** Why the gateway cannot take `frame` (larger than its maxPayload), or undefined. */
+  function refusal(frame: CommandFrame): AgentwireError | undefined {
+    if (maxPayload === undefined) return undefined
+    const encoded = codec.encode(frame)
+    if (!encoded.ok) return undefined
+    for (const text of framesOf(encoded)) {
+      // UTF-8 bytes, which is what a WebSocket's maxPayload counts.
+      const size = typeof text === 'string' ? new TextEncoder().encode(text).length : 0
+      if (size > maxPayload) return new AgentwireError(ErrorCode.PayloadTooLarge, `"${frame.type}" is ${size} bytes, over the gateway's maxPayload of ${maxPayload}`)
+    }
+    return undefined
+  }
 
   function flush(): void {
     if (connection.state.status !== 'open') return
     const generation = connection.state.generation
     for (const request of outbox.unsentOn(generation)) {
+      // Made before this welcome's limits were known: checked now, before it can close the link.
+      const refused = refusal(request.frame)
+      if (refused) {
+        request.reject(refused)
+        continue
+      }
       if (!connection.send(request.frame)) return
       // Without replies, sent is all there is to know; and a command not waiting for a reply
       // is never sent again after a reconnect, which a backend without idempotency keys would
@@ -78,6 +116,8 @@ export function createRequests(
     if (status === 'closed') return Promise.reject(new ClientClosedError(`"${frame.type}" after close(): call connect() first, or create a new client`))
     const encoded = codec.encode(frame)
     if (!encoded.ok) return Promise.reject(encoded.error)
+    const refused = refusal(frame)
+    if (refused) return Promise.reject(refused)
     let request
     try {
       request = outbox.add(frame)
@@ -205,6 +245,10 @@ export function createRequests(
       }
       command(frame).catch((error: unknown) => report(asError(error)))
     },
+    limits(limits) {
+      const max = limits?.maxPayload
+      maxPayload = typeof max === 'number' && max > 0 ? max : undefined
+    },
     reply(message) {
       const request = outbox.get(message.id)
       if (!request) return debug('reply to no pending command', { id: message.id })
@@ -245,7 +289,17 @@ export function createRequests(
       const requestId = channel.startsWith('request:') ? channel.slice('request:'.length) : undefined
       if (requestId !== undefined && tracked.has(requestId) && error.code !== ErrorCode.Forbidden) rejoinCommand(requestId)
     },
-    lost: () => outbox.connectionLost(),
+    lost() {
+      const state = connection.state
+      const close = 'lastClose' in state ? state.lastClose : undefined
+      const code = close && COMMAND_CLOSES[close.code]
+      for (const request of outbox.inFlight()) {
+        if (!code) strikes.delete(request)
+        else if (strikes.get(request) !== close.code) strikes.set(request, close.code)
+        else request.reject(new AgentwireError(code, `"${request.frame.type}" not sent again: the connection closed twice after it (close ${close.code}${close.reason ? `: ${close.reason}` : ''})`))
+      }
+      outbox.connectionLost()
+    },
     rejectPending,
     terminate() {
       for (const t of timers) t.clear()
@@ -256,3 +310,4 @@ export function createRequests(
     },
   }
 }
+

@@ -31,6 +31,8 @@ export interface FakeGatewayOptions {
   window?: number
   /** The URL to serve; a fresh one by default. */
   url?: string
+  /** Limits announced in `welcome.limits` (e.g. `{ maxPayload: 65536 }`); none by default. */
+  limits?: Record<string, number>
   /** Called for every frame before the gateway handles it; return false to swallow it. */
   onFrame?: (frame: ClientFrame, connection: FakeConnection) => boolean | void
 }
@@ -122,7 +124,7 @@ export function createFakeGateway(options: FakeGatewayOptions = {}) {
         if (opts.acceptToken && !opts.acceptToken(frame.token)) return c.close(4401, 'token refused')
         if (opts.withholdWelcome) return
         const results = (frame.resume ?? []).map((item) => subscribeResult(item, c))
-        c.send({ type: 'welcome', v: 1, session: `s${c.index}`, heartbeatMs: 25_000, subscriptions: results })
+        c.send({ type: 'welcome', v: 1, session: `s${c.index}`, heartbeatMs: 25_000, ...(opts.limits ? { limits: opts.limits } : {}), subscriptions: results })
         for (const item of frame.resume ?? []) catchUp(item, c)
         return
       }
