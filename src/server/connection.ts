@@ -161,6 +161,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     log,
     session,
     onOverflow: () => close(CloseCode.TryAgainLater, 'overloaded: the replay took too long', 'overloaded'),
+    onAuthorizeUnavailable: () => close(CloseCode.TryAgainLater, 'authorization unavailable; try again', 'overloaded'),
   })
 
   function close(code: number, reason: string, cause?: DropCause): void {
@@ -328,6 +329,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     }
     phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
     lifetime.schedule(outcome.expiresAt)
+    subscriptions.reauthorized()
     send(reply(msg.id, outcome.expiresAt === undefined ? undefined : { expiresAt: outcome.expiresAt }))
   }
 

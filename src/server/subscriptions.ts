@@ -3,6 +3,7 @@ import type { ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/prot
 import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
 import type { Fanout, FanoutReceiver } from './fanout'
 import { eventFrameText } from './fanout'
+import { createGrants, type Grants } from './grants'
 import type { AuthorizeAction, GatewayLogger } from './options'
 
 /**
@@ -20,6 +21,8 @@ export interface Subscriptions {
   live(key: string, event: StoredEvent, text: string): void
   /** The broker lost continuity on a channel: send a fresh state frame. */
   resync(key: string, channel: string, reason: 'epoch' | 'gap'): Promise<void>
+  /** The token was renewed: every channel a pattern brings is authorized again before its next event. */
+  reauthorized(): void
   /** Drops every subscription (the connection closed). */
   clear(): void
   readonly size: number
@@ -45,6 +48,8 @@ export interface SubscriptionsOptions {
   session: string
   /** Live events piled up past {@link MAX_SYNC_BUFFER} while a replay was being read: the connection is given up (1013). */
   onOverflow(): void
+  /** `authorize` said "not now" for a channel under a pattern: the connection is given up (1013), to be resumed. */
+  onAuthorizeUnavailable(): void
 }
 
 /** Live events held per subscription while its replay or snapshot is read; a broker slower than this gives up the connection. */
@@ -52,6 +57,8 @@ export const MAX_SYNC_BUFFER = 10_000
 
 interface Subscription {
   readonly key: string
+  /** A pattern: each concrete channel it brings is authorized on its own (`./grants`). */
+  readonly pattern: boolean
   /** Live events held back while a replay or snapshot is being read; `null` once live. */
   buffer: StoredEvent[] | null
 }
@@ -78,6 +85,17 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
   const subs = new Map<string, Subscription>()
   /** The last position sent per concrete channel: the dedupe that makes overlap between replay and live harmless. */
   const delivered = new Map<string, { epoch: string; seq: number }>()
+  /** What the concrete channels under this connection's patterns may send; made with the first pattern. */
+  let grants: Grants | undefined
+  const patternGrants = (): Grants =>
+    (grants ??= createGrants({
+      authorize: options.authorize,
+      log: options.log,
+      session: options.session,
+      maxHeld: MAX_SYNC_BUFFER,
+      onOverflow: options.onOverflow,
+      onUnavailable: options.onAuthorizeUnavailable,
+    }))
 
   function deliver(event: StoredEvent, text?: string): void {
     const last = delivered.get(event.channel)
@@ -146,6 +164,8 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       if (error instanceof AgentwireError && error.retryable) return failure(key, error.code, `could not ${action} ${key} now; try again`, true)
     }
     if (!options.isOpen()) return failure(key, ErrorCode.Closed, 'connection closed')
+    // The answer for a concrete channel is the channel's: a pattern bringing it asks no more.
+    if (!parsed.pattern) grants?.record(key, allowed)
     if (!allowed) {
       // A grant can be withdrawn: re-subscribing a channel no longer allowed stops it too.
       if (drop(key)) pruneDelivered()
@@ -156,7 +176,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     if (sub) sub.buffer ??= []
     else {
       if (subs.size >= options.maxChannels) return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
-      sub = { key, buffer: [] }
+      sub = { key, pattern: parsed.pattern, buffer: [] }
       subs.set(key, sub)
       created = true
     }
@@ -177,6 +197,8 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
         const known = await broker.channels(key)
         for (const channel of new Set([...byChannel.keys(), ...known])) {
           const position = byChannel.get(channel)
+          // Each channel under the pattern is authorized on its own, asked anew on resume.
+          if (!(await patternGrants().check(channel, position ? 'resume' : 'subscribe', position !== undefined))) continue
           if (position) {
             const r = await readFrom(channel, position)
             steps.push(r.step)
@@ -194,6 +216,15 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       else if (subs.get(key) === sub && options.isOpen()) commit({ sub, steps: [], requestId: undefined })
       return failure(key, ErrorCode.Internal, 'the broker failed; try again', true)
     }
+  }
+
+  /** A live event the subscription `key` may receive: held while its replay is read, else sent. */
+  function follow(key: string, event: StoredEvent, text: string): void {
+    const sub = subs.get(key)
+    if (!sub) return
+    if (!sub.buffer) return deliver(event, text)
+    if (sub.buffer.length >= MAX_SYNC_BUFFER) return options.onOverflow()
+    sub.buffer.push(event)
   }
 
   function commit(plan: Plan): Head {
@@ -237,26 +268,30 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     live(key, event, text) {
       const sub = subs.get(key)
       if (!sub) return
-      if (!sub.buffer) return deliver(event, text)
-      if (sub.buffer.length >= MAX_SYNC_BUFFER) return options.onOverflow()
-      sub.buffer.push(event)
+      if (sub.pattern) patternGrants().gate(event.channel, () => follow(key, event, text))
+      else follow(key, event, text)
     },
     async resync(key, channel, reason) {
       const sub = subs.get(key)
       if (!sub || sub.buffer) return
       sub.buffer = []
       try {
-        const snapshot = await broker.snapshot(channel)
+        const allowed = !sub.pattern || (await patternGrants().check(channel, 'subscribe'))
+        const snapshot = allowed ? await broker.snapshot(channel) : undefined
         if (!options.isOpen() || subs.get(key) !== sub) return
-        commit({ sub, steps: [{ kind: 'state', snapshot, reason }], requestId: undefined })
+        commit({ sub, steps: snapshot ? [{ kind: 'state', snapshot, reason }] : [], requestId: undefined })
       } catch {
         options.log({ level: 'error', message: 'broker failed during resync', data: { session: options.session, channel } })
         if (subs.get(key) === sub) commit({ sub, steps: [], requestId: undefined })
       }
     },
+    reauthorized() {
+      grants?.forget()
+    },
     clear() {
       for (const key of [...subs.keys()]) drop(key)
       delivered.clear()
+      grants?.clear()
     },
     get size() {
       return subs.size
