@@ -104,6 +104,10 @@ export interface GatewayCoreOptions {
   /**
    * May this principal use this (canonical) channel? Asked on every subscribe, again on every
    * resume (replay) and rejoin, and for commands on requests this gateway did not see start.
+   * A pattern (`user:*`, `*`) is asked for as such on subscribe, and then each concrete channel
+   * it brings is asked for on its own (`subscribe`, or `resume`) before anything of that channel
+   * is sent: the answer is kept per connection and channel, and asked again on resume and after
+   * a token renewal. So a rule per channel (a deny-list) holds under patterns too.
    * @default allows everything
    */
   authorize?: (principal: Principal, channel: string, action: AuthorizeAction) => boolean | Promise<boolean>
