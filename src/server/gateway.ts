@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { AgentEvent } from 'agentwire/protocol'
+import { aguiEndpoint } from './agui-endpoint'
 import { aguiSource, type AguiSource } from './agui-source'
 import type { Broker, StoredEvent } from './broker'
 import { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
@@ -45,7 +46,10 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const path = options.path ?? '/ws'
   const host = options.host ?? '127.0.0.1'
 
+  const serveAgui = options.aguiEndpoint ? aguiEndpoint(core.broker, options, options.aguiEndpoint === true ? {} : options.aguiEndpoint) : undefined
+
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    if (serveAgui && (await serveAgui(request, response))) return true
     const pathname = (request.url ?? '/').split('?')[0]
     if (pathname === '/stats' && (request.method === 'GET' || request.method === 'HEAD')) {
       const body = JSON.stringify(core.stats())

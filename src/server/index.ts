@@ -2,6 +2,7 @@ export type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, Retenti
 export { memoryBroker, DEFAULT_RETENTION_MAX_AGE_MS, DEFAULT_RETENTION_SIZE, type MemoryBrokerOptions } from './memory-broker'
 export { createGateway, type Gateway } from './gateway'
 export { aguiSource, type AguiSource, type AguiSourceOptions } from './agui-source'
+export { aguiEndpoint, type AguiEndpoint, type AguiEndpointOptions } from './agui-endpoint'
 export { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
 export type { GatewayConnection, GatewaySocket, IncomingFrame } from './connection'
 export { bindWebSocket, type WebSocketBinding, type WebSocketBindingOptions } from './ws'

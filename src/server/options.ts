@@ -162,6 +162,13 @@ export interface GatewayOptions extends GatewayCoreOptions {
    * @default undefined
    */
   agui?: string | import('./agui-source').AguiSourceOptions
+  /**
+   * Serve every request the gateway carries as an AG-UI run over SSE (`POST /agui` with a
+   * `RunAgentInput` whose `runId` is the request id, or `GET /agui/{requestId}`), with `id:` on
+   * every frame and `Last-Event-ID` honoured, for AG-UI frontends.
+   * @default false
+   */
+  aguiEndpoint?: boolean | import('./agui-endpoint').AguiEndpointOptions
 }
 
 export const DEFAULT_LIMITS = {

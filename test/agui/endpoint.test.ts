@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { HttpAgent, type BaseEvent } from '@ag-ui/client'
+import { EventSchemas } from '@ag-ui/core/schemas'
+import { readSse } from 'agentwire/agui'
+import { createGateway, type Gateway, type RetentionOptions } from 'agentwire/server'
+import type { AgentEvent } from 'agentwire/protocol'
+
+/**
+ * The gateway's AG-UI endpoint, consumed by `@ag-ui/client` (its HttpAgent runs every stream
+ * through its event verifier, so a prelude or a tail it would refuse fails the run): a whole run
+ * watched live, and a watcher that reattaches mid-message with `Last-Event-ID`, inside the replay
+ * window and beyond it, ending with the text and arguments exactly once.
+ */
+
+const closers: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c()
+})
+
+async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+async function gatewayWith(retention?: RetentionOptions): Promise<{ gateway: Gateway; base: string; publish: (...events: AgentEvent[]) => Promise<void> }> {
+  const gateway = createGateway({ port: 0, aguiEndpoint: true, ...(retention ? { retention } : {}) })
+  await gateway.ready
+  closers.push(() => gateway.close({ drainMs: 0 }))
+  return {
+    gateway,
+    base: `http://127.0.0.1:${gateway.port}/agui`,
+    publish: async (...events) => {
+      for (const e of events) await gateway.publish(`request:${(e.payload as { requestId: string }).requestId}`, e)
+    },
+  }
+}
+
+const R = 'r1'
+const ev = {
+  started: { type: 'request.started', payload: { requestId: R, query: 'What is the answer?' } },
+  m1: { type: 'message.started', payload: { requestId: R, messageId: 'm1', role: 'assistant' } },
+  d: (delta: string) => ({ type: 'message.delta', payload: { requestId: R, messageId: 'm1', delta } }),
+  m1end: { type: 'message.ended', payload: { requestId: R, messageId: 'm1' } },
+  c1: { type: 'tool.call.started', payload: { requestId: R, toolCallId: 'c1', name: 'lookup', parentMessageId: 'm1' } },
+  a: (delta: string) => ({ type: 'tool.call.args', payload: { requestId: R, toolCallId: 'c1', delta } }),
+  c1end: { type: 'tool.call.ended', payload: { requestId: R, toolCallId: 'c1' } },
+  result: { type: 'tool.call.result', payload: { requestId: R, toolCallId: 'c1', result: '42', messageId: 't1' } },
+  state: { type: 'request.state', payload: { requestId: R, state: { count: 1 } } },
+  step: (status: 'running' | 'completed') => ({ type: 'step.progress', payload: { requestId: R, agent: 'a', step: 1, stepId: 'answer', status } }),
+  done: { type: 'request.completed', payload: { requestId: R, result: { answer: 42 } } },
+} satisfies Record<string, AgentEvent | ((s: never) => AgentEvent)>
+
+/** HttpAgent watching request R through the endpoint, recording every event it accepted. */
+function watcher(base: string, headers: Record<string, string> = {}) {
+  const agent = new HttpAgent({ url: base, headers })
+  const events: BaseEvent[] = []
+  // Cloned: HttpAgent goes on changing the objects a snapshot gave it.
+  const run = agent.runAgent({ runId: R }, { onEvent: ({ event }) => void events.push(structuredClone(event)) })
+  return { agent, events, run }
+}
+
+const assistantText = (agent: HttpAgent) => agent.messages.find((m) => m.id === 'm1')?.content
+
+describe('the gateway as an AG-UI endpoint', () => {
+  it('@ag-ui/client watches a whole run: verifier satisfied, messages, tool call, result and state assembled', async () => {
+    const { base, publish } = await gatewayWith()
+    await publish(ev.started, ev.step('running'), ev.m1, ev.d('The answer '))
+    const w = watcher(base)
+    await until(() => assistantText(w.agent) === 'The answer ', () => JSON.stringify(w.agent.messages))
+    await publish(ev.d('is 42.'), ev.m1end, ev.c1, ev.a('{"q":'), ev.a('"life"}'), ev.c1end, ev.state, ev.result, ev.step('completed'), ev.done)
+    await expect(w.run).resolves.toMatchObject({ result: { answer: 42 } })
+
+    expect(w.events.map((e) => e.type).slice(0, 5)).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT', 'TEXT_MESSAGE_END'])
+    for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
+    expect(w.agent.messages).toMatchObject([
+      { id: 'm1', role: 'assistant', content: 'The answer is 42.', toolCalls: [{ id: 'c1', function: { name: 'lookup', arguments: '{"q":"life"}' } }] },
+      { id: 't1', role: 'tool', toolCallId: 'c1', content: '42' },
+    ])
+    expect(w.agent.state).toEqual({ count: 1 })
+  })
+
+  for (const [label, retention, expectFirstContent] of [
+    ['inside the replay window: the prelude is the run as it stood at Last-Event-ID, then the tail from exactly there', undefined, 'is '],
+    ['beyond the window: the prelude carries the text so far, then the live tail', { size: 2 }, 'tail'],
+  ] as const) {
+    it(`a watcher reattaching mid-message with Last-Event-ID, ${label}`, async () => {
+      const { base, publish } = await gatewayWith(retention)
+      await publish(ev.started, ev.m1, ev.d('The answer '))
+      // First attach: an EventSource-style GET, cut after the first piece of text.
+      const abort = new AbortController()
+      const response = await fetch(`${base}/${R}`, { signal: abort.signal })
+      let lastId = ''
+      const seen: string[] = []
+      for await (const frame of readSse(response.body!)) {
+        lastId = frame.id ?? lastId
+        seen.push(JSON.parse(frame.data).type)
+        if (seen.includes('TEXT_MESSAGE_START')) break
+      }
+      abort.abort()
+      expect(lastId).toMatch(/:3$/)
+      expect(seen).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'TEXT_MESSAGE_START'])
+
+      // Away: the message goes on and a tool call starts.
+      await publish(ev.d('is '), ev.d('42.'), ev.m1end, ev.c1, ev.a('{"q":'))
+      // Reattach, as a frontend holding the text it had: "The answer ".
+      const w = watcher(base, { 'Last-Event-ID': lastId })
+      w.agent.setMessages([{ id: 'm1', role: 'assistant', content: 'The answer ' }])
+      await until(() => w.agent.messages.some((m) => m.id === 'm1' && m.toolCalls?.[0]?.function.arguments === '{"q":'), () => JSON.stringify(w.agent.messages))
+      await publish(ev.a('"life"}'), ev.c1end, ev.result, { ...ev.d('tail'), payload: { ...ev.d('tail').payload, messageId: 'm2' } }, ev.done)
+      await w.run
+
+      const types = w.events.map((e) => e.type)
+      expect(types.slice(0, 2)).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT'])
+      const snapshot = w.events[1] as unknown as { messages: Array<{ id: string; content?: string }> }
+      expect(snapshot.messages.filter((m) => m.id === 'm1')).toEqual([expect.objectContaining({ content: expectFirstContent === 'is ' ? 'The answer ' : 'The answer is 42.' })])
+      const firstContent = w.events.find((e) => e.type === 'TEXT_MESSAGE_CONTENT') as { delta?: string } | undefined
+      if (expectFirstContent === 'is ') expect(firstContent?.delta).toBe('is ')
+      else expect(firstContent?.delta).toBe('tail') // "is 42." came inside the snapshot
+      expect(w.agent.messages).toMatchObject([
+        { id: 'm1', role: 'assistant', content: 'The answer is 42.', toolCalls: [{ id: 'c1', function: { name: 'lookup', arguments: '{"q":"life"}' } }] },
+        { id: 't1', role: 'tool', toolCallId: 'c1', content: '42' },
+        { id: 'm2', role: 'assistant', content: 'tail' },
+      ])
+      for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
+    })
+  }
+})
