@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup'
 
 // Every entry imports the others by their public specifier ('agentwire', 'agentwire/protocol'),
 // kept external here, so an app that loads several entries runs one copy of the core.
-const external = [/^agentwire(\/.*)?$/, 'react', 'react-dom', 'vue', 'ws', 'isomorphic-ws', 'redis', 'socket.io-client', 'mock-socket', 'amqplib', 'zod', /^zod\//]
+const external = [/^agentwire(\/.*)?$/, 'react', 'react-dom', 'vue', 'ws', 'redis', 'socket.io-client', 'mock-socket', 'amqplib', 'zod', /^zod\//]
 
 export default defineConfig([
   {

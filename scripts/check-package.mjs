@@ -2,7 +2,8 @@
 // Packs the package as npm would publish it, then lints the tarball with publint (strict) and
 // @arethetypeswrong/cli. Fails on any publint warning and on any attw problem in the
 // resolution modes a Node >= 20 package supports (node16 CJS and ESM, bundler); node10
-// predates `exports` and cannot resolve subpaths at all.
+// predates `exports` and cannot resolve subpaths at all. It packs the dist/ that `npm test` has
+// just built (--ignore-scripts: prepack would build it a second time).
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -12,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'agentwire-pack-'))
 const run = (cmd, args) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 })
 let failed = false
 try {
-  const [packed] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', dir]))
+  const [packed] = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir]))
   const tarball = join(dir, packed.filename)
   console.log(`packed ${packed.filename}: ${packed.entryCount} files, ${(packed.size / 1024).toFixed(1)} KiB`)
   process.stdout.write(run('npx', ['--no-install', 'publint', 'run', tarball, '--strict']))

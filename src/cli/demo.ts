@@ -1,11 +1,11 @@
-import { parseArgs } from 'node:util'
 import pc from 'picocolors'
 import { initialState, reduce, type AgentEvent } from 'agentwire/protocol'
 import { startSimulator, type Simulator } from 'agentwire/server'
 import { parsePort, startGateway, StartError, untilSignal } from './gateway'
 import { eventLine } from './lines'
 import { createScreen } from './screen'
-import { DEMO_HELP, EXIT_OK, EXIT_START, EXIT_USAGE } from './usage'
+import { DEMO_HELP, EXIT_OK, EXIT_START, usageError as commandUsageError } from './usage'
+import { parseFlags } from './flags'
 import { renderView } from './view'
 
 /**
@@ -14,22 +14,19 @@ import { renderView } from './view'
  * shows what every dashboard shows without a connection of its own.
  */
 export async function demo(args: string[]): Promise<number> {
-  let values
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string', default: '127.0.0.1' },
-        redis: { type: 'string' },
-        seed: { type: 'string' },
-        'no-view': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values
-  } catch (error) {
-    return usageError((error as Error).message)
-  }
+  const parsed = parseFlags({
+    args,
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string', default: '127.0.0.1' },
+      redis: { type: 'string' },
+      seed: { type: 'string' },
+      'no-view': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (typeof parsed === 'string') return usageError(parsed)
+  const { values } = parsed
   if (values.help) {
     process.stdout.write(DEMO_HELP)
     return EXIT_OK
@@ -97,6 +94,5 @@ export async function demo(args: string[]): Promise<number> {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`agentwire demo: ${message}\n\n${DEMO_HELP}`)
-  return EXIT_USAGE
+  return commandUsageError('demo', message)
 }

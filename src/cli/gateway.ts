@@ -33,7 +33,10 @@ export async function startGateway(options: StartOptions): Promise<Started> {
     const shown = redactRedis(options.redis)
     let lastError = ''
     // Loaded only with --redis: `redis` is an optional peer the rest of the CLI never needs.
-    const { redisBroker } = await import('agentwire/redis')
+    const { redisBroker } = await import('agentwire/redis').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ERR_MODULE_NOT_FOUND' && /'redis'/.test(error.message)) throw new StartError('--redis needs the redis package: npm install redis')
+      throw error
+    })
     broker = redisBroker({ url: options.redis, onError: (error) => (lastError = error.message) })
     const ok = await Promise.race([
       broker.ready!().then(() => true, () => false),
@@ -118,12 +121,19 @@ export function redactRedis(url: string): string {
   }
 }
 
-/** Resolves once SIGINT or SIGTERM arrives (the listeners go away with it). */
+/**
+ * Resolves once SIGINT or SIGTERM arrives; a second one ends the process at once (130 or 143).
+ * The listeners stay for the rest of the process, so that the graceful close always runs:
+ * log-update restores the terminal's cursor through signal-exit, which re-raises a signal that
+ * nobody else listens to any more, and that killed the 1012 drain of the terminal view (exit 130,
+ * browsers saw 1006).
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
+    let received = false
     const on = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', on)
-      process.off('SIGTERM', on)
+      if (received) process.exit(signal === 'SIGINT' ? 130 : 143)
+      received = true
       resolve(signal)
     }
     process.on('SIGINT', on)

@@ -1,24 +1,21 @@
-import { parseArgs } from 'node:util'
 import pc from 'picocolors'
 import { parsePort, startGateway, StartError, untilSignal } from './gateway'
-import { EXIT_OK, EXIT_START, EXIT_USAGE, SERVE_HELP } from './usage'
+import { EXIT_OK, EXIT_START, SERVE_HELP, usageError as commandUsageError } from './usage'
+import { parseFlags } from './flags'
 
 /** `agentwire serve`: the gateway alone, until SIGINT or SIGTERM. */
 export async function serve(args: string[]): Promise<number> {
-  let values
-  try {
-    values = parseArgs({
-      args,
-      options: {
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string', default: '127.0.0.1' },
-        redis: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values
-  } catch (error) {
-    return usageError((error as Error).message)
-  }
+  const parsed = parseFlags({
+    args,
+    options: {
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string', default: '127.0.0.1' },
+      redis: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (typeof parsed === 'string') return usageError(parsed)
+  const { values } = parsed
   if (values.help) {
     process.stdout.write(SERVE_HELP)
     return EXIT_OK
@@ -49,6 +46,5 @@ export async function serve(args: string[]): Promise<number> {
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`agentwire serve: ${message}\n\n${SERVE_HELP}`)
-  return EXIT_USAGE
+  return commandUsageError('serve', message)
 }

@@ -8,6 +8,12 @@ export const EXIT_CONNECT = 3
 /** The gateway could not start (port taken, Redis unreachable). */
 export const EXIT_START = 4
 
+/** A bad flag or argument: one line on stderr, exit 2. */
+export function usageError(command: string, message: string): number {
+  process.stderr.write(`agentwire ${command}: ${message} (see "agentwire ${command} --help")\n`)
+  return EXIT_USAGE
+}
+
 export const USAGE = `agentwire: watch and steer AI agents in real time
 
 Usage:
@@ -26,7 +32,8 @@ Run "agentwire <command> --help" for a command's options; "agentwire --version" 
 export const DEMO_HELP = `Usage: agentwire demo [--port N] [--host H] [--redis URL] [--no-view]
 
 Starts a gateway with a simulated fleet (a routing engine, agents, tasks, requests that ask
-questions) and serves the live dashboard at http://HOST:PORT/.
+questions) and serves the live dashboard at http://HOST:PORT/. Ctrl-C (SIGINT) or SIGTERM
+closes it gracefully: clients get 1012, and the exit code is 0.
 
 Options:
   -p, --port N       port to listen on; 0 picks a free one (default 8787)
@@ -61,9 +68,11 @@ Options:
   -c, --channel C    a channel or pattern to follow; repeatable
                      (default: agent:* task:* request:* global knowledge metrics)
       --dialect D    the backend's dialect (default agentwire)
-      --retries N    connection attempts before giving up, until the first success (default 5)
+      --retries N    retries after a failed first attempt before giving up; once
+                     connected it reconnects for as long as it runs (default 5)
   -h, --help         this help
 
-Exit codes: 0 after Ctrl-C, 2 for a bad URL or flag, 3 when the connection is refused for good
-or the token is refused.
+Exit codes: 0 after Ctrl-C, 2 for a bad URL or flag, 3 when the gateway cannot be reached
+(after the retries), answers the upgrade with an HTTP error (e.g. 404 for a wrong path), closes
+the connection for good or refuses the token.
 `

@@ -60,7 +60,9 @@ export function renderView(state: AgentwireState, connection: string, width: num
 
   // ── requests: steps and open questions
   const requests = Object.values(state.requests).reverse().slice(0, options.requests ?? 3)
-  const open = Object.values(state.requests).flatMap((r) => r.questions.filter((q) => !q.answered).map((q) => ({ r, q })))
+  // A question is open while its request still runs: a cancelled, failed or finished request
+  // will never take the answer.
+  const open = Object.values(state.requests).filter(isLive).flatMap((r) => r.questions.filter((q) => !q.answered))
   heading('REQUESTS', open.length ? `${open.length} open question${open.length === 1 ? '' : 's'}` : '')
   if (requests.length === 0) lines.push(c.dim('  no requests yet'))
   for (const request of requests) lines.push(...requestLines(request, w, c))
@@ -118,11 +120,15 @@ function requestLines(request: RequestView, w: number, c: Colors): string[] {
   const where = current ? `step ${current.step} (${current.agent})` : `${completed} step${completed === 1 ? '' : 's'} done`
   const out = [`  ${request.id}  ${colour(fit(request.status, 9))}  ${where}  ${c.dim(fit(request.query ?? '', Math.max(10, w - request.id.length - where.length - 18)))}`.trimEnd()]
   for (const q of request.questions) {
-    if (q.answered) continue
+    if (q.answered || !isLive(request)) continue
     const options = q.options?.length ? `  [${q.options.join(' | ')}]` : ''
     out.push(c.yellow(fit(`    ? ${q.questionId}  ${q.question}${options}`, w)))
   }
   return out
+}
+
+function isLive(request: RequestView): boolean {
+  return request.status === 'running' || request.status === 'waiting'
 }
 
 /** A load or progress bar of `width` cells. */

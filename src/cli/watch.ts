@@ -1,33 +1,30 @@
-import { parseArgs } from 'node:util'
 import pc from 'picocolors'
+import WebSocket from 'ws'
 import { createNodeClient } from 'agentwire/node'
-import { isRetryableClose, parseChannel } from 'agentwire/protocol'
+import { dialects, isRetryableClose, parseChannel } from 'agentwire/protocol'
+import { parseFlags } from './flags'
 import { createScreen } from './screen'
 import { displayUrl, eventLine } from './lines'
-import { EXIT_CONNECT, EXIT_OK, EXIT_USAGE, WATCH_HELP } from './usage'
+import { EXIT_CONNECT, EXIT_OK, usageError as commandUsageError, WATCH_HELP } from './usage'
 import { renderView } from './view'
 
 export const DEFAULT_WATCH_CHANNELS = ['agent:*', 'task:*', 'request:*', 'global', 'knowledge', 'metrics']
 
 /** `agentwire watch <url>`: resolves with the exit code once the watch ends. */
 export async function watch(args: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        token: { type: 'string', short: 't' },
-        json: { type: 'boolean', default: false },
-        channel: { type: 'string', short: 'c', multiple: true },
-        dialect: { type: 'string' },
-        retries: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (error) {
-    return usageError(`${(error as Error).message}`)
-  }
+  const parsed = parseFlags({
+    args,
+    allowPositionals: true,
+    options: {
+      token: { type: 'string', short: 't' },
+      json: { type: 'boolean', default: false },
+      channel: { type: 'string', short: 'c', multiple: true },
+      dialect: { type: 'string' },
+      retries: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (typeof parsed === 'string') return usageError(parsed)
   const { values, positionals } = parsed
   if (values.help) {
     process.stdout.write(WATCH_HELP)
@@ -43,16 +40,38 @@ export async function watch(args: string[]): Promise<number> {
     if (!check.ok) return usageError(`--channel: ${check.reason}`)
   }
   const retries = values.retries === undefined ? 5 : Number(values.retries)
-  if (!Number.isInteger(retries) || retries < 0) return usageError(`--retries expects a whole number, got "${values.retries}"`)
+  if (!/^\d+$/.test(values.retries ?? '5') || !Number.isSafeInteger(retries)) return usageError(`--retries expects a whole number, got "${values.retries}"`)
+  const dialect = values.dialect
+  if (dialect !== undefined && !Object.prototype.hasOwnProperty.call(dialects, dialect)) {
+    return usageError(`--dialect: unknown dialect "${dialect.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"; expected one of ${Object.keys(dialects).join(', ')}`)
+  }
   const token = values.token ?? process.env['AGENTWIRE_TOKEN'] ?? undefined
   const shown = displayUrl(url)
+
+  // What the last failed attempt ran into, which the client's close code (1006) does not say:
+  // an HTTP answer to the upgrade (a 404 is a wrong path, and no retry will fix it), or a socket
+  // error such as ECONNREFUSED.
+  let lastFailure: { status?: number; code?: string } = {}
+  class WatchedWebSocket extends WebSocket {
+    constructor(address: string, protocols?: string | string[]) {
+      super(address, protocols)
+      this.on('error', (error: NodeJS.ErrnoException) => {
+        const status = /Unexpected server response: (\d{3})/.exec(error.message)?.[1]
+        lastFailure = status ? { status: Number(status) } : error.code ? { code: error.code } : {}
+      })
+    }
+  }
 
   // Not connected until the listeners are in place, so the first state change is printed too.
   const client = createNodeClient({
     url: url.href,
     autoConnect: false,
+    WebSocket: WatchedWebSocket,
+    // One watcher, not a fleet: short waits, so a gateway that is not there is reported in
+    // seconds (5 retries ≤ 2.5 s) and one that restarts is back within a second.
+    reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
     ...(token ? { token } : {}),
-    ...(values.dialect ? { dialect: values.dialect } : {}),
+    ...(dialect ? { dialect } : {}),
   })
   const out = process.stdout
   const json = values.json
@@ -73,8 +92,12 @@ export async function watch(args: string[]): Promise<number> {
       screen?.done()
       client.close()
       if (message) process.stderr.write(`agentwire watch: ${message}\n`)
-      process.off('SIGINT', interrupt)
-      process.off('SIGTERM', interrupt)
+      // Not removed inside the signal's own dispatch: signal-exit (log-update's cursor restore)
+      // runs after us and re-raises a signal nobody else listens to, which made Ctrl-C exit 130.
+      setImmediate(() => {
+        process.off('SIGINT', interrupt)
+        process.off('SIGTERM', interrupt)
+      })
       resolve(code)
     }
     const interrupt = () => finish(EXIT_OK)
@@ -87,8 +110,15 @@ export async function watch(args: string[]): Promise<number> {
       else if (!tty) line(`-- ${change.current}${code === undefined ? '' : ` (${code}${change.reason?.message ? ` ${change.reason.message}` : ''})`}`)
       screen?.invalidate()
       if (change.current === 'open') (opened = true), (failures = 0)
-      if (change.current === 'reconnecting' && !opened && ++failures > retries) {
-        finish(EXIT_CONNECT, `could not connect to ${shown} after ${failures} attempts${describe(change.reason)}`)
+      if (change.current === 'reconnecting' && !opened) {
+        const { status, code: cause } = lastFailure
+        if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+          const hint = status === 404 ? `: nothing at ${url.pathname}; the agentwire gateway listens on /ws` : ''
+          finish(EXIT_CONNECT, `${shown} answered the WebSocket upgrade with HTTP ${status}${hint}`)
+        } else if (++failures > retries) {
+          const why = status !== undefined ? `HTTP ${status}` : cause === 'ECONNREFUSED' ? 'connection refused: is the gateway running?' : (cause ?? `code ${change.reason?.code ?? 1006}`)
+          finish(EXIT_CONNECT, `could not connect to ${shown} after ${failures} attempt${failures === 1 ? '' : 's'} (${retries} ${retries === 1 ? 'retry' : 'retries'}; ${why})`)
+        }
       }
       if (change.current === 'unauthorized') finish(EXIT_CONNECT, `the gateway at ${shown} refused the token${describe(change.reason)}`)
       if (change.current === 'closed' && !finished) {
@@ -134,6 +164,5 @@ function describe(reason: { code?: number; message?: string } | undefined): stri
 }
 
 function usageError(message: string): number {
-  process.stderr.write(`agentwire watch: ${message}\n\n${WATCH_HELP}`)
-  return EXIT_USAGE
+  return commandUsageError('watch', message)
 }

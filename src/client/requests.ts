@@ -24,7 +24,7 @@ export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' |
   flush(): void
   /** The request's state in the store. */
   view(requestId: string): RequestView | undefined
-  /** The limits of the gateway's `welcome` (`maxPayload`), checked before each command is sent. */
+  /** The limits of the gateway's `welcome`: `maxPayload` checked for each command, the rate kept to. */
   limits(limits: Readonly<Record<string, number>> | undefined): void
   /** A `reply` to a command. */
   reply(message: Extract<ServerMessage, { type: 'reply' }>): void
@@ -76,8 +76,26 @@ export function createRequests(
   const timers = new Set<TimerSlot>()
   /** The gateway's largest frame, from its last `welcome`; unknown: not checked. */
   let maxPayload: number | undefined
+  /**
+   * Commands' share of the welcome's rate, as a token bucket: half its burst at once and half its
+   * rate after, the other half left to subscribes, pings and pongs. A full outbox flushed after
+   * a reconnect would otherwise trip the gateway's limit (`rate_limited`, then 4429) every time.
+   */
+  let bucket: { perMs: number; burst: number; tokens: number; at: number } | undefined
+  const pace = timerSlot(clock)
   /** Per command in flight: the code of the close that followed it last. */
   const strikes = new WeakMap<PendingRequest, number>()
+
+  /** Takes a token for one command: 0 when it may go now, else the milliseconds until it may. */
+  function wait(): number {
+    if (!bucket) return 0
+    const now = clock.now()
+    bucket.tokens = Math.min(bucket.burst, bucket.tokens + (now - bucket.at) * bucket.perMs)
+    bucket.at = now
+    if (bucket.tokens < 1) return Math.ceil((1 - bucket.tokens) / bucket.perMs)
+    bucket.tokens--
+    return 0
+  }
 
   /** Why the gateway cannot take `frame` (larger than its maxPayload), or undefined. */
   function refusal(frame: CommandFrame): AgentwireError | undefined {
@@ -102,6 +120,8 @@ export function createRequests(
         request.reject(refused)
         continue
       }
+      const ms = wait()
+      if (ms > 0) return pace.set(ms, flush)
       if (!connection.send(request.frame)) return
       // Without replies, sent is all there is to know; and a command not waiting for a reply
       // is never sent again after a reconnect, which a backend without idempotency keys would
@@ -248,6 +268,9 @@ export function createRequests(
     limits(limits) {
       const max = limits?.maxPayload
       maxPayload = typeof max === 'number' && max > 0 ? max : undefined
+      const perSecond = limits?.ratePerSecond ?? 0
+      const burst = Math.max(1, Math.floor((limits?.rateBurst ?? perSecond) / 2))
+      bucket = perSecond > 0 ? { perMs: perSecond / 2000, burst, tokens: burst, at: clock.now() } : undefined
     },
     reply(message) {
       const request = outbox.get(message.id)
@@ -298,10 +321,12 @@ export function createRequests(
         else if (strikes.get(request) !== close.code) strikes.set(request, close.code)
         else request.reject(new AgentwireError(code, `"${request.frame.type}" not sent again: the connection closed twice after it (close ${close.code}${close.reason ? `: ${close.reason}` : ''})`))
       }
+      pace.clear()
       outbox.connectionLost()
     },
     rejectPending,
     terminate() {
+      pace.clear()
       for (const t of timers) t.clear()
       timers.clear()
       const closed = new ClientClosedError()

@@ -44,15 +44,22 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void
 }
 
+/**
+ * A handler property that a socket with a richer event type still fits: method syntax makes the
+ * parameter bivariant, so `ws`'s `(event: WebSocket.MessageEvent) => void` (under `@types/ws`)
+ * and the DOM's `(ev: MessageEvent) => void` are both accepted where the client needs `{ data }`.
+ */
+type SocketHandler<E> = { handle(ev: E): void }['handle'] | null
+
 /** The part of the WHATWG WebSocket the client uses; browsers', `ws`'s and mock-socket's fit. */
 export interface WebSocketLike {
   readonly readyState: number
   readonly bufferedAmount?: number
   binaryType?: string
-  onopen: ((ev: unknown) => void) | null
-  onmessage: ((ev: { data: unknown }) => void) | null
-  onclose: ((ev: { code: number; reason: string; wasClean?: boolean }) => void) | null
-  onerror: ((ev: unknown) => void) | null
+  onopen: SocketHandler<unknown>
+  onmessage: SocketHandler<{ data: unknown }>
+  onclose: SocketHandler<{ code: number; reason: string; wasClean?: boolean }>
+  onerror: SocketHandler<unknown>
   send(data: string): void
   close(code?: number, reason?: string): void
 }

@@ -1,5 +1,5 @@
-import WebSocket from 'isomorphic-ws'
-import { createClient, type Client, type ClientOptions, type WebSocketConstructor } from 'agentwire'
+import WebSocket from 'ws'
+import { createClient, type Client, type ClientOptions } from 'agentwire'
 import { AgentwireError, ClientClosedError, dialects, ErrorCode, TimeoutError, type Codec } from 'agentwire/protocol'
 import { eventStream, type ChannelEvent, type EventStreamOptions } from './events'
 
@@ -29,9 +29,9 @@ export interface NodeClient extends Client {
   events(pattern: string, options?: EventStreamOptions): AsyncIterableIterator<ChannelEvent>
 }
 
-/** `createClient` on Node: `ws` (through isomorphic-ws) is the WebSocket unless options give another. */
+/** `createClient` on Node: `ws` (a dependency) is the WebSocket unless options give another. */
 export function createNodeClient(options: NodeClientOptions): NodeClient {
-  const client = createClient({ WebSocket: WebSocket as unknown as WebSocketConstructor, ...options, dialect: codecOf(options.dialect) })
+  const client = createClient({ WebSocket, ...options, dialect: codecOf(options.dialect) })
   const clock = options.clock ?? { setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) }
   const ready = (timeoutMs = 10_000): Promise<void> =>
     new Promise((resolve, reject) => {

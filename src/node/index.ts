@@ -1,5 +1,5 @@
 /**
- * Node: the client on `ws` (an optional peer, through isomorphic-ws), `ready()`, and event
+ * Node: the client on `ws` (a dependency of the package), `ready()`, and event
  * streams as async iterators for scripts and services.
  */
 export { createNodeClient, type NodeClient, type NodeClientOptions } from './client'

@@ -1,4 +1,4 @@
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
@@ -7,19 +7,21 @@ import { fileURLToPath } from 'node:url'
  * the `agentwire` bin as tsup builds it (ESM, Node, shebang), and the browser build of the core
  * the dashboard loads. The public specifiers point at src/, so a test never runs a stale dist/
  * and never races another test's `npm run build` (which cleans dist/ first).
- * Output goes to test/artifacts/ (git-ignored), inside the package so `ws`, `redis` and
- * `isomorphic-ws` resolve from node_modules as they would for the real bin.
+ * Output goes to test/artifacts/ (git-ignored), inside the package so `ws` and `redis` resolve
+ * from node_modules as they would for the real bin.
  */
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 export const artifacts = `${root}test/artifacts`
 
-const alias = {
-  agentwire: `${root}src/index.ts`,
-  'agentwire/protocol': `${root}src/protocol/index.ts`,
-  'agentwire/server': `${root}src/server/index.ts`,
-  'agentwire/node': `${root}src/node/index.ts`,
-  'agentwire/redis': `${root}src/redis/index.ts`,
+/** The package's own specifiers ('agentwire', 'agentwire/server', …, whatever entries exist) from src/. */
+const fromSource: Plugin = {
+  name: 'agentwire-from-source',
+  setup(b) {
+    b.onResolve({ filter: /^agentwire(\/[\w.-]+)?$/ }, ({ path }) => ({
+      path: `${root}src/${path === 'agentwire' ? 'index.ts' : `${path.slice('agentwire/'.length)}/index.ts`}`,
+    }))
+  },
 }
 
 /** The bin, at test/artifacts/cli/agentwire.mjs. */
@@ -33,8 +35,9 @@ export async function buildCli(): Promise<string> {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    alias,
-    external: ['ws', 'isomorphic-ws', 'redis', 'zod', 'zod/*'],
+    plugins: [fromSource],
+    // Dependencies and peers stay imports, resolved from node_modules as for the real bin.
+    packages: 'external',
     banner: { js: '#!/usr/bin/env node' },
     logLevel: 'error',
   })
@@ -53,7 +56,7 @@ export async function buildBrowserCore(): Promise<string> {
     platform: 'browser',
     target: 'es2020',
     minify: true,
-    alias: { 'agentwire/protocol': `${root}src/protocol/index.ts` },
+    plugins: [fromSource],
     logLevel: 'error',
   })
   return outfile

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { createGateway, type Gateway } from 'agentwire/server'
@@ -34,8 +36,11 @@ interface Run {
   exited: Promise<number | null>
 }
 
-function run(args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [cli, ...args], {
+/** Node flags that make stdout and stderr report a terminal, so the live view runs without a pty. */
+const fakeTty = ['--import', fileURLToPath(new URL('./fake-tty.mjs', import.meta.url))]
+
+function run(args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Run {
+  const child = spawn(process.execPath, [...nodeFlags, cli, ...args], {
     cwd: root,
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -170,11 +175,93 @@ describe('agentwire watch, when it cannot', () => {
     expect(env.stdout() + env.stderr()).not.toContain(canary)
   })
 
-  it('gives up with exit 3 when nothing listens, after its retries', async () => {
+  it('gives up with exit 3 when nothing listens, after its retries, and says how many attempts it made', async () => {
     const port = await closedPort()
     const watch = run(['watch', `ws://127.0.0.1:${port}/ws`, '--retries', '1'])
     expect(await watch.exited).toBe(3)
-    expect(watch.stderr()).toContain(`could not connect to ws://127.0.0.1:${port}/ws after 2 attempts`)
+    expect(watch.stderr()).toContain(`could not connect to ws://127.0.0.1:${port}/ws after 2 attempts (1 retry; connection refused`)
+
+    // The default five retries end within seconds, and the count is the attempts really made.
+    let attempts = 0
+    const server = createServer((socket) => (attempts++, socket.destroy()))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port: counted } = server.address() as { port: number }
+    const started = Date.now()
+    const five = run(['watch', `ws://127.0.0.1:${counted}/ws`, '--retries', '5'])
+    expect(await five.exited).toBe(3)
+    expect(Date.now() - started).toBeLessThan(8000)
+    expect(five.stderr()).toContain('after 6 attempts (5 retries')
+    expect(attempts).toBe(6)
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('fails at once, with exit 3, when the server answers the upgrade with 404', async () => {
+    const gateway = createGateway({ port: 0 })
+    gateways.push(gateway)
+    await gateway.ready
+    const started = Date.now()
+    const watch = run(['watch', `ws://127.0.0.1:${gateway.port}/nope`])
+    expect(await watch.exited).toBe(3)
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(watch.stderr()).toContain('answered the WebSocket upgrade with HTTP 404')
+    expect(watch.stdout().match(/-- connecting/g)).toHaveLength(1)
+
+    // A plain HTTP server that is not a gateway at all: the same.
+    const http = createHttpServer((_request, response) => response.writeHead(404).end())
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    const other = run(['watch', `ws://127.0.0.1:${(http.address() as { port: number }).port}/ws`])
+    expect(await other.exited).toBe(3)
+    expect(other.stderr()).toContain('HTTP 404')
+    await new Promise((resolve) => http.close(resolve))
+  })
+
+  it('says what is wrong with a bad flag in one line, with exit 2 and no stack trace', async () => {
+    const [dialect, unknown, missing, retries] = [
+      run(['watch', 'ws://127.0.0.1:1/ws', '--dialect', 'nope']),
+      run(['watch', 'ws://127.0.0.1:1/ws', '--colour']),
+      run(['watch', 'ws://127.0.0.1:1/ws', '--token']),
+      run(['watch', 'ws://127.0.0.1:1/ws', '--retries', 'lots']),
+    ]
+    expect(await dialect.exited).toBe(2)
+    expect(dialect.stderr()).toMatch(/^agentwire watch: --dialect: unknown dialect "nope"; expected one of agentwire, .*routing.*\n$/)
+    expect(await unknown.exited).toBe(2)
+    expect(unknown.stderr()).toBe('agentwire watch: unknown option --colour (see "agentwire watch --help")\n')
+    expect(await missing.exited).toBe(2)
+    expect(missing.stderr()).toBe('agentwire watch: --token needs a value (see "agentwire watch --help")\n')
+    expect(await retries.exited).toBe(2)
+    expect(retries.stderr()).toContain('--retries expects a whole number, got "lots"')
+    for (const r of [dialect, unknown, missing, retries]) expect(r.stderr()).not.toMatch(/\n\s+at /)
+  })
+})
+
+describe('Ctrl-C in the terminal view', () => {
+  it('demo drains its clients with 1012 and exits 0', async () => {
+    const demo = run(['demo', '--port', '0'], { COLUMNS: '100' }, fakeTty)
+    // The view draws the URLs in its header.
+    const header = await demo.waitForLine((l) => /websocket ws:\/\//.test(l))
+    const url = /(ws:\/\/\S+)/.exec(header)![1]!
+    const socket = new WebSocket(url)
+    const welcome = new Promise<void>((resolve, reject) => {
+      socket.once('message', () => resolve())
+      socket.once('error', reject)
+    })
+    socket.once('open', () => socket.send(JSON.stringify({ type: 'hello', v: 1 })))
+    await welcome
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)))
+    await demo.waitForLine((l) => l.includes('METRICS'))
+    demo.child.kill('SIGINT')
+    expect(await closed).toBe(1012)
+    expect(await demo.exited).toBe(0)
+  })
+
+  it('watch exits 0', async () => {
+    const gateway = createGateway({ port: 0 })
+    gateways.push(gateway)
+    await gateway.ready
+    const watch = run(['watch', gateway.url], {}, fakeTty)
+    await watch.waitForLine((l) => l.includes('● open'))
+    watch.child.kill('SIGINT')
+    expect(await watch.exited).toBe(0)
   })
 })
 
@@ -225,7 +312,7 @@ describe('agentwire (no command)', () => {
     expect(await watchHelp.exited).toBe(0)
     expect(watchHelp.stdout()).toContain('--json')
     expect(await badFlag.exited).toBe(2)
-    expect(badFlag.stderr()).toContain("Unknown option '--colour'")
+    expect(badFlag.stderr()).toBe('agentwire demo: unknown option --colour (see "agentwire demo --help")\n')
     expect(await version.exited).toBe(0)
     const pkg = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string }
     expect(version.stdout().trim()).toBe(pkg.version)

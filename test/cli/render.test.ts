@@ -90,4 +90,14 @@ describe('renderView', () => {
     expect(out).toContain('no tasks yet')
     expect(out).toContain('no requests yet')
   })
+
+  it('counts no question of a cancelled request as open, and lists none under it', () => {
+    const state = midRun()
+    const cancelled = { ...state, requests: { 'req-1': { ...state.requests['req-1']!, status: 'cancelled' as const } } }
+    expect(renderView(state, 'open', 100)).toContain('1 open question')
+    const out = renderView(cancelled, 'open', 100)
+    expect(out).not.toContain('open question')
+    expect(out).not.toContain('? q-1')
+    expect(out).toMatch(/req-1\s+cancelled/)
+  })
 })

@@ -84,4 +84,27 @@ describe('a poison command (hole 2)', () => {
     expect(client.state).toBe('open')
     client.close()
   })
+
+  it("commands flushed after a reconnect keep to the welcome's rate: half its burst at once, the rest at half its rate, so a full outbox never trips the gateway's limit", async () => {
+    const { gateway, client } = setup({ autoConnect: false }, { limits: { maxPayload: 65_536, ratePerSecond: 10, rateBurst: 10 } })
+    const arrivals: number[] = []
+    gateway.set({
+      onFrame: (frame) => {
+        if (frame.type === 'cancel') arrivals.push(Date.now())
+      },
+    })
+    const done = Array.from({ length: 20 }, (_, i) => client.cancel(`r-${i}`))
+    client.connect()
+    await until(() => client.state === 'open')
+    const openAt = Date.now()
+    await settle(10)
+    expect(arrivals).toHaveLength(5)
+    await until(() => arrivals.length === 20, 10_000)
+    // 15 more at 5 per second: about 3 s.
+    expect(Date.now() - openAt).toBeGreaterThanOrEqual(2_900)
+    for (let i = 5; i < arrivals.length; i++) expect(arrivals[i]! - arrivals[i - 1]!).toBeGreaterThanOrEqual(190)
+    await settle()
+    await expect(Promise.all(done)).resolves.toHaveLength(20)
+    client.close()
+  })
 })
