@@ -254,6 +254,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
 
   async function hello(msg: ClientFrameOf<'hello'>): Promise<void> {
     const outcome = readCredentials(await host.authenticate(msg.token, handshake))
+    // The Node request is for the first authenticate only: kept, it is ~1 KB per connection.
+    if (handshake.request) handshake = { headers: handshake.headers, remoteAddress: handshake.remoteAddress, url: handshake.url }
     if (phase.name !== 'authenticating') return
     if (!outcome) return refuse(CloseCode.Unauthorized, 'unauthorized', 'unauthorized')
     if (!host.admit(connection, outcome.principal)) return refuse(CloseCode.TooManyConnections, 'too many connections for this principal', 'too_many_connections')

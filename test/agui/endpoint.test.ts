@@ -108,7 +108,7 @@ describe('the gateway as an AG-UI endpoint', () => {
       // Reattach, as a frontend holding the text it had: "The answer ".
       const w = watcher(base, { 'Last-Event-ID': lastId })
       w.agent.setMessages([{ id: 'm1', role: 'assistant', content: 'The answer ' }])
-      await until(() => w.agent.messages.some((m) => m.id === 'm1' && m.toolCalls?.[0]?.function.arguments === '{"q":'), () => JSON.stringify(w.agent.messages))
+      await until(() => w.agent.messages.some((m) => m.id === 'm1' && (m as { toolCalls?: Array<{ function: { arguments: string } }> }).toolCalls?.[0]?.function.arguments === '{"q":'), () => JSON.stringify(w.agent.messages))
       await publish(ev.a('"life"}'), ev.c1end, ev.result, { ...ev.d('tail'), payload: { ...ev.d('tail').payload, messageId: 'm2' } }, ev.done)
       await w.run
 
