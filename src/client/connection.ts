@@ -271,7 +271,9 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
 
   function probe(): void {
     if (machine.status !== 'open' || caps.heartbeat === 'none') return
-    if (!alive()) return
+    const asked = pingSentAt
+    // Dead, or silent long enough that alive() has just pinged: nothing more to ask.
+    if (!alive() || pingSentAt !== asked) return
     const now = clock.now()
     if (pingSentAt === undefined) ping(now)
     else send({ type: 'ping', t: now })

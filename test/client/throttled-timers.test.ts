@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { CloseCode } from 'agentwire/protocol'
-import { H, T, settle, setup, until } from './support/setup'
+import { H, T, fakeEnvironment, settle, setup, until } from './support/setup'
 
 // A background tab runs its timers late (Chrome: once a minute), and browser JS never sees the
 // gateway's WebSocket-level pings: a quiet healthy link and a dead one look the same until a
@@ -91,6 +91,21 @@ describe('ping first (hole 3: a false dead link in a throttled tab)', () => {
     expect(closedDead(states)).toBe(false)
     expect(client.state).toBe('open')
     expect(gateway.connections).toHaveLength(1)
+    client.close()
+  })
+
+  it('a wake after a long silence sends one ping, not two', async () => {
+    const env = fakeEnvironment()
+    const { gateway, client, states } = setup({ environment: env })
+    client.subscribe('agent:a')
+    await settle()
+    const first = gateway.current!
+    vi.setSystemTime(Date.now() + 60_000)
+    env.fire('visibilitychange')
+    await settle(5)
+    expect(gateway.framesOf('ping', first)).toHaveLength(1)
+    expect(client.state).toBe('open')
+    expect(closedDead(states)).toBe(false)
     client.close()
   })
 })
