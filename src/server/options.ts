@@ -22,7 +22,11 @@ export interface HandshakeInfo {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>
   readonly remoteAddress?: string
   readonly url?: string
-  /** The Node request, when the `ws` binding accepted the connection. */
+  /**
+   * The Node request, when the `ws` binding accepted the connection. Given to the first
+   * `authenticate` only: a token refresh (`auth`) gets the headers, address and URL without it,
+   * so an open connection does not hold the request (~1 KB each).
+   */
   readonly request?: IncomingMessage
 }
 
