@@ -8,6 +8,8 @@ export interface StartOptions {
   /** The port came from the user: if it is taken, fail rather than pick another. */
   portExplicit: boolean
   redis?: string | undefined
+  /** An AG-UI agent run on each start; the gateway's AG-UI endpoint is served too. */
+  agui?: string | undefined
   onCommand?: GatewayOptions['onCommand']
 }
 
@@ -54,6 +56,7 @@ export async function startGateway(options: StartOptions): Promise<Started> {
       ...(broker ? { broker } : {}),
       http: dashboardHandler(),
       ...(options.onCommand ? { onCommand: options.onCommand } : {}),
+      ...(options.agui ? { agui: options.agui, aguiEndpoint: true } : {}),
     })
     try {
       await gateway.ready

@@ -11,6 +11,7 @@ export async function serve(args: string[]): Promise<number> {
       port: { type: 'string', short: 'p' },
       host: { type: 'string', default: '127.0.0.1' },
       redis: { type: 'string' },
+      agui: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -23,9 +24,11 @@ export async function serve(args: string[]): Promise<number> {
   const port = parsePort(values.port, 8787)
   if (typeof port === 'string') return usageError(port)
 
+  if (values.agui !== undefined && !/^https?:\/\/\S+$/.test(values.agui)) return usageError(`--agui expects an http(s) URL of an AG-UI agent, got "${values.agui}"`)
+
   let started
   try {
-    started = await startGateway({ port, host: values.host, portExplicit: values.port !== undefined, redis: values.redis })
+    started = await startGateway({ port, host: values.host, portExplicit: values.port !== undefined, redis: values.redis, agui: values.agui })
   } catch (error) {
     process.stderr.write(`agentwire serve: ${error instanceof StartError ? error.message : String(error)}\n`)
     return EXIT_START
@@ -36,6 +39,7 @@ export async function serve(args: string[]): Promise<number> {
   out.write(`  websocket  ${pc.cyan(started.wsUrl)}\n`)
   out.write(`  dashboard  ${pc.cyan(started.httpUrl)}\n`)
   out.write(`  stats      ${pc.cyan(`${started.httpUrl}stats`)}\n`)
+  if (values.agui !== undefined) out.write(`  AG-UI      ${pc.cyan(`${started.httpUrl}agui`)} (runs ${values.agui} on start)\n`)
   out.write(pc.dim('Ctrl-C to stop.\n'))
 
   const signal = await untilSignal()

@@ -18,7 +18,7 @@ export const USAGE = `agentwire: watch and steer AI agents in real time
 
 Usage:
   agentwire demo  [--port N] [--host H] [--redis URL] [--no-view]
-  agentwire serve [--port N] [--host H] [--redis URL]
+  agentwire serve [--port N] [--host H] [--redis URL] [--agui URL]
   agentwire watch <url> [--token T] [--json] [--channel C ...]
 
 Commands:
@@ -44,7 +44,7 @@ Options:
   -h, --help         this help
 `
 
-export const SERVE_HELP = `Usage: agentwire serve [--port N] [--host H] [--redis URL]
+export const SERVE_HELP = `Usage: agentwire serve [--port N] [--host H] [--redis URL] [--agui URL]
 
 Runs the WebSocket gateway at ws://HOST:PORT/ws, with the dashboard at http://HOST:PORT/ and
 statistics at http://HOST:PORT/stats. Publish events into it through the broker (Redis) or
@@ -54,6 +54,8 @@ Options:
   -p, --port N       port to listen on; 0 picks a free one (default 8787)
       --host H       interface to bind (default 127.0.0.1)
       --redis URL    use Redis as the broker, e.g. redis://127.0.0.1:6379 (default: in memory)
+      --agui URL     run this AG-UI agent on each start (its events get positions on
+                     request:{id}), and serve requests to AG-UI frontends at /agui
   -h, --help         this help
 `
 
