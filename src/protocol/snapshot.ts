@@ -1,18 +1,19 @@
 import * as z from 'zod/mini'
 import { ErrorCode } from './codes'
-import { deepEqual } from './equal'
 import { ProtocolError } from './errors'
 import { AgentStatusValue, MetricsScope, NotificationLevel, StepStatusValue } from './events'
 import { MessageViewSchema } from './messages'
-import { copyRecord, emptyRecord, getKey, hasKey, type MutableRecord } from './records'
+import { emptyRecord, hasKey, type MutableRecord } from './records'
 import { initialState } from './reduce'
-import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState, type KnowledgeView } from './state'
+import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState } from './state'
 import { formatPath, issueError, printable } from './validate'
+
+export { replaceChannel } from './merge'
 
 /**
  * Snapshots: a state that crossed the wire (a `state` frame, built on the server by
- * `reduce`), and how a snapshot for one channel replaces that channel's part of the
- * client's merged store.
+ * `reduce`). How a snapshot for one channel replaces that channel's part of the client's
+ * merged store is `./merge`.
  *
  * On the wire, prefer {@link serializeState}: `JSON.stringify(state)` works (null-prototype
  * records serialize like plain objects), but a safe JSON reader drops keys named
@@ -290,116 +291,4 @@ function kind(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
   return typeof value
-}
-
-// ── one channel's snapshot into the merged store ────────────────────────────────────────
-
-const NO_KNOWLEDGE: KnowledgeView = Object.freeze({ nodes: 0, edges: 0 })
-
-/**
- * The merged store after a new snapshot `next` for one channel whose previous state was
- * `previous` (`undefined`: none kept, e.g. a first subscribe).
- *
- * - Keyed collections: an entity `previous` had and `next` lacks is dropped (it was deleted,
- *   or left the channel); every entity of `next` is taken, but where the store already
- *   holds a deep-equal one, the store's object stays, so selectors see no change. A
- *   collection nothing changed in keeps its identity, and so does the whole store.
- * - Lists (notifications, decisions) have no keys: the store's entries that match
- *   `previous`'s (deep-equal, counted as a multiset) are this channel's and are replaced by
- *   `next`'s; an entry of `next` already in the store from elsewhere is not added twice.
- *   The channel's entries go last (newest), and the list keeps its bound.
- * - Singletons (knowledge, dashboard) take `next`'s value only when the channel says
- *   something: when it differs from `previous` (or, with no `previous`, from the empty
- *   value). Otherwise the store keeps what other channels made of it.
- */
-export function replaceChannel(store: AgentwireState, previous: AgentwireState | undefined, next: AgentwireState): AgentwireState {
-  const agents = replaceKeyed(store.agents, previous?.agents, next.agents)
-  const tasks = replaceKeyed(store.tasks, previous?.tasks, next.tasks)
-  const requests = replaceKeyed(store.requests, previous?.requests, next.requests)
-  const sessions = replaceKeyed(store.sessions, previous?.sessions, next.sessions)
-  const chats = replaceKeyed(store.chats, previous?.chats, next.chats)
-  const collections = replaceKeyed(store.collections, previous?.collections, next.collections)
-  const metrics = replaceKeyed(store.metrics, previous?.metrics, next.metrics)
-  const knowledge = replaceSingleton(store.knowledge, previous ? previous.knowledge : NO_KNOWLEDGE, next.knowledge)
-  const dashboard = replaceSingleton(store.dashboard, previous ? previous.dashboard : null, next.dashboard)
-  const notifications = replaceList(store.notifications, previous?.notifications ?? [], next.notifications, MAX_NOTIFICATIONS)
-  const decisions = replaceList(store.decisions, previous?.decisions ?? [], next.decisions, MAX_DECISIONS)
-  if (
-    agents === store.agents &&
-    tasks === store.tasks &&
-    requests === store.requests &&
-    sessions === store.sessions &&
-    chats === store.chats &&
-    collections === store.collections &&
-    metrics === store.metrics &&
-    knowledge === store.knowledge &&
-    dashboard === store.dashboard &&
-    notifications === store.notifications &&
-    decisions === store.decisions
-  ) {
-    return store
-  }
-  return { agents, tasks, requests, sessions, chats, collections, metrics, knowledge, dashboard, notifications, decisions }
-}
-
-function replaceKeyed<T>(
-  store: Readonly<Record<string, T>>,
-  previous: Readonly<Record<string, T>> | undefined,
-  next: Readonly<Record<string, T>>,
-): Readonly<Record<string, T>> {
-  let out: MutableRecord<T> | undefined
-  if (previous) {
-    for (const key of Object.keys(previous)) {
-      if (hasKey(next, key) || !hasKey(store, key)) continue
-      out ??= copyRecord(store)
-      delete out[key]
-    }
-  }
-  for (const key of Object.keys(next)) {
-    const value = next[key] as T
-    const current = getKey(store, key)
-    if (current !== undefined && deepEqual(current, value)) continue
-    out ??= copyRecord(store)
-    out[key] = value
-  }
-  return out ?? store
-}
-
-function replaceSingleton<T>(store: T, previous: T, next: T): T {
-  if (deepEqual(next, previous) || deepEqual(next, store)) return store
-  return next
-}
-
-function replaceList<T>(store: readonly T[], previous: readonly T[], next: readonly T[], max: number): readonly T[] {
-  if (deepEqual(previous, next)) return store
-  // Which of the store's entries are this channel's (matched against `previous`).
-  const pending = previous.slice()
-  const kept: T[] = []
-  const removed: T[] = []
-  for (const entry of store) {
-    const i = pending.findIndex((p) => deepEqual(p, entry))
-    if (i < 0) kept.push(entry)
-    else {
-      pending.splice(i, 1)
-      removed.push(entry)
-    }
-  }
-  const claimed = new Array<boolean>(kept.length).fill(false)
-  const added: T[] = []
-  for (const entry of next) {
-    const r = removed.findIndex((x) => deepEqual(x, entry))
-    if (r >= 0) {
-      // The store's own object, so an unchanged entry keeps its identity.
-      added.push(removed[r] as T)
-      removed.splice(r, 1)
-      continue
-    }
-    const k = kept.findIndex((x, i) => !claimed[i] && deepEqual(x, entry))
-    if (k >= 0) claimed[k] = true
-    else added.push(entry)
-  }
-  let out = kept.concat(added)
-  if (out.length > max) out = out.slice(out.length - max)
-  if (out.length === store.length && out.every((entry, i) => entry === store[i])) return store
-  return out
 }
