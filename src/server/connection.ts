@@ -17,7 +17,7 @@ import type { ServerClock } from './clock'
 import { createTokenBucket } from './token-bucket'
 import { createSubscriptions, type Subscriptions } from './subscriptions'
 import type { Broker } from './broker'
-import { createTokenLifetime, readCredentials } from './credentials'
+import { createTokenLifetime, readCredentials, type TokenLifetime } from './credentials'
 import { createHeartbeat } from './heartbeat'
 import type { GatewayConnection, GatewaySocket, IncomingFrame } from './socket'
 
@@ -64,6 +64,22 @@ export interface Connection extends GatewayConnection {
   tick(now: number): void
 }
 
+/**
+ * A connection's getters, on a shared prototype: V8 keeps an object literal with accessors in
+ * dictionary mode (~450 bytes), and accessors defined per object give each its own hidden class.
+ */
+class PhaseView {
+  constructor(private readonly phase: () => Phase) {}
+  get principal(): Principal | undefined {
+    const phase = this.phase()
+    return phase.name === 'open' ? phase.principal : undefined
+  }
+  get pending(): boolean {
+    const name = this.phase().name
+    return name === 'awaiting_hello' || name === 'authenticating'
+  }
+}
+
 const reply = (id: string, result?: unknown): ServerFrame => (result === undefined ? { type: 'reply', id, ok: true } : { type: 'reply', id, ok: true, result })
 const replyError = (id: string, error: ErrorBody): ServerFrame => ({ type: 'reply', id, ok: false, error })
 
@@ -94,15 +110,26 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       socket.terminate()
     },
   })
-  const lifetime = createTokenLifetime(
-    clock,
-    host.token,
-    (expiresAt) => send({ type: 'refresh', expiresAt }),
-    () => close(CloseCode.TokenExpired, 'token expired', 'token_expired'),
-  )
-  const authTimer = clock.setTimeout(() => {
+  // Created on the first token that expires: most connections never hold one.
+  let lifetime: TokenLifetime | undefined
+  const scheduleExpiry = (expiresAt: number | undefined) => {
+    if (expiresAt === undefined && lifetime === undefined) return
+    lifetime ??= createTokenLifetime(
+      clock,
+      host.token,
+      (at) => send({ type: 'refresh', expiresAt: at }),
+      () => close(CloseCode.TokenExpired, 'token expired', 'token_expired'),
+    )
+    lifetime.schedule(expiresAt)
+  }
+  // Let go of once cleared, so an open connection does not keep the Timeout and its closure.
+  let authTimer: unknown = clock.setTimeout(() => {
     if (phase.name === 'awaiting_hello' || phase.name === 'authenticating') close(CloseCode.AuthTimeout, 'no hello in time', 'auth_timeout')
   }, limits.authTimeoutMs)
+  const clearAuthTimer = () => {
+    clock.clearTimeout(authTimer)
+    authTimer = undefined
+  }
 
   const isOpen = () => phase.name === 'open'
 
@@ -126,19 +153,20 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
    * dropped until the resync starts: they follow a break the client has no base for, and the
    * state frame the resync sends, read after they arrived, already covers them.
    */
-  const resyncing = new Map<string, number>()
+  let resyncing: Map<string, number> | undefined
   const resyncDone = (channel: string) => {
-    const left = (resyncing.get(channel) ?? 1) - 1
-    if (left > 0) resyncing.set(channel, left)
-    else resyncing.delete(channel)
+    const left = (resyncing?.get(channel) ?? 1) - 1
+    if (left > 0) resyncing?.set(channel, left)
+    else resyncing?.delete(channel)
   }
   const receiver: FanoutReceiver = {
     deliver: (key, event, text) => {
-      if (resyncing.size > 0 && resyncing.has(event.channel)) return
+      if (resyncing !== undefined && resyncing.size > 0 && resyncing.has(event.channel)) return
       subscriptions.live(key, event, text)
     },
     // Through the queue, so a resync never interleaves with a subscribe of the same connection.
     resync: (key, channel, reason) => {
+      resyncing ??= new Map()
       resyncing.set(channel, (resyncing.get(channel) ?? 0) + 1)
       const queuedWork = enqueue(() => {
         resyncDone(channel)
@@ -180,8 +208,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
   }
 
   function cleanup(): void {
-    clock.clearTimeout(authTimer)
-    lifetime.clear()
+    clearAuthTimer()
+    lifetime?.clear()
     subscriptions.clear()
     host.release(connection)
   }
@@ -259,9 +287,9 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
     if (phase.name !== 'authenticating') return
     if (!outcome) return refuse(CloseCode.Unauthorized, 'unauthorized', 'unauthorized')
     if (!host.admit(connection, outcome.principal)) return refuse(CloseCode.TooManyConnections, 'too many connections for this principal', 'too_many_connections')
-    clock.clearTimeout(authTimer)
+    clearAuthTimer()
     phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
-    lifetime.schedule(outcome.expiresAt)
+    scheduleExpiry(outcome.expiresAt)
     log({ level: 'debug', message: 'welcome', data: { session, principal: outcome.principal.id } })
     const prepared = await subscriptions.prepare(msg.resume ?? [])
     if (!isOpen()) return
@@ -330,20 +358,14 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       return send(replyError(msg.id, { code: ErrorCode.Forbidden, message: 'the token belongs to another principal', retryable: false }))
     }
     phase = { name: 'open', principal: outcome.principal, expiresAt: outcome.expiresAt }
-    lifetime.schedule(outcome.expiresAt)
+    scheduleExpiry(outcome.expiresAt)
     subscriptions.reauthorized()
     send(reply(msg.id, outcome.expiresAt === undefined ? undefined : { expiresAt: outcome.expiresAt }))
   }
 
-  const connection: Connection = {
+  const connection: Connection = Object.assign(new PhaseView(() => phase), {
     session,
-    get principal() {
-      return phase.name === 'open' ? phase.principal : undefined
-    },
-    get pending() {
-      return phase.name === 'awaiting_hello' || phase.name === 'authenticating'
-    },
-    receive(frame) {
+    receive(frame: IncomingFrame) {
       try {
         receive(frame)
       } catch (error) {
@@ -371,9 +393,9 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       socket.terminate()
       host.forget(connection)
     },
-    tick(now) {
+    tick(now: number) {
       if (phase.name !== 'closed') heartbeat.tick(now)
     },
-  }
+  })
   return connection
 }
