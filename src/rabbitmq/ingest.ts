@@ -225,44 +225,44 @@ export async function ingestRabbitMQ(target: IngestTarget, options: RabbitIngest
       .close()
       .catch(() => undefined)
       .finally(() => s.model.close().catch(() => undefined))
-    void reconnect()
+    reconnect()
   }
 
-  let reconnecting = false
-  async function reconnect(): Promise<void> {
-    // One loop at a time: a session lost while the loop opens it is seen by the loop itself.
+  /** The reconnect loop while it runs: one at a time, and a session lost while the loop opens it is seen by the loop itself. */
+  let reconnecting: Promise<void> | undefined
+  function reconnect(): void {
     if (reconnecting) return
-    reconnecting = true
-    try {
-      for (let attempt = 0; !closed; attempt++) {
-        // The lost session's publishes settle first, so that its redeliveries can be recognised.
-        await Promise.allSettled([...inflight])
-        await pause(backoff(attempt, options.reconnect))
-        if (closed) return
-        let s: Session
-        try {
-          s = await open()
-        } catch (err) {
-          report(new Error(`rabbitmq ingest: reconnect failed: ${err instanceof Error ? err.message : String(err)}`))
-          continue
-        }
-        if (closed) {
-          s.dead = true
-          await s.model.close().catch(() => undefined)
-          return
-        }
-        if (s.dead) continue
-        session = s
-        stats.reconnects++
+    reconnecting = reconnectLoop().finally(() => (reconnecting = undefined))
+  }
+
+  async function reconnectLoop(): Promise<void> {
+    for (let attempt = 0; !closed; attempt++) {
+      // The lost session's publishes settle first, so that its redeliveries can be recognised.
+      await Promise.allSettled([...inflight])
+      await pause(backoff(attempt, options.reconnect))
+      if (closed) return
+      let s: Session
+      try {
+        s = await open()
+      } catch (err) {
+        report(new Error(`rabbitmq ingest: reconnect failed: ${err instanceof Error ? err.message : String(err)}`))
+        continue
+      }
+      if (closed) {
+        s.dead = true
+        await s.model.close().catch(() => undefined)
         return
       }
-    } finally {
-      reconnecting = false
+      if (s.dead) continue
+      session = s
+      stats.reconnects++
+      return
     }
   }
 
   function pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (closed) return resolve()
       const timer = setTimeout(() => {
         wake = undefined
         resolve()
@@ -295,6 +295,7 @@ export async function ingestRabbitMQ(target: IngestTarget, options: RabbitIngest
         s.dead = true
         await s.model.close().catch(() => undefined)
       }
+      await reconnecting
     },
   }
 }

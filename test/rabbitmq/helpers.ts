@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { connect as netConnect, createServer, type AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import { connect, type ConfirmChannel, type ChannelModel } from 'amqplib'
 
@@ -95,4 +96,79 @@ export function gate(): { passed: Promise<void>; open(): void; fail(): void } {
   })
   passed.catch(() => undefined)
   return { passed, open, fail }
+}
+
+/** A RabbitMQ node of a test's own, for faults the shared one must not suffer (a restart). */
+export interface OwnRabbitMQ {
+  readonly url: string
+  /** Stops the broker application (every connection closes, nothing answers) and starts it again: durable queues and persistent messages come back from disk. */
+  restart(between?: () => Promise<void>): Promise<void>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `rabbitmq-server -detached` as its own node (name, ports and directories of its own;
+ * when run as root the server drops to the `rabbitmq` user, who must own the directory), and
+ * waits until it answers, at most `timeoutMs`.
+ */
+export async function ownRabbitMQ(timeoutMs = 60_000): Promise<OwnRabbitMQ> {
+  const { mkdtemp, writeFile, rm, chown } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'awtest-rabbitmq-'))
+  const [port, distPort] = [await freePort(), await freePort()]
+  const node = `awtest-${randomBytes(4).toString('hex')}@localhost`
+  await writeFile(join(dir, 'enabled_plugins'), '[].\n')
+  await writeFile(join(dir, 'rabbitmq.conf'), `listeners.tcp.local = 127.0.0.1:${port}\nloopback_users.guest = true\n`)
+  if (process.getuid?.() === 0) {
+    const { stdout } = await run('id', ['-u', 'rabbitmq']).catch(() => ({ stdout: '' }))
+    const { stdout: gid } = await run('id', ['-g', 'rabbitmq']).catch(() => ({ stdout: '' }))
+    if (stdout.trim() !== '') for (const f of ['', 'enabled_plugins', 'rabbitmq.conf']) await chown(join(dir, f), Number(stdout), Number(gid))
+  }
+  const env = {
+    ...process.env,
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_CONFIG_FILE: join(dir, 'rabbitmq'),
+    RABBITMQ_ENABLED_PLUGINS_FILE: join(dir, 'enabled_plugins'),
+    RABBITMQ_MNESIA_BASE: join(dir, 'mnesia'),
+    RABBITMQ_LOG_BASE: join(dir, 'log'),
+    RABBITMQ_PID_FILE: join(dir, 'pid'),
+    RABBITMQ_FEATURE_FLAGS_FILE: join(dir, 'feature_flags'),
+    RABBITMQ_PLUGINS_EXPAND_DIR: join(dir, 'plugins-expand'),
+    RABBITMQ_QUORUM_DIR: join(dir, 'quorum'),
+    RABBITMQ_STREAM_DIR: join(dir, 'stream'),
+  }
+  const ctl = (...args: string[]) => run('rabbitmqctl', ['-n', node, '-q', ...args], { env })
+  await run('rabbitmq-server', ['-detached'], { env, cwd: dir })
+  const answers = () => new Promise<boolean>((resolve) => {
+    const socket = netConnect(port, '127.0.0.1')
+    socket.once('connect', () => (socket.destroy(), resolve(true)))
+    socket.once('error', () => resolve(false))
+  })
+  await until(answers, () => `rabbitmq-server ${node} did not answer on ${port} (logs in ${dir}/log)`, timeoutMs)
+  return {
+    url: `amqp://guest:guest@127.0.0.1:${port}`,
+    async restart(between) {
+      await ctl('stop_app')
+      await between?.()
+      await ctl('start_app')
+    },
+    async stop() {
+      await ctl('stop').catch(() => undefined)
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
 }
