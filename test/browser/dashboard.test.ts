@@ -78,16 +78,89 @@ describe('the dashboard page', () => {
     expect(problems).toEqual([])
   })
 
-  it('starts a request from the page and follows it', async () => {
-    await page.locator('#start input[name="query"]').fill('Check the staging deploy')
-    await page.locator('#start button').click()
-    await expect.poll(() => page.locator('#start-status').textContent(), { timeout: 30_000 }).toMatch(/^started /)
-    const id = (await page.locator('#start-status').textContent())!.replace('started ', '')
-    await page.locator(`.request[data-id="${id}"]`).waitFor({ timeout: 30_000 })
+  it('starts a request from the page and follows it, shown by a short id', async () => {
+    const id = await startFromPage('Check the staging deploy')
+    const short = id.slice(0, 8)
+    expect(await page.locator('#start-status').textContent()).toBe(`started ${short}`)
     await expect.poll(() => page.locator(`.request[data-id="${id}"] .q`).textContent(), { timeout: 30_000 }).toBe('Check the staging deploy')
+    expect(await page.locator(`.request[data-id="${id}"] b`).textContent()).toBe(short)
+    expect(await page.locator(`.request[data-id="${id}"] b`).getAttribute('title')).toBe(id)
     expect(problems).toEqual([])
   })
+
+  it('cancels a request from its Cancel button', async () => {
+    const id = await startFromPage('Summarise last week')
+    const request = page.locator(`.request[data-id="${id}"]`)
+    // The simulated fleet waits for an answer (autoAnswerMs 0): the request stays open until cancelled.
+    await request.locator('button.cancel').click({ timeout: 30_000 })
+    await page.locator(`.request[data-id="${id}"][data-status="cancelled"]`).waitFor({ timeout: 30_000 })
+    await expect.poll(() => request.locator('button.cancel').count(), { timeout: 30_000 }).toBe(0)
+    // Its question, if it had asked one, is no longer offered.
+    await expect.poll(() => page.locator(`form.question[data-key^="${id}/"]`).count(), { timeout: 30_000 }).toBe(0)
+    expect(problems).toEqual([])
+  })
+
+  it('keeps long task titles and status lines readable, at 1400 px and at phone width', async () => {
+    const name = 'Migrate the billing service to the new payments provider and reconcile every invoice since March'
+    const step = 'waiting for the reconciliation job of the payments provider to export every invoice (this takes a while)'
+    await gateway.publish('task:long-title', { type: 'task.started', payload: { taskId: 'long-title', name, agent: 'planner' } })
+    await gateway.publish('task:long-title', { type: 'task.progress', payload: { taskId: 'long-title', progress: 35, step } })
+    const row = page.locator('.task[data-id="long-title"]')
+    for (const [label, viewport] of [['1400', { width: 1400, height: 1000 }], ['phone', { width: 390, height: 844 }]] as const) {
+      await page.setViewportSize(viewport)
+      await expect.poll(() => row.locator('.note').textContent(), { timeout: 30_000 }).toBe(step)
+      await expect.poll(() => row.locator('.name').textContent(), { timeout: 30_000 }).toBe(name)
+      // Nothing cut or hidden: the title and the status line wrap inside the task's card, and
+      // the page itself never scrolls sideways.
+      await expect
+        .poll(
+          () =>
+            row.evaluate((el) => {
+              const card = el.closest('section')!.getBoundingClientRect()
+              const inside = (e: Element) => {
+                const box = e.getBoundingClientRect()
+                return box.left >= card.left - 1 && box.right <= card.right + 1 && (e as HTMLElement).scrollWidth <= (e as HTMLElement).clientWidth + 1
+              }
+              return {
+                name: inside(el.querySelector('.name')!),
+                note: inside(el.querySelector('.note')!),
+                page: document.documentElement.scrollWidth <= window.innerWidth,
+              }
+            }),
+          { timeout: 30_000 },
+        )
+        .toEqual({ name: true, note: true, page: true })
+      await row.scrollIntoViewIfNeeded()
+      await page.screenshot({ path: `${artifacts}/dashboard-${label}.png`, fullPage: true })
+    }
+    await page.setViewportSize({ width: 1280, height: 900 })
+    expect(problems).toEqual([])
+  })
+
+  // Last: it stops the gateway.
+  it('says unmistakably that the gateway is down, and greys out what is no longer live', async () => {
+    await page.locator('body[data-conn="live"]').waitFor({ timeout: 30_000 })
+    expect(await page.locator('#down').isHidden()).toBe(true)
+    simulator.stop()
+    await gateway.close({ drainMs: 0 })
+    await page.locator('#down').waitFor({ state: 'visible', timeout: 30_000 })
+    await page.locator('body[data-conn="down"]').waitFor({ timeout: 30_000 })
+    await expect.poll(() => page.locator('#down').textContent(), { timeout: 30_000 }).toMatch(/Nothing below is live since /)
+    await expect.poll(() => page.locator('main').evaluate((el) => Number(getComputedStyle(el).opacity)), { timeout: 30_000 }).toBeLessThan(0.6)
+    await page.screenshot({ path: `${artifacts}/dashboard-down.png`, fullPage: true })
+  })
 })
+
+/** Starts a request from the page's form; resolves with its full id. */
+async function startFromPage(query: string): Promise<string> {
+  const before = await page.locator('#start-status').getAttribute('data-request')
+  await page.locator('#start input[name="query"]').fill(query)
+  await page.locator('#start button').click()
+  await expect.poll(() => page.locator('#start-status').getAttribute('data-request'), { timeout: 30_000 }).not.toBe(before)
+  const id = (await page.locator('#start-status').getAttribute('data-request'))!
+  await page.locator(`.request[data-id="${id}"]`).waitFor({ timeout: 30_000 })
+  return id
+}
 
 describe('the dashboard route', () => {
   let server: Server

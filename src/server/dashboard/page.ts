@@ -17,11 +17,30 @@ const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '
 const pct = (n) => Math.round(Math.max(0, Math.min(100, Number(n) || 0)))
 const bar = (n, cls) => '<div class="bar ' + (cls || '') + '"><i style="width:' + pct(n) + '%"></i></div>'
 
+// Server-made ids (req-7) are shown as they are; a UUID from client.start() by its first 8 characters.
+const shortId = (id) => /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(id) ? id.slice(0, 8) : id
+// Requests whose cancel is on its way, and why one failed: kept across re-renders.
+const cancelling = new Set()
+const cancelErrors = new Map()
+
+// While the link is down the page says so across its top and greys out what it shows: the
+// figures are the last ones received, not live ones.
+const DOWN = new Set(['reconnecting', 'closed', 'offline', 'unauthorized', 'error'])
+let lastLive
 function setConnection(state, detail) {
   const el = $('conn')
   el.dataset.state = state
   el.textContent = state
   el.title = detail || ''
+  const down = DOWN.has(state)
+  if (state === 'open') lastLive = undefined
+  else if (down && lastLive === undefined) lastLive = new Date()
+  document.body.dataset.conn = down ? 'down' : state === 'open' ? 'live' : 'waiting'
+  $('down').hidden = !down
+  if (down) {
+    const what = state === 'unauthorized' ? 'The gateway refused the token.' : state === 'offline' ? 'This browser is offline.' : state === 'closed' ? 'Disconnected from the gateway.' : 'The gateway is unreachable; reconnecting…'
+    $('down').textContent = what + ' Nothing below is live' + (lastLive ? ' since ' + lastLive.toLocaleTimeString() : '') + '.' + (detail ? ' (' + detail + ')' : '')
+  }
 }
 
 let core
@@ -97,13 +116,17 @@ function render(s) {
     '<li class="task" data-id="' + esc(t.id) + '" data-status="' + esc(t.status) + '" data-progress="' + pct(t.progress) + '">' +
       '<b>' + esc(t.id) + '</b><span class="name">' + esc(t.name || '') + '</span><em>' + esc(t.agent || '') + '</em>' +
       bar(t.progress, t.status) + '<span class="num">' + pct(t.progress) + '%</span>' +
-      '<small>' + esc(t.status === 'failed' ? (t.error && t.error.message) : t.status === 'completed' ? 'done' : (t.step || t.status)) + '</small></li>').join('')
+      '<small class="note">' + esc(t.status === 'failed' ? (t.error && t.error.message) : t.status === 'completed' ? 'done' : (t.step || t.status)) + '</small></li>').join('')
     || '<li class="empty">no tasks yet</li>'
 
   const requests = Object.values(s.requests).reverse().slice(0, 5)
   $('requests').innerHTML = requests.map((r) =>
     '<li class="request" data-id="' + esc(r.id) + '" data-status="' + esc(r.status) + '">' +
-      '<div><b>' + esc(r.id) + '</b> <em class="st">' + esc(r.status) + '</em> <span class="q">' + esc(r.query || '') + '</span></div>' +
+      '<div><b title="' + esc(r.id) + '">' + esc(shortId(r.id)) + '</b> <em class="st">' + esc(r.status) + '</em> <span class="q">' + esc(r.query || '') + '</span>' +
+      (r.status === 'running' || r.status === 'waiting'
+        ? ' <button type="button" class="cancel" data-request="' + esc(r.id) + '"' + (cancelling.has(r.id) ? ' disabled>Cancelling…' : '>Cancel') + '</button>'
+        : '') +
+      (cancelErrors.has(r.id) ? ' <small class="error">' + esc(cancelErrors.get(r.id)) + '</small>' : '') + '</div>' +
       '<ol class="steps">' + r.steps.map((st) => '<li data-status="' + esc(st.status) + '">' + esc(st.step) + ' ' + esc(st.agent) + (st.tool ? ' · ' + esc(st.tool) : '') + '</li>').join('') + '</ol></li>').join('')
     || '<li class="empty">no requests yet</li>'
   renderQuestions(s)
@@ -126,7 +149,7 @@ function renderQuestions(s) {
     const form = document.createElement('form')
     form.className = 'question'
     form.dataset.key = key
-    form.innerHTML = '<p><b>' + esc(r.id) + '</b> asks: ' + esc(q.question) + '</p>' +
+    form.innerHTML = '<p><b title="' + esc(r.id) + '">' + esc(shortId(r.id)) + '</b> asks: ' + esc(q.question) + '</p>' +
       (q.options || []).map((o) => '<button type="button" class="opt" value="' + esc(o) + '">' + esc(o) + '</button>').join('') +
       '<input name="answer" placeholder="or type an answer" autocomplete="off"><button>Answer</button><small class="status"></small>'
     const send = (answer) => {
@@ -151,9 +174,25 @@ $('start').addEventListener('submit', (e) => {
   const query = e.target.query.value.trim()
   if (!query) return
   const run = client.start({ query })
+  const id = shortId(run.id)
   e.target.query.value = ''
-  $('start-status').textContent = 'started ' + run.id
-  run.result.then(() => ($('start-status').textContent = run.id + ' completed'), (error) => ($('start-status').textContent = run.id + ': ' + error.message))
+  $('start-status').dataset.request = run.id
+  $('start-status').textContent = 'started ' + id
+  run.result.then(() => ($('start-status').textContent = id + ' completed'), (error) => ($('start-status').textContent = id + ': ' + error.message))
+})
+
+// Cancel: one listener for the list, which is re-rendered from the store on every change.
+$('requests').addEventListener('click', (e) => {
+  const button = e.target.closest('button.cancel')
+  if (!button || cancelling.has(button.dataset.request)) return
+  const id = button.dataset.request
+  cancelling.add(id)
+  cancelErrors.delete(id)
+  button.disabled = true
+  button.textContent = 'Cancelling…'
+  client.cancel(id, 'cancelled from the dashboard').then(
+    () => cancelling.delete(id),
+    (error) => { cancelling.delete(id); cancelErrors.set(id, error.message); render(client.getSnapshot()) })
 })
 `
 
@@ -161,7 +200,10 @@ const STYLE = `
 :root { --bg:#f6f7f9; --card:#fff; --ink:#1d2330; --dim:#6b7385; --line:#e3e6ec; --blue:#3b82f6; --green:#16a34a; --amber:#d97706; --red:#dc2626; }
 * { box-sizing: border-box }
 body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--ink) }
-header { display:flex; align-items:center; gap:12px; padding:12px 20px; background:var(--card); border-bottom:1px solid var(--line) }
+header { display:flex; flex-wrap:wrap; align-items:center; gap:4px 12px; padding:12px 20px; background:var(--card); border-bottom:1px solid var(--line) }
+header code { overflow-wrap:anywhere }
+#down { position:sticky; top:0; z-index:1; margin:0; padding:10px 20px; background:var(--red); color:#fff; font-weight:600 }
+body[data-conn=down] main { opacity:.45; filter:grayscale(1) }
 header h1 { font-size:17px; margin:0 }
 header code { color:var(--dim); font-size:12px }
 #conn { margin-left:auto; padding:3px 10px; border-radius:99px; font-weight:600; font-size:12px; background:#eee; color:var(--dim) }
@@ -170,8 +212,9 @@ header code { color:var(--dim); font-size:12px }
 #conn[data-state=connecting], #conn[data-state=reconnecting] { background:#fef3c7; color:var(--amber) }
 #conn[data-state=closed], #conn[data-state=unauthorized], #conn[data-state=error], #conn[data-state=offline] { background:#fee2e2; color:var(--red) }
 #problem { margin:12px 20px; padding:10px; background:#fee2e2; color:var(--red); border-radius:8px }
-main { display:grid; grid-template-columns:repeat(auto-fit, minmax(360px, 1fr)); gap:16px; padding:16px 20px }
-section { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 14px; min-width:0 }
+main { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(360px, 100%), 1fr)); gap:16px; padding:16px 20px }
+section { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:12px 14px; min-width:0; overflow-wrap:anywhere }
+@media (max-width: 600px) { main { padding:12px 10px; gap:12px } header { padding:10px } }
 section.wide { grid-column:1 / -1 }
 @media (min-width: 1180px) { section.log { grid-column:span 2 } }
 h2 { font-size:12px; letter-spacing:.06em; text-transform:uppercase; color:var(--dim); margin:0 0 8px; display:flex; justify-content:space-between }
@@ -180,7 +223,8 @@ ul, ol { list-style:none; margin:0; padding:0 }
 .empty { color:var(--dim) }
 .agent, .task { display:grid; align-items:center; gap:8px; padding:4px 0; border-bottom:1px solid var(--line) }
 .agent { grid-template-columns:12px 1fr 72px 1.2fr 40px }
-.task { grid-template-columns:64px minmax(0,1.5fr) 66px minmax(40px,1fr) 36px minmax(0,.8fr) }
+.task { grid-template-columns:minmax(64px, max-content) 72px minmax(40px,1fr) 40px; grid-template-areas:"id name name name" "agent agent bar num" "note note note note"; gap:2px 8px }
+.task > b { grid-area:id; max-width:18ch } .task > .name { grid-area:name; font-weight:500 } .task > em { grid-area:agent } .task > .bar { grid-area:bar } .task > .num { grid-area:num } .task > .note { grid-area:note }
 .task b, .agent b { white-space:nowrap; overflow:hidden; text-overflow:ellipsis }
 .task b { font-size:13px; font-variant-numeric:tabular-nums }
 .agent:last-child, .task:last-child { border-bottom:0 }
@@ -188,8 +232,10 @@ ul, ol { list-style:none; margin:0; padding:0 }
 [data-status=available] .dot { background:var(--green) } [data-status=busy] .dot { background:var(--amber) } [data-status=offline] .dot { background:var(--red) }
 em { font-style:normal; color:var(--dim); font-size:12px }
 .num { text-align:right; font-variant-numeric:tabular-nums; font-size:12px }
-small { color:var(--dim); overflow:hidden; text-overflow:ellipsis; white-space:nowrap }
-.name { overflow:hidden; text-overflow:ellipsis; white-space:nowrap }
+small { color:var(--dim) }
+.task .note:empty { display:none }
+button.cancel { padding:1px 8px; font-size:12px; margin-left:4px } button.cancel:hover { border-color:var(--red); color:var(--red) }
+small.error { color:var(--red) }
 .bar { height:8px; background:#edf0f4; border-radius:4px; overflow:hidden }
 .bar i { display:block; height:100%; background:var(--blue); transition:width .3s }
 .bar.completed i { background:var(--green) } .bar.failed i { background:var(--red) } .bar.load i { background:var(--amber) }
@@ -209,6 +255,7 @@ dl { display:grid; grid-template-columns:1fr auto; gap:2px 12px; margin:8px 0 0 
 #notices li { font-size:12px; padding:2px 0 } #notices [data-level=warning] { color:var(--amber) } #notices [data-level=error] { color:var(--red) }
 #log { max-height:340px; overflow:auto; font-size:12px }
 #log li { display:grid; grid-template-columns:80px 140px 170px minmax(0,1fr); gap:8px; padding:1px 0; border-bottom:1px dashed var(--line); white-space:nowrap }
+@media (max-width: 600px) { #log li { grid-template-columns:max-content minmax(0,1fr) minmax(0,1fr) } #log code { display:none } }
 #log code { color:var(--dim); overflow:hidden; text-overflow:ellipsis } #log span { overflow:hidden; text-overflow:ellipsis }
 `
 
@@ -236,6 +283,7 @@ export function dashboardPage(options: PageOptions): string {
 </head>
 <body>
 <header><h1>${attr(options.title)}</h1><code id="url"></code><span id="conn" data-state="idle">idle</span></header>
+<p id="down" role="alert" hidden></p>
 <div id="problem" hidden></div>
 <main>
   <section><h2>Agents</h2><ul id="agents"></ul></section>
