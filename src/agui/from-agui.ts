@@ -44,7 +44,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 export function createAguiMapper(requestId: string, options: AguiMapperOptions = {}): AguiMapper {
   const agent = options.agent ?? 'agent'
   const skipped = new Map<string, number>()
-  /** What the run has said so far, per message / tool call: to end what is open, and to diff MESSAGES_SNAPSHOT. */
+  /** What the run has said so far, per `text:{messageId}` / `tool:{toolCallId}`: to end what is open, and to diff MESSAGES_SNAPSHOT. */
   const said = new Map<string, { kind: 'text' | 'tool'; text: string; open: boolean; result: boolean }>()
   const steps = new Map<string, number>()
   let chunkMessage: string | undefined
@@ -54,41 +54,41 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
   const r = { requestId }
 
   const startText = (out: AgentEvent[], messageId: string, role?: string) => {
-    if (said.has(messageId)) return
-    said.set(messageId, { kind: 'text', text: '', open: true, result: false })
+    if (said.has(`text:${messageId}`)) return
+    said.set(`text:${messageId}`, { kind: 'text', text: '', open: true, result: false })
     out.push({ type: 'message.started', payload: { ...r, messageId, ...(role ? { role } : {}) } })
   }
   const text = (out: AgentEvent[], messageId: string, delta: string) => {
     if (delta === '') return
-    const s = said.get(messageId) ?? { kind: 'text' as const, text: '', open: true, result: false }
+    const s = said.get(`text:${messageId}`) ?? { kind: 'text' as const, text: '', open: true, result: false }
     s.text += delta
-    said.set(messageId, s)
+    said.set(`text:${messageId}`, s)
     out.push({ type: 'message.delta', payload: { ...r, messageId, delta } })
   }
   const endText = (out: AgentEvent[], messageId: string) => {
-    const s = said.get(messageId)
+    const s = said.get(`text:${messageId}`)
     if (s) s.open = false
     out.push({ type: 'message.ended', payload: { ...r, messageId } })
   }
   const startTool = (out: AgentEvent[], toolCallId: string, name: string, parentMessageId?: string) => {
-    if (said.has(toolCallId)) return
-    said.set(toolCallId, { kind: 'tool', text: '', open: true, result: false })
+    if (said.has(`tool:${toolCallId}`)) return
+    said.set(`tool:${toolCallId}`, { kind: 'tool', text: '', open: true, result: false })
     out.push({ type: 'tool.call.started', payload: { ...r, toolCallId, name, ...(parentMessageId ? { parentMessageId } : {}) } })
   }
   const args = (out: AgentEvent[], toolCallId: string, delta: string) => {
     if (delta === '') return
-    const s = said.get(toolCallId) ?? { kind: 'tool' as const, text: '', open: true, result: false }
+    const s = said.get(`tool:${toolCallId}`) ?? { kind: 'tool' as const, text: '', open: true, result: false }
     s.text += delta
-    said.set(toolCallId, s)
+    said.set(`tool:${toolCallId}`, s)
     out.push({ type: 'tool.call.args', payload: { ...r, toolCallId, delta } })
   }
   const endTool = (out: AgentEvent[], toolCallId: string) => {
-    const s = said.get(toolCallId)
+    const s = said.get(`tool:${toolCallId}`)
     if (s) s.open = false
     out.push({ type: 'tool.call.ended', payload: { ...r, toolCallId } })
   }
   const endAllOpen = (out: AgentEvent[]) => {
-    for (const [id, s] of said) if (s.open) (s.kind === 'text' ? endText : endTool)(out, id)
+    for (const [key, s] of said) if (s.open) (s.kind === 'text' ? endText : endTool)(out, key.slice(5))
     chunkMessage = chunkTool = undefined
   }
   const setState = (out: AgentEvent[], next: unknown) => {
@@ -141,7 +141,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       case 'TEXT_MESSAGE_CHUNK': {
         const id = str(e.messageId) ?? chunkMessage
         if (!id) break
-        if (id !== chunkMessage && chunkMessage !== undefined && said.get(chunkMessage)?.open) endText(out, chunkMessage)
+        if (id !== chunkMessage && chunkMessage !== undefined && said.get(`text:${chunkMessage}`)?.open) endText(out, chunkMessage)
         chunkMessage = id
         startText(out, id, str(e.role))
         if (typeof e.delta === 'string') text(out, id, e.delta)
@@ -165,7 +165,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       case 'TOOL_CALL_CHUNK': {
         const id = str(e.toolCallId) ?? chunkTool
         if (!id) break
-        if (id !== chunkTool && chunkTool !== undefined && said.get(chunkTool)?.open) endTool(out, chunkTool)
+        if (id !== chunkTool && chunkTool !== undefined && said.get(`tool:${chunkTool}`)?.open) endTool(out, chunkTool)
         chunkTool = id
         startTool(out, id, str(e.toolCallName) ?? 'tool', str(e.parentMessageId))
         if (typeof e.delta === 'string') args(out, id, e.delta)
@@ -174,11 +174,11 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       case 'TOOL_CALL_RESULT': {
         const id = str(e.toolCallId)
         if (!id) break
-        const s = said.get(id)
+        const s = said.get(`tool:${id}`)
         if (s) {
           s.open = false
           s.result = true
-        } else said.set(id, { kind: 'tool', text: '', open: false, result: true })
+        } else said.set(`tool:${id}`, { kind: 'tool', text: '', open: false, result: true })
         const messageId = str(e.messageId)
         out.push({ type: 'tool.call.result', payload: { ...r, toolCallId: id, result: e.content ?? null, ...(messageId ? { messageId } : {}) } })
         break
@@ -215,14 +215,14 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
     const role = str(m.role) ?? 'assistant'
     if (role === 'tool') {
       const toolCallId = str(m.toolCallId)
-      if (toolCallId && !said.get(toolCallId)?.result) {
-        said.set(toolCallId, { kind: 'tool', text: said.get(toolCallId)?.text ?? '', open: false, result: true })
+      if (toolCallId && !said.get(`tool:${toolCallId}`)?.result) {
+        said.set(`tool:${toolCallId}`, { kind: 'tool', text: said.get(`tool:${toolCallId}`)?.text ?? '', open: false, result: true })
         out.push({ type: 'tool.call.result', payload: { ...r, toolCallId, result: m.content ?? null, messageId: id } })
       }
       return
     }
     const content = typeof m.content === 'string' ? m.content : ''
-    const known = said.get(id)
+    const known = said.get(`text:${id}`)
     if (!known) {
       startText(out, id, role)
       text(out, id, content)
@@ -234,7 +234,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       for (const c of m.toolCalls as Obj[]) {
         const callId = str(c?.id)
         const fn = (c?.function ?? {}) as Obj
-        if (!callId || said.has(callId)) continue
+        if (!callId || said.has(`tool:${callId}`)) continue
         startTool(out, callId, str(fn.name) ?? 'tool', id)
         if (typeof fn.arguments === 'string') args(out, callId, fn.arguments)
         endTool(out, callId)

@@ -24,25 +24,29 @@ export interface AguiWriter {
 }
 
 export function createAguiWriter(requestId: string, threadId = requestId): AguiWriter {
-  const open = new Map<string, 'text' | 'tool'>()
+  // Open messages and tool calls, as `text:{id}` / `tool:{id}` (the two kinds' ids may be equal).
+  const open = new Set<string>()
   const steps = new Set<string>()
   let finished = false
   const run = { threadId, runId: requestId }
 
   const closeAll = (out: AguiEvent[]) => {
-    for (const [id, kind] of open) out.push(kind === 'text' ? { type: 'TEXT_MESSAGE_END', messageId: id } : { type: 'TOOL_CALL_END', toolCallId: id })
+    for (const key of open) {
+      const id = key.slice(5)
+      out.push(key.startsWith('text:') ? { type: 'TEXT_MESSAGE_END', messageId: id } : { type: 'TOOL_CALL_END', toolCallId: id })
+    }
     open.clear()
     for (const name of steps) out.push({ type: 'STEP_FINISHED', stepName: name })
     steps.clear()
   }
   const startText = (out: AguiEvent[], messageId: string, role: string) => {
-    if (open.get(messageId) === 'text') return
-    open.set(messageId, 'text')
+    if (open.has(`text:${messageId}`)) return
+    open.add(`text:${messageId}`)
     out.push({ type: 'TEXT_MESSAGE_START', messageId, role })
   }
   const startTool = (out: AguiEvent[], toolCallId: string, name: string, parentMessageId?: string) => {
-    if (open.get(toolCallId) === 'tool') return
-    open.set(toolCallId, 'tool')
+    if (open.has(`tool:${toolCallId}`)) return
+    open.add(`tool:${toolCallId}`)
     out.push({ type: 'TOOL_CALL_START', toolCallId, toolCallName: name || 'tool', ...(parentMessageId ? { parentMessageId } : {}) })
   }
   const names = new Map<string, { name: string; parent?: string }>()
@@ -83,8 +87,7 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
         out.push({ type: 'TEXT_MESSAGE_CONTENT', messageId: event.payload.messageId, delta: event.payload.delta })
         break
       case 'message.ended':
-        if (open.get(event.payload.messageId) !== 'text') break
-        open.delete(event.payload.messageId)
+        if (!open.delete(`text:${event.payload.messageId}`)) break
         out.push({ type: 'TEXT_MESSAGE_END', messageId: event.payload.messageId })
         break
       case 'tool.call.started':
@@ -101,8 +104,7 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
       case 'tool.call.ended':
       case 'tool.call.result': {
         const id = event.payload.toolCallId
-        if (open.get(id) === 'tool') {
-          open.delete(id)
+        if (open.delete(`tool:${id}`)) {
           out.push({ type: 'TOOL_CALL_END', toolCallId: id })
         }
         if (event.type === 'tool.call.result') {
@@ -189,25 +191,25 @@ export function toAguiMessages(transcript: readonly MessageView[]): unknown[] {
  */
 export function rewindTranscript(transcript: readonly MessageView[], events: readonly AgentEvent[]): MessageView[] {
   const list = transcript.map((m) => ({ ...m })) as Array<{ -readonly [K in keyof MessageView]: MessageView[K] } & Record<string, unknown>>
-  const find = (id: string) => list.find((m) => m.id === id)
+  const find = (kind: 'text' | 'tool', id: string) => list.find((m) => m.kind === kind && m.id === id)
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i] as AgentEvent
     switch (e.type) {
       case 'message.delta':
       case 'tool.call.args': {
-        const m = find(e.type === 'message.delta' ? e.payload.messageId : e.payload.toolCallId)
+        const m = e.type === 'message.delta' ? find('text', e.payload.messageId) : find('tool', e.payload.toolCallId)
         const field = m?.kind === 'text' ? 'text' : 'args'
         if (m && typeof m[field] === 'string' && (m[field] as string).endsWith(e.payload.delta)) m[field] = (m[field] as string).slice(0, (m[field] as string).length - e.payload.delta.length)
         break
       }
       case 'message.ended':
       case 'tool.call.ended': {
-        const m = find(e.type === 'message.ended' ? e.payload.messageId : e.payload.toolCallId)
+        const m = e.type === 'message.ended' ? find('text', e.payload.messageId) : find('tool', e.payload.toolCallId)
         if (m) m.status = 'open'
         break
       }
       case 'tool.call.result': {
-        const m = find(e.payload.toolCallId)
+        const m = find('tool', e.payload.toolCallId)
         if (m) {
           delete m.result
           delete m.resultMessageId
@@ -217,8 +219,8 @@ export function rewindTranscript(transcript: readonly MessageView[], events: rea
       }
       case 'message.started':
       case 'tool.call.started': {
-        const id = e.type === 'message.started' ? e.payload.messageId : e.payload.toolCallId
-        const at = list.findIndex((m) => m.id === id)
+        const [kind, id] = e.type === 'message.started' ? (['text', e.payload.messageId] as const) : (['tool', e.payload.toolCallId] as const)
+        const at = list.findIndex((m) => m.kind === kind && m.id === id)
         if (at >= 0) list.splice(at, 1)
         break
       }

@@ -58,6 +58,14 @@ export const rawEvent: fc.Arbitrary<AgentEvent> = fc.oneof(
   event('knowledge.updated', fc.record({ nodes: opt(num), edges: opt(small) })),
   event('metrics.snapshot', fc.record({ scope: fc.constantFrom('system', 'task', 'agent', 'custom'), name: opt(id), values: fc.dictionary(fc.constantFrom('cpu', 'mem'), num), timestamp: opt(ts) })),
   event('dashboard.update', fc.record({ agents: opt(fc.dictionary(id, small)), tasks: opt(fc.dictionary(fc.constantFrom('running', 'done'), small)), timestamp: opt(ts) })),
+  event('message.started', fc.record({ requestId: id, messageId: id, role: opt(fc.constantFrom('assistant', 'user')), agent: opt(id) })),
+  event('message.delta', fc.record({ requestId: id, messageId: id, delta: text })),
+  event('message.ended', fc.record({ requestId: id, messageId: id })),
+  event('tool.call.started', fc.record({ requestId: id, toolCallId: id, name: id, parentMessageId: opt(id) })),
+  event('tool.call.args', fc.record({ requestId: id, toolCallId: id, delta: text })),
+  event('tool.call.ended', fc.record({ requestId: id, toolCallId: id })),
+  event('tool.call.result', fc.record({ requestId: id, toolCallId: id, result: json, messageId: opt(id) })),
+  event('request.state', fc.record({ requestId: id, state: json })),
 )
 
 /**
@@ -82,6 +90,9 @@ export const listEvent: fc.Arbitrary<AgentEvent> = fc
     event('request.feedback', fc.record({ requestId: one, questionId: few, answer: fc.constantFrom('yes', 'no', 1) })),
     event('agent.completed', fc.record({ requestId: one, agent: few })),
     event('request.started', fc.record({ requestId: one, query: text })),
+    event('message.delta', fc.record({ requestId: one, messageId: few, delta: text })),
+    event('tool.call.args', fc.record({ requestId: one, toolCallId: few, delta: text })),
+    event('tool.call.result', fc.record({ requestId: one, toolCallId: few, result: fc.constantFrom('ok', 1) })),
     event('chat.participant.joined', fc.record({ chatId: one, participantId: few })),
     event('chat.participant.left', fc.record({ chatId: one, participantId: few })),
     event('chat.message.created', fc.record({ chatId: one, messageId: few })),

@@ -43,6 +43,18 @@ describe('reduce: streamed messages and tool calls', () => {
     expect(next.requests.r2).toBe(s.requests.r2)
   })
 
+  it('a message and a tool call may share an id: each event reaches its own kind', () => {
+    const s = fold([
+      { type: 'message.delta', payload: { ...R, messageId: 'x', delta: 'hi' } },
+      { type: 'tool.call.started', payload: { ...R, toolCallId: 'x', name: 'f' } },
+      { type: 'message.started', payload: { ...R, messageId: 'x', agent: 'a' } },
+    ])
+    expect(s.requests.r1?.messages).toEqual([
+      { kind: 'text', id: 'x', role: 'assistant', text: 'hi', status: 'open', agent: 'a' },
+      { kind: 'tool', id: 'x', name: 'f', args: '', status: 'open' },
+    ])
+  })
+
   it('the shared state is replaced whole by request.state', () => {
     const s = fold([
       { type: 'request.state', payload: { ...R, state: { a: 1 } } },

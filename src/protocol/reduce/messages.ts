@@ -66,8 +66,10 @@ function entry(
 ): void {
   const prev = getKey(w.state.requests, requestId)
   const list = prev?.messages ?? NONE
+  // Message ids and tool call ids are separate namespaces (AG-UI's are): an entry is its kind and id.
+  const kind = fresh().kind
   let index = list.length - 1
-  while (index >= 0 && (list[index] as MessageView).id !== id) index--
+  while (index >= 0 && ((list[index] as MessageView).id !== id || (list[index] as MessageView).kind !== kind)) index--
   const old = index < 0 ? undefined : list[index]
   const f = typeof fields === 'function' ? fields(old) : fields
   const next = old ? patch<MessageView>(w, old, f) : create<MessageView>(w, fresh(), f)
