@@ -34,7 +34,7 @@ export function isTerminalRequest(status: RequestStatus): boolean {
   return status === 'completed' || status === 'failed' || status === 'cancelled'
 }
 
-function newRequest(id: string): Mutable<RequestView> {
+export function newRequest(id: string): Mutable<RequestView> {
   return { id, status: 'running', steps: NONE, questions: NONE, completedAgents: NONE }
 }
 
