@@ -52,6 +52,12 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
   const maxCached = options.maxCachedChannels ?? 1000
   const logs = new Map<string, ChannelLog>()
   let closed = false
+  /**
+   * The epoch a call offers in case the channel has none. Random bytes per call were a good
+   * part of the writer's own cost; one candidate serves until a script takes it (or a call
+   * fails, when it is unknown whether one did), so no two lives of a channel share an epoch.
+   */
+  let candidate = newEpoch()
 
   function logOf(channel: string): ChannelLog {
     let log = logs.get(channel)
@@ -87,6 +93,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         } catch (err) {
           // Unknown whether the script ran: forget the view so the next call re-reads it.
           log.view = undefined
+          candidate = newEpoch()
           const error = brokerError(`publish on ${channel}`, err)
           for (const p of batch) p.reject(error)
         }
@@ -107,7 +114,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         view?.epoch ?? '',
         String(view?.seq ?? -1),
         JSON.stringify(state),
-        newEpoch(),
+        candidate,
         String(time),
         String(options.size),
         String(options.maxAgeMs > 0 ? time - options.maxAgeMs : 0),
@@ -117,6 +124,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       ]
       const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels], args)) as [number, string, number, string?]
       const [ok, epoch, seq] = reply
+      if (epoch === candidate) candidate = newEpoch()
       if (ok === 1) {
         log.view = { epoch, seq: seq + batch.length - 1, state }
         return batch.map((p, i) => ({ channel, epoch, seq: seq + i, time, event: p.event }))

@@ -17,7 +17,8 @@ import { escapeGlob, keysFor, parseNotify, readLog, readSnapshot } from './redis
  *   `{seq}-0`, so an XRANGE from a position is the position itself. Trimmed on publish by
  *   `XADD MAXLEN ~ size` and, for age, `XTRIM MINID` past entries older than `maxAgeMs`.
  * - `{prefix}:meta:{channel}` — a hash: `epoch` (random, created when absent), `seq` (last
- *   assigned) and `state` (the `reduce`d state at `seq`, JSON).
+ *   assigned), `state` (the `reduce`d state at `seq`, JSON) and `head` (the time of the oldest
+ *   entry as far as the publish script knows, never later than the real one; 0 = unknown).
  * - `{prefix}:channels` — a set of every channel published to, for `channels(pattern)`.
  * - Pub/Sub `{prefix}:n:{channel}` — one message per appended entry, carrying it whole.
  *

@@ -53,40 +53,53 @@ export function newEpoch(): string {
  * KEYS: meta, log, channels. ARGV: expectEpoch, expectSeq (-1 = unknown), state, candidateEpoch,
  * time, maxLen, minTime (0 = no age limit), channel, notifyChannel, event...
  * Returns {1, epoch, firstSeq} or, when the view is stale, {0, epoch, seq, state}.
+ *
+ * Per event it runs XADD and PUBLISH, per call one HMGET and one HSET: the channel joins the
+ * channel set when its first entry is appended (not on every call), and the age limit is
+ * checked against `head`, the time of the oldest entry the script knows of, so the log is read
+ * (XRANGE) only when that entry may have expired. `head` is never later than the real oldest
+ * entry (MAXLEN only removes older ones), so nothing expired is kept past the next publish.
  */
 const PUBLISH_SCRIPT = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'head')
+local epoch = meta[1]
 if not epoch then
   redis.call('DEL', KEYS[2])
   epoch = ARGV[4]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', '0', 'state', '')
+  meta[2] = '0'
+  meta[3] = false
 end
-local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')
+local seq = tonumber(meta[2] or '0')
 local expect = tonumber(ARGV[2])
 if seq ~= expect or (expect > 0 and epoch ~= ARGV[1]) then
   return {0, epoch, seq, redis.call('HGET', KEYS[1], 'state') or ''}
 end
 local first = seq + 1
+local time = ARGV[5]
+local head = tonumber(meta[3])
+if seq == 0 then
+  redis.call('SADD', KEYS[3], ARGV[8])
+  head = tonumber(time)
+end
 for i = 10, #ARGV do
   seq = seq + 1
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], seq .. '-0', 't', ARGV[5], 'e', ARGV[i])
-  redis.call('PUBLISH', ARGV[9], ARGV[8] .. '\\n' .. epoch .. '\\n' .. seq .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[i])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], seq .. '-0', 't', time, 'e', ARGV[i])
+  redis.call('PUBLISH', ARGV[9], ARGV[8] .. '\\n' .. epoch .. '\\n' .. seq .. '\\n' .. time .. '\\n' .. ARGV[i])
 end
-redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[3])
-redis.call('SADD', KEYS[3], ARGV[8])
 local minTime = tonumber(ARGV[7])
-if minTime > 0 then
-  local head = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
-  if head[1] and tonumber(head[1][2][2]) < minTime then
-    local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 512)
-    local keep = nil
-    for _, entry in ipairs(batch) do
-      if tonumber(entry[2][2]) >= minTime then keep = entry[1] break end
-    end
-    if not keep then keep = (tonumber(string.match(batch[#batch][1], '^%d+')) + 1) .. '-0' end
-    redis.call('XTRIM', KEYS[2], 'MINID', keep)
+if minTime > 0 and (head == nil or head < minTime) then
+  local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 512)
+  local keep = nil
+  head = nil
+  for _, entry in ipairs(batch) do
+    local t = tonumber(entry[2][2])
+    if t >= minTime then keep = entry[1] head = t break end
   end
+  if not keep then keep = (tonumber(string.match(batch[#batch][1], '^%d+')) + 1) .. '-0' end
+  if keep ~= batch[1][1] then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
 end
+redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[3], 'head', head or 0)
 return {1, epoch, first}
 `
 
