@@ -63,6 +63,12 @@ export interface SimulatorOptions {
   outages?: boolean
   /** Where a publish that failed (e.g. a rejected promise) is reported. @default console.error */
   onError?: (error: unknown) => void
+  /**
+   * Part of every id the run makes (`task-<run>-3`, `req-<run>-1`, `n-<run>-7`), so that two
+   * runs publishing into one broker (a `demo --redis` restarted on the same Redis) never share
+   * an id. @default four base-36 characters of the start time
+   */
+  runId?: string
 }
 
 export interface Simulator {
@@ -98,7 +104,9 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
   const tickMs = options.tickMs ?? 500
   const onError = options.onError ?? ((error: unknown) => console.error('agentwire simulator: publish failed:', error))
   const send = typeof target === 'function' ? target : target.publish.bind(target)
-  const stage = createStage(send, clock, options.seed ?? Date.now(), onError)
+  const started = clock.now()
+  const runId = options.runId ?? (started % 36 ** 4).toString(36).padStart(4, '0')
+  const stage = createStage(send, clock, options.seed ?? Date.now(), onError, runId)
   const fleet = createFleet(stage, {
     agents: options.agents ?? DEFAULT_FLEET,
     maxTasks: options.maxTasks ?? 4,
@@ -106,7 +114,6 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
     failureRate: options.failureRate ?? 0.12,
     outages: options.outages ?? true,
   })
-  const started = clock.now()
   const requests = createRequests(stage, { requestEveryMs: options.requestEveryMs ?? 12_000, autoAnswerMs: options.autoAnswerMs ?? 20_000, tickMs, started })
   const activity = createActivity(stage, fleet)
   const aggregates = createAggregates(stage, fleet, { metricsEveryMs: options.metricsEveryMs ?? 3000, dashboardEveryMs: options.dashboardEveryMs ?? 5000, started })

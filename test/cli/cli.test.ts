@@ -130,7 +130,7 @@ describe('agentwire demo and watch', () => {
     const url = /(ws:\/\/\S+)/.exec(await demo.waitForLine((l) => /websocket\s+ws:\/\//.test(l)))![1]!
     const watch = run(['watch', url, '--channel', 'task:*'])
     await watch.waitForLine((l) => l === '-- open')
-    const line = await watch.waitForLine((l) => / task:task-\d+#\d+ task\.\w+ task-\d+/.test(l))
+    const line = await watch.waitForLine((l) => / task:task-\w+-\d+#\d+ task\.\w+ task-\w+-\d+/.test(l))
     expect(line).toMatch(/^\d\d:\d\d:\d\d task:/)
     expect(watch.lines.some((l) => l.includes('agent.status'))).toBe(false)
     watch.child.kill('SIGINT')

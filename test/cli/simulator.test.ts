@@ -103,6 +103,72 @@ describe('the simulated fleet', () => {
     expect(out.of('system.notification').some((n) => n.payload.level === 'warning' && n.payload.message === failed[0]?.payload.error.message)).toBe(true)
   })
 
+  it("says in a failed task's message the progress its bar shows", () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 3, failureRate: 1, requestEveryMs: 0 })
+    advance(60_000)
+    sim.stop()
+    const failed = out.of('task.failed')
+    expect(failed.length).toBeGreaterThan(2)
+    for (const { payload } of failed) {
+      const last = out.of('task.progress').filter((p) => p.payload.taskId === payload.taskId).at(-1)?.payload.progress ?? 0
+      expect(payload.error.message).toContain(`gave up at ${last}%`)
+    }
+  })
+
+  it('numbers its ids within its run, so a second run on the same broker shares none', () => {
+    const ids = (start: number) => {
+      const { clock, advance } = fakeClock(start)
+      const out = record()
+      const sim = startSimulator(out.publish, { clock, seed: 7, requestEveryMs: 1000, autoAnswerMs: 500 })
+      advance(30_000)
+      sim.stop()
+      const taskIds = out.of('task.started').map((t) => t.payload.taskId)
+      const requestIds = out.of('request.started').map((r) => r.payload.requestId)
+      const nodeIds = out.of('knowledge.node.added').map((n) => n.payload.nodeId)
+      expect(taskIds.length * requestIds.length * nodeIds.length).toBeGreaterThan(0)
+      return [...taskIds, ...requestIds, ...nodeIds]
+    }
+    // The same seed, restarted a minute later: the same story under other ids.
+    const first = ids(1_700_000_000_000)
+    const second = ids(1_700_000_060_000)
+    expect(first.filter((id) => second.includes(id))).toEqual([])
+    expect(first[0]).toMatch(/^task-[0-9a-z]{4}-1$/)
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 7, runId: 'demo2', requestEveryMs: 1000 })
+    advance(5000)
+    sim.stop()
+    expect(out.of('request.started')[0]?.payload.requestId).toBe('req-demo2-1')
+  })
+
+  it('keeps the metrics in step with the tasks: each snapshot counts what was published before it', () => {
+    const { clock, advance } = fakeClock()
+    const out = record()
+    const sim = startSimulator(out.publish, { clock, seed: 9, failureRate: 0.3, requestEveryMs: 0 })
+    advance(60_000)
+    sim.stop()
+    let started = 0
+    let completed = 0
+    let failed = 0
+    let snapshots = 0
+    for (const { event } of out.log) {
+      if (event.type === 'task.started') started++
+      if (event.type === 'task.completed') completed++
+      if (event.type === 'task.failed') failed++
+      if (event.type !== 'metrics.snapshot') continue
+      snapshots++
+      expect(event.payload.values).toMatchObject({ completedTasks: completed, failedTasks: failed, activeTasks: started - completed - failed })
+    }
+    // Every start and end was followed by a snapshot in the same tick.
+    expect(snapshots).toBeGreaterThan(started)
+    const last = out.log.filter((p) => p.event.type === 'metrics.snapshot').at(-1)!.event
+    expect(last.type === 'metrics.snapshot' && last.payload.values['completedTasks']).toBe(completed)
+    const summaries = out.of('system.notification').filter((n) => /completed so far/.test(n.payload.message))
+    for (const n of summaries) expect(n.payload.message).not.toMatch(/^1 tasks/)
+  })
+
   it('runs a request step by step, asks a question, and completes it only after feedback', () => {
     const { clock, advance } = fakeClock()
     const out = record()

@@ -24,18 +24,18 @@ export function createActivity(stage: Stage, fleet: Fleet): Activity {
       const roll = random()
       if (roll < 0.12) {
         const chatId = pick(CHATS)
-        publish(`chat:${chatId}`, 'chat.message.created', { chatId, messageId: `m-${++counters.messages}`, userId: pick([...fleet.agents.keys()]), timestamp: now })
+        publish(`chat:${chatId}`, 'chat.message.created', { chatId, messageId: `m-${stage.run}-${++counters.messages}`, userId: pick([...fleet.agents.keys()]), timestamp: now })
       } else if (roll < 0.14) {
         publish('collection:runbooks', 'collection.updated', { collectionId: 'runbooks', metadata: { documents: 10 + counters.tasks }, timestamp: now })
       }
       const k = random()
       if (k < 0.15 || counters.nodes < 2) {
-        const nodeId = `n-${++counters.nodes}`
+        const nodeId = `n-${stage.run}-${++counters.nodes}`
         publish('knowledge', 'knowledge.node.added', { nodeId, label: pick(['retry policy', 'staging cluster', 'billing API', 'incident 42', 'rate limit']), kind: pick(['concept', 'service', 'document']) })
       } else if (k < 0.28) {
-        const source = `n-${between(1, counters.nodes)}`
-        const target = `n-${between(1, counters.nodes)}`
-        if (source !== target) publish('knowledge', 'knowledge.edge.added', { edgeId: `e-${++counters.edges}`, source, target, relation: pick(['depends_on', 'mentions', 'owned_by']) })
+        const source = `n-${stage.run}-${between(1, counters.nodes)}`
+        const target = `n-${stage.run}-${between(1, counters.nodes)}`
+        if (source !== target) publish('knowledge', 'knowledge.edge.added', { edgeId: `e-${stage.run}-${++counters.edges}`, source, target, relation: pick(['depends_on', 'mentions', 'owned_by']) })
       }
     },
   }

@@ -9,8 +9,9 @@ export interface AggregatesOptions {
 
 /**
  * The figures derived from the rest: `metrics.snapshot` and `knowledge.updated` every
- * `metricsEveryMs`, `dashboard.update` (and now and then a summary notification) every
- * `dashboardEveryMs`.
+ * `metricsEveryMs`, and at once on a tick that changed a count it reports (a task started or
+ * ended, an agent went offline), so the metrics never lag the tasks a dashboard shows next to
+ * them; `dashboard.update` (and now and then a summary notification) every `dashboardEveryMs`.
  */
 export interface Aggregates {
   tick(now: number): void
@@ -21,28 +22,37 @@ export function createAggregates(stage: Stage, fleet: Fleet, options: Aggregates
   let lastMetrics = options.started
   let lastDashboard = options.started
   let publishedAtLastMetrics = 0
+  // The rate is measured over the whole period; a snapshot between periods repeats it.
+  let eventsPerSecond = 0
+  let lastCounts = ''
 
   return {
     tick(now) {
-      if (now - lastMetrics >= options.metricsEveryMs) {
-        const all = [...fleet.agents.values()]
+      const all = [...fleet.agents.values()]
+      const agentsOnline = all.filter((a) => a.status !== 'offline').length
+      const counts = `${fleet.runningTasks}/${counters.completed}/${counters.failed}/${agentsOnline}`
+      const due = now - lastMetrics >= options.metricsEveryMs
+      if (due || counts !== lastCounts) {
+        lastCounts = counts
         const load = all.reduce((sum, a) => sum + a.running / (a.spec.capacity ?? 2), 0) / Math.max(1, all.length)
-        const perSecond = ((counters.published - publishedAtLastMetrics) * 1000) / Math.max(1, now - lastMetrics)
-        publishedAtLastMetrics = counters.published
-        lastMetrics = now
+        if (due) {
+          eventsPerSecond = Math.round((((counters.published - publishedAtLastMetrics) * 1000) / Math.max(1, now - lastMetrics)) * 10) / 10
+          publishedAtLastMetrics = counters.published
+          lastMetrics = now
+        }
         publish('metrics', 'metrics.snapshot', {
           scope: 'system',
           values: {
             activeTasks: fleet.runningTasks,
             completedTasks: counters.completed,
             failedTasks: counters.failed,
-            agentsOnline: all.filter((a) => a.status !== 'offline').length,
+            agentsOnline,
             avgLoad: Math.round(load * 100) / 100,
-            eventsPerSecond: Math.round(perSecond * 10) / 10,
+            eventsPerSecond,
           },
           timestamp: now,
         })
-        publish('knowledge', 'knowledge.updated', { nodes: counters.nodes, edges: counters.edges })
+        if (due) publish('knowledge', 'knowledge.updated', { nodes: counters.nodes, edges: counters.edges })
       }
       if (now - lastDashboard >= options.dashboardEveryMs) {
         lastDashboard = now
@@ -54,7 +64,7 @@ export function createAggregates(stage: Stage, fleet: Fleet, options: Aggregates
           metrics: { requests: counters.requests, knowledgeNodes: counters.nodes },
           timestamp: now,
         })
-        if (random() < 0.3) publish('global', 'system.notification', { level: 'info', message: `${counters.completed} tasks completed so far`, timestamp: now })
+        if (random() < 0.3) publish('global', 'system.notification', { level: 'info', message: `${counters.completed} ${counters.completed === 1 ? 'task' : 'tasks'} completed so far`, timestamp: now })
       }
     },
   }

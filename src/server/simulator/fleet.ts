@@ -87,7 +87,7 @@ export function createFleet(stage: Stage, options: FleetOptions): Fleet {
     const kind = pick(TASK_KINDS)
     const agent = route(kind.skill)
     if (!agent) return
-    const id = `task-${++counters.tasks}`
+    const id = `task-${stage.run}-${++counters.tasks}`
     const now = stage.now()
     const { name, strengths, cost, latency } = agent.spec
     publish(`task:${id}`, 'routing.decision', { taskId: id, agent: { name, strengths, cost, latency }, timestamp: now })
@@ -117,10 +117,9 @@ export function createFleet(stage: Stage, options: FleetOptions): Fleet {
   function advanceTask(task: TaskRun): void {
     if (random() < 0.35) return
     const next = Math.min(100, task.progress + between(8, 30))
-    if (task.failAt !== undefined && next >= task.failAt) {
-      task.progress = task.failAt
-      return finishTask(task, true)
-    }
+    // It gives up where it stands: the bar shows the last progress published, and the message
+    // must say the same figure (setting progress to failAt first made them disagree).
+    if (task.failAt !== undefined && next >= task.failAt) return finishTask(task, true)
     task.progress = next
     const step = task.steps[Math.min(task.steps.length - 1, Math.floor((next / 100) * task.steps.length))] ?? 'work'
     publish(`task:${task.id}`, 'task.progress', { taskId: task.id, progress: next, step, agent: task.agent.spec.name, message: `${step}…`, timestamp: stage.now() })

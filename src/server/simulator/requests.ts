@@ -102,7 +102,7 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
       if (requestEveryMs > 0 && requests.size === 0 && now - lastRequest >= requestEveryMs) {
         lastRequest = now
         counters.requests++
-        startRequest(`req-${counters.requests}`, pick(QUERIES))
+        startRequest(`req-${stage.run}-${counters.requests}`, pick(QUERIES))
       }
     },
     handleCommand(command) {

@@ -14,6 +14,12 @@ export interface Stage {
   /** An integer from `lo` to `hi`, both included, at random. */
   between(lo: number, hi: number): number
   readonly counters: Counters
+  /**
+   * This run's id, part of every task, request, knowledge and message id it makes: a demo
+   * restarted on the same Redis finds the last run's streams there, and numbering from 1 again
+   * reused finished tasks' ids and changed `req-1`'s query.
+   */
+  readonly run: string
 }
 
 /** Running totals: ids are numbered from them, and the aggregates report them. */
@@ -34,6 +40,7 @@ export function createStage(
   clock: { now(): number },
   seed: number,
   onError: (error: unknown) => void,
+  run: string,
 ): Stage {
   const random = seededRandom(seed)
   const counters: Counters = { tasks: 0, requests: 0, questions: 0, messages: 0, nodes: 0, edges: 0, completed: 0, failed: 0, published: 0 }
@@ -52,6 +59,7 @@ export function createStage(
     pick: <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T,
     between: (lo, hi) => lo + Math.floor(random() * (hi - lo + 1)),
     counters,
+    run,
   }
 }
 
