@@ -71,13 +71,14 @@ export function createGrants(options: GrantsOptions): Grants {
   }
 
   function check(channel: string, action: AuthorizeAction, fresh = false): Promise<boolean> {
-    if (!fresh) {
-      const known = answers.get(channel)
-      if (known !== undefined) return Promise.resolve(known)
-      const pending = asking.get(channel)
-      if (pending) return pending
+    if (fresh) {
+      // The old answer no longer lets events through: they wait for the new one.
+      answers.delete(channel)
+      return ask(channel, action)
     }
-    return ask(channel, action)
+    const known = answers.get(channel)
+    if (known !== undefined) return Promise.resolve(known)
+    return asking.get(channel) ?? ask(channel, action)
   }
 
   return {

@@ -110,3 +110,34 @@ describe('patterns and an authorize hook that throws', () => {
     expect(alice.sent.filter((f) => f.channel === 'user:dave').map((f) => f.seq)).toEqual([1, 2, 3])
   })
 })
+
+describe('patterns and a resume on the same connection', () => {
+  it('holds the channel while its fresh question is out, and drops what the answer refuses', async () => {
+    let pending: ((allowed: boolean) => void) | undefined
+    const core = createGatewayCore({
+      clock: manualClock(),
+      authenticate: (token) => (token ? { id: token } : null),
+      authorize: (_, channel, action) => (channel === 'user:carol' && action === 'resume' ? new Promise<boolean>((resolve) => (pending = resolve)) : true),
+    })
+    cleanups.push(() => core.close())
+    const alice = fakeSocket()
+    const connection = core.accept(alice.socket, { headers: {} })!
+    cleanups.push(async () => connection.closed())
+    connection.receive('{"type":"hello","v":1,"token":"alice","resume":[{"channel":"user:*"}]}')
+    await until(() => alice.sent.some((f) => f.type === 'welcome'), () => JSON.stringify(alice.sent))
+    const first = await core.publish('user:carol', { type: 'agent.status', payload: { name: 'carol', status: 'busy' } })
+    await until(() => alice.sent.some((f) => f.type === 'event' && f.channel === 'user:carol'), () => JSON.stringify(alice.sent))
+
+    // The pattern again, resuming carol's channel: her grant is asked anew, and withdrawn.
+    const resume = { channel: 'user:*', resume: [{ channel: 'user:carol', epoch: first.epoch, seq: 1 }] }
+    connection.receive(JSON.stringify({ type: 'subscribe', id: 's2', channels: [resume] }))
+    await until(() => pending !== undefined, () => 'no resume question')
+    await core.publish('user:carol', { type: 'agent.status', payload: { name: 'carol', status: 'offline' } })
+    pending!(false)
+    await until(() => alice.sent.some((f) => f.type === 'reply' && f.id === 's2'), () => JSON.stringify(alice.sent))
+    await core.publish('user:carol', { type: 'agent.status', payload: { name: 'carol', status: 'available' } })
+    await core.publish('user:dave', { type: 'agent.status', payload: { name: 'dave', status: 'busy' } })
+    await until(() => alice.sent.some((f) => f.type === 'event' && f.channel === 'user:dave'), () => JSON.stringify(alice.sent))
+    expect(alice.sent.filter((f) => f.channel === 'user:carol').map((f) => [f.type, f.seq])).toEqual([['event', 1]])
+  })
+})
