@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createAguiWriter, rewindTranscript, sseFrame, type AguiEvent } from 'agentwire/agui'
 import { parseChannel, type RequestView } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
+import { realClock } from './clock'
 import type { AuthOutcome, GatewayCoreOptions, HandshakeInfo, Principal } from './options'
 import { ANONYMOUS } from './options'
 
@@ -26,6 +27,12 @@ import { ANONYMOUS } from './options'
 export interface AguiEndpointOptions {
   /** @default '/agui' */
   path?: string
+  /**
+   * A comment line (`: keepalive`) after this long without a frame, so proxies that close idle
+   * responses keep the stream; 0 turns it off.
+   * @default 15000
+   */
+  keepAliveMs?: number
 }
 
 export type AguiEndpoint = (request: IncomingMessage, response: ServerResponse) => Promise<boolean>
@@ -34,10 +41,12 @@ const MAX_BODY = 1024 * 1024
 
 export function aguiEndpoint(
   broker: Broker,
-  gateway: Pick<GatewayCoreOptions, 'authenticate' | 'authorize'>,
+  gateway: Pick<GatewayCoreOptions, 'authenticate' | 'authorize' | 'clock'>,
   options: AguiEndpointOptions = {},
 ): AguiEndpoint {
   const path = (options.path ?? '/agui').replace(/\/$/, '')
+  const clock = gateway.clock ?? realClock
+  const keepAliveMs = options.keepAliveMs ?? 15_000
 
   async function principalOf(request: IncomingMessage): Promise<Principal | null> {
     if (!gateway.authenticate) return ANONYMOUS
@@ -114,9 +123,20 @@ export function aguiEndpoint(
     response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no' })
     let closed = false
     let position = ''
+    let idle: unknown
+    const keepAlive = () => {
+      if (keepAliveMs <= 0 || closed) return
+      clock.clearTimeout(idle)
+      idle = clock.setTimeout(() => {
+        if (closed) return
+        response.write(': keepalive\n\n')
+        keepAlive()
+      }, keepAliveMs)
+    }
     const write = (events: AguiEvent[]) => {
       for (const e of events) response.write(sseFrame(JSON.stringify(e), position))
       if (writer.finished) end()
+      else if (events.length > 0) keepAlive()
     }
     // Live events are held until the prelude is written; those it already covers are dropped.
     let held: StoredEvent[] | undefined = []
@@ -125,6 +145,7 @@ export function aguiEndpoint(
     const end = () => {
       if (closed) return
       closed = true
+      clock.clearTimeout(idle)
       void unsubscribe?.().catch(() => undefined)
       response.end()
     }

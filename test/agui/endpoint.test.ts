@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { HttpAgent, type BaseEvent } from '@ag-ui/client'
 import { EventSchemas } from '@ag-ui/core/schemas'
 import { readSse } from 'agentwire/agui'
-import { createGateway, type Gateway, type RetentionOptions } from 'agentwire/server'
+import { createGateway, realClock, type Gateway, type RetentionOptions, type ServerClock } from 'agentwire/server'
 import type { AgentEvent } from 'agentwire/protocol'
 
 /**
@@ -127,4 +127,30 @@ describe('the gateway as an AG-UI endpoint', () => {
       for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
     })
   }
+
+  it('an idle stream gets a keepalive comment after keepAliveMs (an injected clock), and the stream goes on after it', async () => {
+    const timers: Array<{ fn: () => void; ms: number }> = []
+    const clock: ServerClock = { ...realClock, setTimeout: (fn, ms) => (timers.push({ fn, ms }), timers.length), clearTimeout: (h) => void (typeof h === 'number' && timers[h - 1] && (timers[h - 1]!.fn = () => undefined)) }
+    const gateway = createGateway({ port: 0, clock, aguiEndpoint: { keepAliveMs: 1234 } })
+    await gateway.ready
+    closers.push(() => gateway.close({ drainMs: 0 }))
+    await gateway.publish(`request:${R}`, ev.started)
+    const abort = new AbortController()
+    closers.push(() => abort.abort())
+    const response = await fetch(`http://127.0.0.1:${gateway.port}/agui/${R}`, { signal: abort.signal })
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let text = ''
+    const readUntil = async (what: string) => {
+      while (!text.includes(what)) text += decoder.decode((await reader.read()).value)
+    }
+    await readUntil('MESSAGES_SNAPSHOT')
+    const keepAlive = timers.filter((t) => t.ms === 1234)
+    expect(keepAlive).toHaveLength(1)
+    keepAlive[0]!.fn()
+    await readUntil(': keepalive')
+    await gateway.publish(`request:${R}`, ev.m1)
+    await readUntil('TEXT_MESSAGE_START')
+    expect(text.indexOf(': keepalive')).toBeLessThan(text.indexOf('TEXT_MESSAGE_START'))
+  })
 })
