@@ -121,6 +121,8 @@ export const ErrorCode = {
   RequestFailed: 'request_failed',
   /** A request ended with `request.cancelled`. */
   Cancelled: 'cancelled',
+  /** A cancel or feedback stored before a reload, too old to send after it (`steering.ttlMs`, or the gateway's idempotency TTL). */
+  Expired: 'expired',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 

@@ -7,16 +7,15 @@ import {
   trimCloseReason,
 } from 'agentwire/protocol'
 import type { ClientFrame, ClientFrameOf, ErrorBody, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
-import type { StoredEvent } from './broker'
+import type { Broker, StoredEvent } from './broker'
 import type { CommandRunner } from './commands'
 import type { Fanout, FanoutReceiver } from './fanout'
-import { eventFrameText } from './fanout'
 import type { AuthOutcome, AuthorizeAction, GatewayLogger, HandshakeInfo, Principal, ResolvedLimits } from './options'
 import type { DropCause } from './stats'
 import type { ServerClock } from './clock'
 import { createTokenBucket } from './token-bucket'
 import { createSubscriptions, type Subscriptions } from './subscriptions'
-import type { Broker } from './broker'
+import { PhaseView, type Phase } from './phase'
 import { createTokenLifetime, readCredentials, type TokenLifetime } from './credentials'
 import { createHeartbeat } from './heartbeat'
 import type { GatewayConnection, GatewaySocket, IncomingFrame } from './socket'
@@ -28,6 +27,8 @@ export interface ConnectionHost {
   readonly limits: ResolvedLimits
   readonly heartbeatMs: number
   readonly heartbeatTimeoutMs: number
+  /** How long a command id is remembered; sent in `welcome` so a client knows when a re-sent command could run twice. */
+  readonly idempotencyTtlMs?: number
   readonly token: { readonly refreshBeforeMs: number; readonly graceMs: number }
   readonly clock: ServerClock
   readonly broker: Broker
@@ -47,12 +48,6 @@ export interface ConnectionHost {
   frameOut(): void
 }
 
-type Phase =
-  | { readonly name: 'awaiting_hello' }
-  | { readonly name: 'authenticating' }
-  | { readonly name: 'open'; readonly principal: Principal; readonly expiresAt: number | undefined }
-  | { readonly name: 'closed' }
-
 export interface Connection extends GatewayConnection {
   readonly principal: Principal | undefined
   readonly pending: boolean
@@ -62,22 +57,6 @@ export interface Connection extends GatewayConnection {
   terminate(): void
   /** The heartbeat sweep: ping when idle, terminate when a ping went unanswered. */
   tick(now: number): void
-}
-
-/**
- * A connection's getters, on a shared prototype: V8 keeps an object literal with accessors in
- * dictionary mode (~450 bytes), and accessors defined per object give each its own hidden class.
- */
-class PhaseView {
-  constructor(private readonly phase: () => Phase) {}
-  get principal(): Principal | undefined {
-    const phase = this.phase()
-    return phase.name === 'open' ? phase.principal : undefined
-  }
-  get pending(): boolean {
-    const name = this.phase().name
-    return name === 'awaiting_hello' || name === 'authenticating'
-  }
 }
 
 const reply = (id: string, result?: unknown): ServerFrame => (result === undefined ? { type: 'reply', id, ok: true } : { type: 'reply', id, ok: true, result })
@@ -304,6 +283,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
         maxBufferedBytes: limits.maxBufferedBytes,
         ratePerSecond: limits.ratePerSecond,
         rateBurst: limits.rateBurst,
+        ...(host.idempotencyTtlMs === undefined ? {} : { idempotencyTtlMs: host.idempotencyTtlMs }),
       },
       ...(msg.resume ? { subscriptions: prepared.results } : {}),
     })

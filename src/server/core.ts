@@ -157,6 +157,7 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
     limits,
     heartbeatMs: heartbeat.intervalMs,
     heartbeatTimeoutMs: heartbeat.timeoutMs,
+    idempotencyTtlMs: options.idempotencyTtlMs ?? 300_000,
     token,
     clock,
     broker,
