@@ -5,7 +5,7 @@
 // predates `exports` and cannot resolve subpaths at all. It packs the dist/ that `npm test` has
 // just built (--ignore-scripts: prepack would build it a second time).
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -18,11 +18,16 @@ try {
   console.log(`packed ${packed.filename}: ${packed.entryCount} files, ${(packed.size / 1024).toFixed(1)} KiB`)
   process.stdout.write(run('npx', ['--no-install', 'publint', 'run', tarball, '--strict']))
 
-  const attw = spawnSync('npx', ['--no-install', 'attw', tarball, '--format', 'json', '--exclude-entrypoints', './package.json'], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  })
-  const report = JSON.parse(attw.stdout)
+  // attw's report goes to a file: written to a pipe it is cut off when attw exits before the
+  // pipe drained (at 64 KiB under `| wc -c`, now and then here; the report is ~20 KiB per entry).
+  const reportFile = join(dir, 'attw.json')
+  const out = openSync(reportFile, 'w')
+  try {
+    spawnSync('npx', ['--no-install', 'attw', tarball, '--format', 'json', '--exclude-entrypoints', './package.json'], { stdio: ['ignore', out, 'inherit'] })
+  } finally {
+    closeSync(out)
+  }
+  const report = JSON.parse(readFileSync(reportFile, 'utf8'))
   const entrypoints = Object.keys(report.analysis.entrypoints)
   const problems = report.analysis.problems.filter((p) => (p.resolutionKind ?? p.resolutionOption) !== 'node10')
   if (problems.length > 0) {
