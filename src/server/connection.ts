@@ -27,6 +27,8 @@ export interface ConnectionHost {
   readonly limits: ResolvedLimits
   readonly heartbeatMs: number
   readonly heartbeatTimeoutMs: number
+  /** How long a command id is remembered; sent in `welcome` so a client knows when a re-sent command could run twice. */
+  readonly idempotencyTtlMs?: number
   readonly token: { readonly refreshBeforeMs: number; readonly graceMs: number }
   readonly clock: ServerClock
   readonly broker: Broker
@@ -281,6 +283,7 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
         maxBufferedBytes: limits.maxBufferedBytes,
         ratePerSecond: limits.ratePerSecond,
         rateBurst: limits.rateBurst,
+        ...(host.idempotencyTtlMs === undefined ? {} : { idempotencyTtlMs: host.idempotencyTtlMs }),
       },
       ...(msg.resume ? { subscriptions: prepared.results } : {}),
     })
