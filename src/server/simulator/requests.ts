@@ -15,11 +15,22 @@ const REQUEST_PLAN: ReadonlyArray<{ agent: string; tool: string }> = [
   { agent: 'coder', tool: 'write' },
   { agent: 'reviewer', tool: 'review' },
 ]
+/** The request's answer, in the pieces the last step streams. */
+function answerOf(query: string): string[] {
+  const words = `Here is what the fleet found for “${query}”: the plan, the sources and a reviewed draft are ready.`.split(' ')
+  const pieces: string[] = []
+  for (let i = 0; i < words.length; i += 3) pieces.push(`${words.slice(i, i + 3).join(' ')}${i + 3 < words.length ? ' ' : ''}`)
+  return pieces
+}
+
 /** The step after which a request asks its question. */
 const QUESTION_AFTER_STEP = 2
 
 interface RequestRun {
   id: string
+  query: string
+  /** Pieces of the answer streamed so far (the last step streams it, one piece per tick). */
+  streamed: number
   step: number
   /** Ticks left in the current step. */
   ticks: number
@@ -53,7 +64,7 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
   let lastRequest = options.started - requestEveryMs + 2 * options.tickMs
 
   function startRequest(id: string, query: string, context?: Record<string, unknown>): void {
-    requests.set(id, { id, step: 0, ticks: between(1, 3), question: undefined, asked: false })
+    requests.set(id, { id, query, streamed: 0, step: 0, ticks: between(1, 3), question: undefined, asked: false })
     publish(`request:${id}`, 'request.started', context ? { requestId: id, query, context, timestamp: stage.now() } : { requestId: id, query, timestamp: stage.now() })
     const first = REQUEST_PLAN[0]
     if (first) publish(`request:${id}`, 'step.progress', { requestId: id, agent: first.agent, step: 1, status: 'running', stepId: `${id}-s1`, stepOrder: 1, tool: first.tool })
@@ -70,7 +81,10 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
       if (autoAnswerMs > 0 && now - run.question.askedAt >= autoAnswerMs) answer(run, run.question.id, run.question.options[0], 'simulator')
       return
     }
-    if (--run.ticks > 0) return
+    if (--run.ticks > 0) {
+      if (run.step === REQUEST_PLAN.length - 1) stream(run, 1)
+      return
+    }
     const current = REQUEST_PLAN[run.step]
     if (!current) return
     const n = run.step + 1
@@ -87,6 +101,8 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
     }
     const next = REQUEST_PLAN[run.step]
     if (!next) {
+      stream(run, Infinity)
+      publish(`request:${run.id}`, 'message.ended', { requestId: run.id, messageId: `${run.id}-answer` })
       requests.delete(run.id)
       lastRequest = now
       publish(`request:${run.id}`, 'request.completed', { requestId: run.id, result: { summary: `Done in ${REQUEST_PLAN.length} steps`, steps: REQUEST_PLAN.length } })
@@ -94,6 +110,14 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
     }
     run.ticks = between(1, 3)
     publish(`request:${run.id}`, 'step.progress', { requestId: run.id, agent: next.agent, step: run.step + 1, status: 'running', stepId: `${run.id}-s${run.step + 1}`, stepOrder: run.step + 1, tool: next.tool })
+  }
+
+  /** Streams up to `count` more pieces of the request's answer (no randomness: the fleet's story stays the same). */
+  function stream(run: RequestRun, count: number): void {
+    const pieces = answerOf(run.query)
+    const messageId = `${run.id}-answer`
+    if (run.streamed === 0) publish(`request:${run.id}`, 'message.started', { requestId: run.id, messageId, role: 'assistant', agent: 'reviewer' })
+    for (let i = 0; i < count && run.streamed < pieces.length; i++) publish(`request:${run.id}`, 'message.delta', { requestId: run.id, messageId, delta: pieces[run.streamed++] as string })
   }
 
   return {
