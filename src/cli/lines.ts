@@ -1,12 +1,12 @@
-import type { AgentEvent } from 'agentwire/protocol'
+import type { AgentEvent, UntypedEvent } from 'agentwire/protocol'
 
 /** One plain line per event, for logs and pipes: `12:00:01 task:task-3#4 task.progress task-3 60% edit`. */
-export function eventLine(event: AgentEvent, where: { channel: string; seq?: number | undefined; time?: number | undefined }): string {
+export function eventLine(event: AgentEvent | UntypedEvent, where: { channel: string; seq?: number | undefined; time?: number | undefined }): string {
   const time = new Date(where.time ?? Date.now()).toISOString().slice(11, 19)
   return `${time} ${where.channel}${where.seq ? `#${where.seq}` : ''} ${event.type} ${summary(event)}`.trimEnd()
 }
 
-export function summary(event: AgentEvent): string {
+export function summary(event: AgentEvent | UntypedEvent): string {
   switch (event.type) {
     case 'agent.status':
       return `${event.payload.name} ${event.payload.status}${event.payload.load === undefined ? '' : ` load ${Math.round(event.payload.load * 100)}%`}`
@@ -29,7 +29,8 @@ export function summary(event: AgentEvent): string {
     case 'metrics.snapshot':
       return Object.entries(event.payload.values).map(([k, v]) => `${k}=${v}`).join(' ')
     default: {
-      const p = event.payload as Record<string, unknown>
+      // Any other event, an untyped one from a foreign backend too: its payload may be anything.
+      const p = (event.payload !== null && typeof event.payload === 'object' ? event.payload : {}) as Record<string, unknown>
       const id = p['requestId'] ?? p['taskId'] ?? p['chatId'] ?? p['collectionId'] ?? p['nodeId'] ?? p['agentId'] ?? p['sessionId']
       return typeof id === 'string' ? id : ''
     }

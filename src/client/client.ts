@@ -29,6 +29,7 @@ export function createClient(options: ClientOptions): Client {
 
   const connection = createConnection(core, {
     frame: (generation, data) => delivery.receive(generation, data),
+    answer: (generation, messages) => delivery.answer(generation, messages),
     resumeItems: (generation) => wire.resumeItems(generation),
     ready,
     lost,

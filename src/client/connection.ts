@@ -1,4 +1,4 @@
-import { AgentwireError, CloseCode, ErrorCode, framesOf, PROTOCOL_VERSION, trimCloseReason, type ClientFrame, type SubscribeItem } from 'agentwire/protocol'
+import { AgentwireError, CloseCode, ErrorCode, framesOf, PROTOCOL_VERSION, trimCloseReason, type ClientFrame, type ServerMessage, type SubscribeItem } from 'agentwire/protocol'
 import { reconnectSchedule } from './backoff'
 import { timerSlot } from './clock'
 import { positive, type ClientCore } from './core'
@@ -34,6 +34,8 @@ export interface Connection {
 export interface ConnectionHooks {
   /** A frame from the socket of `generation` (possibly an abandoned one). */
   frame(generation: number, data: unknown): void
+  /** What the codec answered itself for a frame sent on `generation`, after the sender has noted what it waits for. */
+  answer(generation: number, messages: readonly ServerMessage[]): void
   /** The subscriptions a `hello` restores at once. */
   resumeItems(generation: number): SubscribeItem[]
   /** The connection is ready; `reconnected` when an earlier one was. */
@@ -295,6 +297,12 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
       return false
     }
     stats.framesOut++
+    const local = 'local' in encoded ? encoded.local : undefined
+    if (local !== undefined && local.length > 0) {
+      const generation = machine.generation
+      // A microtask: the sender records the reply it waits for after `send` returns.
+      void Promise.resolve().then(() => hooks.answer(generation, local))
+    }
     return true
   }
 

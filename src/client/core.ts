@@ -53,7 +53,7 @@ export function createCore(options: ClientOptions): ClientCore {
     clock: options.clock ?? realClock,
     policy: backoffPolicy(options.reconnect),
     requestTimeoutMs: positive(options.requestTimeoutMs, 10_000),
-    stats: { framesIn: 0, framesOut: 0, events: 0, duplicates: 0, decodeErrors: 0, unknownFrames: 0, reconnects: 0 },
+    stats: { framesIn: 0, framesOut: 0, events: 0, duplicates: 0, decodeErrors: 0, unknownFrames: 0, backendErrors: 0, reconnects: 0 },
     emitter,
     store: createStore({
       onError: (error) => report(new AgentwireError(ErrorCode.Internal, `a store listener threw: ${messageOf(error)}`, { cause: error, retryable: false })),

@@ -30,6 +30,8 @@ export interface Delivery {
   receive(generation: number, data: unknown): void
   /** A connection is ready: events older than now are replays when it is a reconnect. */
   ready(reconnected: boolean): void
+  /** Messages the codec answered itself for a command sent on connection `generation` (`EncodeResult.local`). */
+  answer(generation: number, messages: readonly ServerMessage[]): void
 }
 
 export function createDelivery(core: ClientCore, connection: Connection, wire: WireSubscriptions, requests: Requests): Delivery {
@@ -59,10 +61,16 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
     protocolErrorRun = 0
     if ('unknown' in decoded) {
       stats.unknownFrames++
-      debug('unknown frame skipped', { type: decoded.unknown })
+      // A foreign frame no canonical event fits still reaches `on('event')`, as it came.
+      if (decoded.event !== undefined) emitter.emit('event', decoded.event, { channel: decoded.channel ?? 'global', replayed: false } satisfies EventContext)
+      else debug('unknown frame skipped', { type: decoded.unknown })
       return
     }
-    for (const message of decoded.messages) {
+    answer(generation, decoded.messages)
+  }
+
+  function answer(generation: number, messages: readonly ServerMessage[]): void {
+    for (const message of messages) {
       if (!current(generation)) break
       try {
         handle(generation, message)
@@ -74,8 +82,10 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
 
   function protocolError(generation: number, error: ProtocolError): void {
     stats.decodeErrors++
-    protocolErrorRun++
     report(error)
+    // Only a strict protocol ends the link for bad frames: a foreign backend's are reported one by one.
+    if (!caps.strict) return
+    protocolErrorRun++
     if (protocolErrorRun >= maxProtocolErrors) {
       protocolErrorRun = 0
       connection.dispatch({ type: 'protocolErrors', generation })
@@ -98,6 +108,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
       case 'state':
         return applyState(message)
       case 'error':
+        if (message.error.raw !== undefined) stats.backendErrors++
         if (!requests.error(message)) report(errorFromBody(message.error))
         return
       case 'refresh':
@@ -170,6 +181,9 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
 
   return {
     receive,
+    answer(generation, messages) {
+      if (current(generation)) answer(generation, messages)
+    },
     ready(reconnected) {
       readyAt = reconnected ? clock.now() : undefined
       protocolErrorRun = 0

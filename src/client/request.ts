@@ -89,5 +89,5 @@ export function createRequest(frame: CommandFrame, options: RequestOptions): Pen
 /** A typed error from a `reply`'s or `error` frame's body. */
 export function errorFromBody(body: ErrorBody, context?: string): AgentwireError {
   const message = context ? `${context}: ${body.message}` : body.message
-  return new AgentwireError(body.code as ErrorCode, message, body.retryable === undefined ? {} : { retryable: body.retryable })
+  return new AgentwireError(body.code as ErrorCode, message, { ...(body.retryable !== undefined && { retryable: body.retryable }), ...(body.raw !== undefined && { raw: body.raw }) })
 }

@@ -6,6 +6,7 @@ import type {
   EventOf,
   EventType,
   RequestView,
+  UntypedEvent,
   WireFrame,
 } from 'agentwire/protocol'
 
@@ -246,7 +247,10 @@ export interface ClientStats {
   events: number
   duplicates: number
   decodeErrors: number
+  /** Frames of a type the codec does not know (a seed codec's reach `on('event')` untyped). */
   unknownFrames: number
+  /** Error frames a foreign backend sent (each reported on `on('error')` with the frame as `raw`). */
+  backendErrors: number
   /** Connection attempts after the first one (each retry, wake-up or reconnect()). */
   reconnects: number
 }
@@ -257,8 +261,11 @@ export interface ClientEvents {
   state: (change: StateChange) => void
   error: (error: AgentwireError) => void
   resync: (info: ResyncInfo) => void
-  /** Every canonical event, whatever its type. */
-  event: (event: AgentEvent, context: EventContext) => void
+  /**
+   * Every event, whatever its type: canonical ones, and a foreign frame no canonical event
+   * fits as an {@link UntypedEvent} (`type` `{codec}:{frame type}`, `untyped: true`).
+   */
+  event: (event: AgentEvent | UntypedEvent, context: EventContext) => void
 }
 
 export interface Client {

@@ -238,7 +238,13 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
         else for (const channel of frame.channels) refuse(channel, errorFromBody(message.error, `subscribe ${channel}`))
         return true
       }
-      return unsubscribeFrames.delete(message.id)
+      if (unsubscribeFrames.delete(message.id)) return true
+      // A refusal after the subscribe was taken as made (a backend whose answers the codec had
+      // not seen yet): it still fails the channels it names, and only those.
+      const late = message.ok ? subscribeResultsOf(message.result, []).filter((r) => !r.ok) : []
+      if (late.length === 0) return false
+      applyResults(late)
+      return true
     },
     applyResults,
     recover(channel) {

@@ -1,9 +1,9 @@
-import { AgentwireError, ErrorCode, channelMatches, type AgentEvent } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, channelMatches, type AgentEvent, type UntypedEvent } from 'agentwire/protocol'
 import type { Client } from 'agentwire'
 
 /** One event as an iterator yields it. */
 export interface ChannelEvent {
-  readonly event: AgentEvent
+  readonly event: AgentEvent | UntypedEvent
   /** The concrete channel it came on (the pattern may be `agent:*`). */
   readonly channel: string
   /** Its position on the channel; absent for backends without positions. */

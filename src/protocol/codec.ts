@@ -1,4 +1,5 @@
 import type { ProtocolError, AgentwireError } from './errors'
+import type { UntypedEvent } from './events'
 import type { ClientFrame, ServerMessage } from './frames'
 
 /** A frame as a transport carries it: the text of one WebSocket message, or a Socket.IO `[event, ...args]`. */
@@ -7,8 +8,12 @@ export type WireFrame = string | readonly unknown[]
 /** The result of decoding one frame. Never thrown: always returned. */
 export type DecodeResult =
   | { ok: true; messages: ServerMessage[] }
-  /** A well-formed frame of a type this version does not know: counted and skipped, never fatal. */
-  | { ok: true; messages: []; unknown: string }
+  /**
+   * A well-formed frame of a type this version does not know: counted, never fatal. A seed
+   * codec hands it on as an {@link UntypedEvent} on the channel it names (else `global`), for
+   * `client.on('event')`.
+   */
+  | { ok: true; messages: []; unknown: string; event?: UntypedEvent; channel?: string }
   | { ok: false; error: ProtocolError }
 
 /** The result of encoding one client command for a backend. */
@@ -19,7 +24,17 @@ export type EncodeResult<F extends WireFrame = WireFrame> =
    * or none (the backend already sends that channel to everyone). Send all, in order.
    * {@link framesOf} reads either form.
    */
-  | { ok: true; frame?: undefined; frames: readonly F[] }
+  | {
+      ok: true
+      frame?: undefined
+      frames: readonly F[]
+      /**
+       * Answers the codec gives itself, handled as if received once `frames` are sent: a
+       * subscribe the backend has nothing to do for (rooms: `global` reaches every socket)
+       * is answered here, since no acknowledgement will come.
+       */
+      local?: readonly ServerMessage[]
+    }
   /** The backend has no such command (code `unsupported`), or the command is invalid. */
   | { ok: false; error: AgentwireError }
 
@@ -46,6 +61,13 @@ export interface Capabilities {
   readonly commands: boolean
   /** How liveness is checked: native `ping`/`pong` frames, a text ping, or not at all. */
   readonly heartbeat: 'native' | 'text' | 'none'
+  /**
+   * Frames are validated strictly and a bad one means a bug on one side, so a run of them
+   * (`maxProtocolErrors`) ends the connection with 4442. The native protocol is strict; a seed
+   * codec is not: a foreign frame it cannot read is reported on its own and the link stays.
+   * @default false
+   */
+  readonly strict?: boolean
 }
 
 /** Turns one backend's frames into canonical messages and client commands into its frames. */

@@ -10,12 +10,15 @@ export class AgentwireError extends Error {
   readonly retryable: boolean
   /** Where in a frame the problem is, e.g. `["payload", "status"]`. */
   readonly path: ReadonlyArray<string | number>
+  /** A foreign backend's error frame as it came, when one reported this error. */
+  readonly raw?: unknown
 
-  constructor(code: ErrorCode, message: string, options: { path?: ReadonlyArray<string | number>; retryable?: boolean; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { path?: ReadonlyArray<string | number>; retryable?: boolean; cause?: unknown; raw?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.retryable = options.retryable ?? RETRYABLE_ERRORS.has(code)
     this.path = options.path ?? []
+    if (options.raw !== undefined) this.raw = options.raw
   }
 }
 

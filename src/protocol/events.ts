@@ -15,18 +15,42 @@ const timestamp = z.union([z.string().check(z.maxLength(64)), z.number()])
 const record = z.record(z.string(), z.unknown())
 const finite = z.number()
 
-/** Agent availability, as the routing seed names it. */
-export const AgentStatusValue = z.enum(['available', 'busy', 'offline'])
-export type AgentStatusValue = z.infer<typeof AgentStatusValue>
+/**
+ * A word from a known list, or any other word a backend used, as it came. The seeds name
+ * a few status words and leave the rest open (webgui and rooms define no status set at all),
+ * so a canonical status is the known union widened with the string: editors still complete
+ * the known words, and a word nobody listed reaches the store and the views instead of
+ * failing the frame.
+ */
+export type Open<Known extends string> = Known | (string & {})
 
-export const StepStatusValue = z.enum(['running', 'completed', 'failed'])
-export type StepStatusValue = z.infer<typeof StepStatusValue>
+// One schema for every open word: a non-empty string of bounded length. The known words are
+// documentation (and completion), not a check.
+const word = z.string().check(z.minLength(1), z.maxLength(128))
+const open = <Known extends string>() => word as unknown as z.ZodMiniType<Open<Known>>
 
-export const NotificationLevel = z.enum(['info', 'warning', 'error', 'success'])
-export type NotificationLevel = z.infer<typeof NotificationLevel>
+/** The agent statuses the routing seed names. */
+export const AGENT_STATUSES = ['available', 'busy', 'offline'] as const
+/** One of the routing seed's agent statuses. */
+export type KnownAgentStatus = (typeof AGENT_STATUSES)[number]
+/** Agent availability: the routing seed's words, or the backend's own. */
+export type AgentStatusValue = Open<(typeof AGENT_STATUSES)[number]>
+export const AgentStatusValue = open<(typeof AGENT_STATUSES)[number]>()
 
-export const MetricsScope = z.enum(['system', 'task', 'agent', 'custom'])
-export type MetricsScope = z.infer<typeof MetricsScope>
+/** The step statuses the progress seed names. */
+export const STEP_STATUSES = ['running', 'completed', 'failed'] as const
+export type StepStatusValue = Open<(typeof STEP_STATUSES)[number]>
+export const StepStatusValue = open<(typeof STEP_STATUSES)[number]>()
+
+/** The notification levels the rooms seed names. */
+export const NOTIFICATION_LEVELS = ['info', 'warning', 'error', 'success'] as const
+export type NotificationLevel = Open<(typeof NOTIFICATION_LEVELS)[number]>
+export const NotificationLevel = open<(typeof NOTIFICATION_LEVELS)[number]>()
+
+/** The metrics scopes the forge seed names. */
+export const METRICS_SCOPES = ['system', 'task', 'agent', 'custom'] as const
+export type MetricsScope = Open<(typeof METRICS_SCOPES)[number]>
+export const MetricsScope = open<(typeof METRICS_SCOPES)[number]>()
 
 /** Who did it and when, shared by the CRUD events of the rooms seed. */
 const actor = { userId: z.optional(id), timestamp: z.optional(timestamp) }
@@ -39,11 +63,12 @@ const payloads = {
     taskId: id,
     agent: z.object({
       name: id,
-      strengths: z.array(z.string().check(z.maxLength(256))).check(z.maxLength(1024)),
-      cost: finite,
-      latency: finite,
+      // The seed shows all three; backends built from it leave them out or null.
+      strengths: z.optional(z.array(z.string().check(z.maxLength(256))).check(z.maxLength(1024))),
+      cost: z.optional(finite),
+      latency: z.optional(finite),
     }),
-    timestamp: finite,
+    timestamp: z.optional(finite),
   }),
   'agent.status': z.object({
     name: id,
@@ -60,6 +85,9 @@ const payloads = {
     message: z.optional(text),
     timestamp: z.optional(timestamp),
   }),
+  // webgui seed: multi-user collaboration, a user joining or leaving a session
+  'session.user.joined': z.object({ sessionId: id, userId: id, name: z.optional(text), timestamp: z.optional(timestamp) }),
+  'session.user.left': z.object({ sessionId: id, userId: id, name: z.optional(text), timestamp: z.optional(timestamp) }),
   // rooms seed: agents, chats, collections, system notifications
   'agent.created': z.object({ agentId: id, agent: record, ...actor }),
   'agent.updated': z.object({ agentId: id, agent: record, ...actor }),
@@ -167,8 +195,26 @@ export const eventSchemas = Object.fromEntries(Object.entries(payloads).map(([ty
 export type EventType = keyof EventSchemas
 /** The payload of one event type. */
 export type PayloadOf<T extends EventType> = z.infer<Payloads[T]>
-/** The canonical event of one type: `{ type, payload }` (what `z.infer` of its schema gives, spelled so generic code can index it). */
-export type EventOf<T extends EventType> = { type: T; payload: PayloadOf<T> }
+/**
+ * The canonical event of one type: `{ type, payload }` (what `z.infer` of its schema gives,
+ * spelled so generic code can index it). An event a seed codec mapped from a foreign frame
+ * also carries `raw`: that frame's body as it came, with every field the mapping did not
+ * use. Native frames never carry it (unknown fields are stripped at home).
+ */
+export type EventOf<T extends EventType> = { type: T; payload: PayloadOf<T>; raw?: unknown }
+
+/**
+ * A foreign frame no canonical event fits (a type the codec does not know, or a known type
+ * without the id its channel needs), delivered to `client.on('event')` as it came rather
+ * than dropped. `type` is `{codec}:{frame type}` (`webgui:user_typing`): canonical types have
+ * no colon, so narrowing on `event.type === 'agent.status'` still excludes these.
+ */
+export interface UntypedEvent {
+  readonly type: `${string}:${string}`
+  /** The frame's body as it came. */
+  readonly payload: unknown
+  readonly untyped: true
+}
 /** Any canonical event. */
 export type AgentEvent = { [T in EventType]: EventOf<T> }[EventType]
 

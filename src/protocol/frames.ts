@@ -92,6 +92,8 @@ export const ErrorBodySchema = z.object({
   code: z.string().check(z.maxLength(64)),
   message: z.string().check(z.maxLength(1024)),
   retryable: z.optional(z.boolean()),
+  /** A foreign backend's error frame as it came (set by seed codecs; the gateway never sends it). */
+  raw: z.optional(z.unknown()),
 })
 export type ErrorBody = z.infer<typeof ErrorBodySchema>
 

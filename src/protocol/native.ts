@@ -94,6 +94,7 @@ export const NATIVE_CAPABILITIES: Capabilities = Object.freeze({
   rejoin: true,
   commands: true,
   heartbeat: 'native',
+  strict: true,
 })
 
 type EventCheck = (value: unknown, maxDepth: number) => unknown

@@ -41,7 +41,7 @@ const AgentViewSchema = z.object({
   strengths: z.optional(z.array(str)),
   cost: z.optional(num),
   latency: z.optional(num),
-  lastDecision: z.optional(z.object({ taskId: str, timestamp: num })),
+  lastDecision: z.optional(z.object({ taskId: str, timestamp: z.optional(num) })),
   details: z.optional(record),
 })
 
@@ -81,7 +81,7 @@ const QuestionViewSchema = z.object({
 
 const RequestViewSchema = z.object({
   id: str,
-  status: z.enum(['running', 'waiting', 'completed', 'failed', 'cancelled']),
+  status: str,
   query: z.optional(str),
   context: z.optional(record),
   steps: z.array(StepViewSchema),
@@ -100,6 +100,7 @@ const SessionViewSchema = z.object({
   progress: z.optional(num),
   message: z.optional(str),
   timestamp: z.optional(timestamp),
+  users: z.optional(z.array(str)),
 })
 
 const ChatViewSchema = z.object({
@@ -139,7 +140,7 @@ const NotificationViewSchema = z.object({
   timestamp: z.optional(timestamp),
 })
 
-const DecisionViewSchema = z.object({ taskId: str, agent: str, cost: num, latency: num, timestamp: num })
+const DecisionViewSchema = z.object({ taskId: str, agent: str, cost: z.optional(num), latency: z.optional(num), timestamp: z.optional(num) })
 
 /** The keyed collections, their view schemas, and whether a view's `id` must equal its key. */
 const KEYED = {

@@ -1,5 +1,5 @@
 import type { MessageView } from './messages'
-import type { AgentStatusValue, MetricsScope, NotificationLevel, StepStatusValue } from './events'
+import type { AgentStatusValue, MetricsScope, NotificationLevel, Open, StepStatusValue } from './events'
 
 /**
  * What a dashboard shows, folded from canonical events by `reduce`. Immutable and
@@ -35,7 +35,7 @@ export interface AgentView {
   readonly cost?: number
   readonly latency?: number
   /** The last routing decision that chose this agent. */
-  readonly lastDecision?: { readonly taskId: string; readonly timestamp: number }
+  readonly lastDecision?: { readonly taskId: string; readonly timestamp?: number }
   /** The agent record from CRUD events (rooms, forge). */
   readonly details?: Readonly<Record<string, unknown>>
 }
@@ -56,7 +56,8 @@ export interface TaskView {
   readonly durationMs?: number
 }
 
-export type RequestStatus = 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'
+/** The request statuses agentwire derives; a foreign backend's own word (`queued`, `not_found`, …) passes through as it came. */
+export type RequestStatus = Open<'running' | 'waiting' | 'completed' | 'failed' | 'cancelled'>
 export interface StepView {
   readonly step: number
   readonly agent: string
@@ -100,6 +101,8 @@ export interface SessionView {
   readonly progress?: number
   readonly message?: string
   readonly timestamp?: string | number
+  /** Who is in the session now (webgui's `user_joined` / `user_left`), in order of arrival. */
+  readonly users?: readonly string[]
 }
 
 export interface ChatView {
@@ -147,7 +150,7 @@ export interface NotificationView {
 export interface DecisionView {
   readonly taskId: string
   readonly agent: string
-  readonly cost: number
-  readonly latency: number
-  readonly timestamp: number
+  readonly cost?: number
+  readonly latency?: number
+  readonly timestamp?: number
 }

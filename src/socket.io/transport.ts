@@ -1,8 +1,8 @@
 import { io as defaultIo } from 'socket.io-client'
 import type { ManagerOptions, SocketOptions } from 'socket.io-client'
 import type { Transport, TransportConnection, TransportHandlers } from 'agentwire'
-import { CloseCode } from 'agentwire/protocol'
-import type { WireFrame } from 'agentwire/protocol'
+import { CloseCode, SOCKET_IO_ACK } from 'agentwire/protocol'
+import type { SocketIoAck, WireFrame } from 'agentwire/protocol'
 
 /** A handshake value: fixed, or asked again on every connect (a request id that changes, a fresh token). */
 export type PerConnect<T> = T | (() => T)
@@ -36,6 +36,14 @@ export interface SocketIoTransportOptions {
    * @default {}
    */
   socketOptions?: Partial<ManagerOptions & SocketOptions>
+  /**
+   * How long to wait for the server's acknowledgement of an emit. Every emit carries an
+   * acknowledgement callback, and its answer goes to the codec as a {@link SocketIoAck} (a room
+   * join refused, a command accepted); a server that never acknowledges is taken at its word
+   * after this long (`timedOut: true`), so `ready` then waits this long once per connection.
+   * @default 2000
+   */
+  ackTimeoutMs?: number
 }
 
 /**
@@ -61,13 +69,15 @@ export function closeCodeForDisconnect(reason: string): number {
 /**
  * A Transport over socket.io-client, for backends built as the rooms and progress seeds
  * describe. Frames are `[event, ...args]` arrays both ways: `socket.emit(...frame)` up, and
- * every incoming event as `[event, ...args]` down, for the rooms or progress codec.
+ * every incoming event as `[event, ...args]` down, for the rooms or progress codec; the
+ * acknowledgement of each emit comes down too, as a {@link SocketIoAck} naming the frame.
  *
  * Socket.IO's own reconnection is off (and every connect is a new Manager): the agentwire
  * client owns reconnection, backoff and resync, and two retry loops would fight.
  */
 export function socketIoTransport(options: SocketIoTransportOptions = {}): Transport {
   const io = options.io ?? defaultIo
+  const ackTimeoutMs = typeof options.ackTimeoutMs === 'number' && options.ackTimeoutMs > 0 ? options.ackTimeoutMs : 2000
   return {
     name: 'socket.io',
     connect(url: string, handlers: TransportHandlers): TransportConnection {
@@ -114,7 +124,11 @@ export function socketIoTransport(options: SocketIoTransportOptions = {}): Trans
               handlers.onError?.(new TypeError('a Socket.IO frame is [event, ...args] with a string event'))
               return
             }
-            socket.emit(event, ...args)
+            socket.timeout(ackTimeoutMs).emit(event, ...args, (error: unknown, ...response: unknown[]) => {
+              if (closed) return
+              const ack: SocketIoAck = error ? { type: SOCKET_IO_ACK, frame, timedOut: true } : { type: SOCKET_IO_ACK, frame, response, timedOut: false }
+              handlers.onFrame(ack)
+            })
           }
         },
         close(): void {

@@ -49,7 +49,7 @@ describe('bad input from the server', () => {
     await settle()
     const c = gateway.current!
     const epoch = gateway.epoch('agent:a')
-    c.send(event('agent:a', epoch, 1, { type: 'agent.status', payload: { name: 'a', status: 'paused' } }))
+    c.send(event('agent:a', epoch, 1, { type: 'agent.status', payload: { name: 'a', status: 3 } }))
     c.send({ type: 'pong' }) // keeps the run of consecutive errors below maxProtocolErrors
     c.send({ ...event('agent:a', epoch, 1), seq: '1' })
     c.send({ type: 'event', channel: 'agent:a', epoch, seq: 1, event: { type: 'agent.status' } }) // no payload

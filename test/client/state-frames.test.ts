@@ -90,7 +90,7 @@ describe('state frames', () => {
     gateway.publish('agent:a', agentStatus('a', 'busy', 1))
     await settle()
     const before = client.getSnapshot()
-    gateway.current!.send({ type: 'state', channel: 'agent:a', epoch: gateway.epoch('agent:a'), seq: 9, reason: 'gap', state: { agents: [['a', { name: 'a', status: 'paused' }]] } })
+    gateway.current!.send({ type: 'state', channel: 'agent:a', epoch: gateway.epoch('agent:a'), seq: 9, reason: 'gap', state: { agents: [['a', { name: 'a', status: 7 }]] } })
     await settle()
     expect(client.getSnapshot()).toBe(before)
     expect(client.stats.decodeErrors).toBe(1)

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { socketIoTransport } from 'agentwire/socket.io'
 import type { TransportConnection } from 'agentwire'
+import { isSocketIoAck, SOCKET_IO_ACK } from 'agentwire/protocol'
 import { until } from './servers/control'
 import { startRoomsServer, type RoomsServer } from './servers/rooms'
 import { startProgressServer, type ProgressServer } from './servers/progress'
@@ -43,11 +44,18 @@ describe('the Socket.IO transport, against servers built as the rooms and progre
     const conn: TransportConnection = socketIoTransport().connect(rooms.url, rec.handlers)
     cleanup.push(() => conn.close())
     await until(() => rec.opened === 1, 'open')
-    conn.send(['subscribe:agent', 'a1'])
+    const join = ['subscribe:agent', 'a1']
+    conn.send(join)
     await until(() => rooms.rooms().some((r) => r.includes('agent:a1')), 'the socket to join room agent:a1')
+    // The server's acknowledgement of the emit comes down too, naming the very frame it answers.
+    await until(() => rec.frames.some(isSocketIoAck), 'the acknowledgement')
+    const ack = rec.frames.find(isSocketIoAck)
+    expect(ack).toEqual({ type: SOCKET_IO_ACK, frame: join, response: [{ success: true, room: 'agent:a1' }], timedOut: false })
+    expect(ack?.frame).toBe(join)
     rooms.publish('agent:updated', { agentId: 'a1', agent: { name: 'A' }, timestamp: 't' })
-    await until(() => rec.frames.length === 1, 'the event')
-    expect(rec.frames[0]).toEqual(['agent:updated', { agentId: 'a1', agent: { name: 'A' }, timestamp: 't' }])
+    const events = () => rec.frames.filter((f) => Array.isArray(f))
+    await until(() => events().length === 1, 'the event')
+    expect(events()[0]).toEqual(['agent:updated', { agentId: 'a1', agent: { name: 'A' }, timestamp: 't' }])
   })
 
   it('reports a drop as a retryable abnormal close and does not reconnect on its own', async () => {

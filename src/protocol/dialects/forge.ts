@@ -1,6 +1,7 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
-import { eventOn, isObj, normaliseAgentStatus, splitChannel, textCodec, unknown, unsupportedCommand, type Obj } from './shared'
+import type { EventType, PayloadOf } from '../events'
+import { agentStatus, defined, errorFrame, eventOn, firstNum, idOf, isObj, message, num, numbersIn, rec, splitChannel, stamp, text, textCodec, unsupportedCommand, untyped, type Obj } from './shared'
 
 /**
  * The forge backend (seed `forge`): FastAPI endpoints `/ws/agents`, `/ws/tasks`,
@@ -44,67 +45,113 @@ export function forgeEndpointsFor(channels: readonly string[]): ForgeEndpoint[] 
   return FORGE_ENDPOINTS.filter((e) => wanted.has(e))
 }
 
-/** The event types this codec decodes. */
+/** The event types this codec maps to canonical events. */
 export const FORGE_EVENTS = [
   'agent_created', 'agent_updated', 'status_changed', 'agent_deleted',
   'task_started', 'task_progress', 'task_completed', 'task_failed',
   'node_added', 'edge_added', 'knowledge_updated',
-  'metrics', 'system_metrics', 'task_metrics', 'agent_metrics', 'custom_metrics',
-  'dashboard_update', 'ping', 'pong',
+  'metrics', 'metrics_update', 'system_metrics', 'task_metrics', 'agent_metrics', 'custom_metrics',
+  'dashboard_update', 'error', 'ping', 'pong',
 ] as const
 
-const str = (v: unknown) => (typeof v === 'string' ? v : undefined)
+/** Frames that steer the connection rather than carry an event (docs/BACKENDS.md says why each is one). */
+export const FORGE_CONTROL_FRAMES = ['connection_established', 'stats', 'ping', 'pong'] as const
+
+/** `metric_type` words as canonical scopes; any other word is the scope as it came. */
+const SCOPES: Readonly<Record<string, string>> = { system: 'system', tasks: 'task', task: 'task', agents: 'agent', agent: 'agent', custom: 'custom' }
+
+const numbersOf = (v: unknown) => (isObj(v) ? numbersIn(v) : undefined)
 
 function decodeForge(type: string, value: Obj): DecodeResult {
-  const data: Obj = isObj(value.data) ? value.data : {}
-  const timestamp = value.timestamp
-  const agentId = data.agent_id ?? data.id
-  const taskId = data.task_id ?? data.id
+  // The envelope is `{ type, data, timestamp }`; a backend that sends the fields at the top level is read the same.
+  const data: Obj = isObj(value.data) ? value.data : value
+  const timestamp = stamp(value.timestamp)
+  const agentId = idOf(data.agent_id, data.agentId, data.id)
+  const taskId = idOf(data.task_id, data.taskId, data.id)
+  const raw = value
+  const on = <T extends EventType>(canonical: T, payload: Obj, channel: (p: PayloadOf<T>) => string) => eventOn(type, canonical, payload, channel, raw, 'forge')
   switch (type) {
     case 'agent_created':
     case 'agent_updated':
-      return eventOn(type, type === 'agent_created' ? 'agent.created' : 'agent.updated', { agentId, agent: data, timestamp }, (p) => `agent:${p.agentId}`)
+      return on(type === 'agent_created' ? 'agent.created' : 'agent.updated', { agentId, agent: data, timestamp }, (p) => `agent:${p.agentId}`)
     case 'agent_deleted':
-      return eventOn(type, 'agent.deleted', { agentId, timestamp }, (p) => `agent:${p.agentId}`)
+      return on('agent.deleted', { agentId, timestamp }, (p) => `agent:${p.agentId}`)
     case 'status_changed': {
-      const status = normaliseAgentStatus(type, 'data.status', data.status ?? data.new_status)
-      if (!status.ok) return status
-      return eventOn(type, 'agent.status', { name: agentId, status: status.status, load: data.load, agent: data, timestamp }, (p) => `agent:${p.name}`)
+      const status = agentStatus(data.new_status ?? data.status ?? data.to)
+      if (status === undefined) return on('agent.updated', { agentId, agent: data, timestamp }, (p) => `agent:${p.agentId}`)
+      return on('agent.status', { name: agentId, status, load: num(data.load), agent: data, timestamp }, (p) => `agent:${p.name}`)
     }
     case 'task_started':
-      return eventOn(type, 'task.started', { taskId, name: data.name, agent: data.agent_id, description: data.description, timestamp }, (p) => `task:${p.taskId}`)
-    case 'task_progress':
-      return eventOn(type, 'task.progress', { taskId, progress: data.progress, message: data.message, step: data.step, agent: data.agent_id, timestamp }, (p) => `task:${p.taskId}`)
+      return on('task.started', { taskId, name: message(data.name), agent: idOf(data.agent_id, data.agent), description: message(data.description), timestamp }, (p) => `task:${p.taskId}`)
+    case 'task_progress': {
+      // The seed: "progress update with percentage".
+      const progress = firstNum(data.percentage, data.progress, data.percent)
+      return on('task.progress', {
+        taskId,
+        progress: progress === undefined ? undefined : Math.min(100, Math.max(0, progress)),
+        message: message(data.message),
+        step: text(data.current_step ?? data.step)?.slice(0, 256),
+        agent: idOf(data.agent_id, data.agent),
+        timestamp,
+      }, (p) => `task:${p.taskId}`)
+    }
     case 'task_completed': {
-      const durationMs = typeof data.duration_ms === 'number' ? data.duration_ms : typeof data.duration === 'number' ? data.duration * 1000 : undefined
-      return eventOn(type, 'task.completed', { taskId, result: data.result, durationMs, timestamp }, (p) => `task:${p.taskId}`)
+      const ms = firstNum(data.duration_ms)
+      const s = firstNum(data.duration_seconds, data.duration)
+      return on('task.completed', { taskId, result: data.result ?? undefined, durationMs: ms ?? (s === undefined ? undefined : s * 1000), timestamp }, (p) => `task:${p.taskId}`)
     }
     case 'task_failed': {
-      const error = isObj(data.error) ? data.error : { message: data.error ?? data.message, code: data.error_code }
-      return eventOn(type, 'task.failed', { taskId, error, timestamp }, (p) => `task:${p.taskId}`)
+      const e = data.error
+      const detail: Obj = isObj(e) ? e : {}
+      const error = defined({
+        message: (message(detail.message) ?? message(e) ?? message(data.message) ?? 'task failed').slice(0, 65_536),
+        code: text(detail.code ?? data.error_type ?? data.error_code)?.slice(0, 128),
+        details: data.traceback ?? (isObj(e) ? e : undefined),
+      })
+      return on('task.failed', { taskId, error, timestamp }, (p) => `task:${p.taskId}`)
     }
     case 'node_added':
-      return eventOn(type, 'knowledge.node.added', { nodeId: data.node_id ?? data.id, label: data.label, kind: str(data.node_type) ?? str(data.type), properties: data.properties }, () => 'knowledge')
+      return on('knowledge.node.added', { nodeId: idOf(data.node_id, data.id), label: message(data.label), kind: text(data.node_type ?? data.type)?.slice(0, 128), properties: rec(data.properties) }, () => 'knowledge')
     case 'edge_added':
-      return eventOn(type, 'knowledge.edge.added', { edgeId: data.edge_id ?? data.id, source: data.source, target: data.target, relation: data.relation, properties: data.properties }, () => 'knowledge')
+      return on('knowledge.edge.added', {
+        edgeId: idOf(data.edge_id, data.id),
+        source: idOf(data.source_id, data.source, Array.isArray(data.node_ids) ? data.node_ids[0] : undefined),
+        target: idOf(data.target_id, data.target, Array.isArray(data.node_ids) ? data.node_ids[1] : undefined),
+        relation: text(data.relation)?.slice(0, 256),
+        properties: rec(data.properties) ?? (num(data.weight) === undefined ? undefined : { weight: num(data.weight) }),
+      }, () => 'knowledge')
     case 'knowledge_updated':
-      return eventOn(type, 'knowledge.updated', { nodes: data.node_count ?? data.nodes, edges: data.edge_count ?? data.edges, changes: data.changes }, () => 'knowledge')
+      return on('knowledge.updated', { nodes: firstNum(data.node_count, data.nodes), edges: firstNum(data.edge_count, data.edges), changes: data.changes ?? data.change ?? undefined }, () => 'knowledge')
     case 'metrics':
+    case 'metrics_update':
     case 'system_metrics':
     case 'task_metrics':
     case 'agent_metrics':
     case 'custom_metrics': {
-      const scope = type === 'metrics' ? (data.scope ?? 'system') : type.slice(0, type.indexOf('_'))
-      return eventOn(type, 'metrics.snapshot', { scope, name: data.name, values: data.values, timestamp }, () => 'metrics')
+      const word = type.endsWith('_metrics') && type !== 'custom_metrics' ? type.slice(0, type.indexOf('_')) : text(data.metric_type) ?? text(data.scope) ?? (type === 'custom_metrics' ? 'custom' : 'system')
+      const scope = Object.prototype.hasOwnProperty.call(SCOPES, word) ? SCOPES[word]! : word
+      const source = isObj(data.metrics) ? data.metrics : isObj(data.values) ? data.values : data
+      return on('metrics.snapshot', {
+        scope,
+        name: text(data.name ?? (isObj(data.metrics) ? data.metrics.name : undefined))?.slice(0, 256),
+        values: numbersIn(source, ['metric_type', 'scope', 'name', 'timestamp', 'interval_seconds']),
+        timestamp,
+      }, () => 'metrics')
     }
     case 'dashboard_update':
-      return eventOn(type, 'dashboard.update', { agents: data.agents, tasks: data.tasks, metrics: data.metrics, timestamp }, () => 'global')
+      // Members that are objects (counts by status) keep every number under a dotted key.
+      return on('dashboard.update', { agents: numbersOf(data.agents), tasks: numbersOf(data.tasks), metrics: numbersOf(data.metrics), timestamp }, () => 'global')
+    case 'error':
+      return errorFrame('forge', value)
     case 'ping':
       return { ok: true, messages: [{ type: 'ping' }] }
     case 'pong':
       return { ok: true, messages: [{ type: 'pong' }] }
+    case 'connection_established':
+    case 'stats':
+      return { ok: true, messages: [] }
     default:
-      return unknown(type)
+      return untyped('forge', type, raw, 'global')
   }
 }
 

@@ -12,6 +12,7 @@ export * from './rooms'
 export * from './routing'
 export * from './webgui'
 export { AGENT_STATUS_SYNONYMS } from './shared'
+export * from './socketio'
 
 /** The codecs agentwire ships: the native protocol, and one per seed backend (docs/PROTOCOL.md). */
 export interface Dialects {

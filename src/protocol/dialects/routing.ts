@@ -1,7 +1,7 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
 import { parseJson } from '../json'
-import { eventOn, isObj, textCodec, unknown, unsupportedCommand, type Obj } from './shared'
+import { agentStatus, defined, epoch, eventOn, idOf, isObj, num, stamp, strings, textCodec, unknown, untyped, unsupportedCommand, type Obj } from './shared'
 
 /**
  * The routing backend (seed `routing`): a plain WebSocket server that broadcasts every
@@ -9,7 +9,12 @@ import { eventOn, isObj, textCodec, unknown, unsupportedCommand, type Obj } from
  * client filters), no positions, no commands: it only listens.
  *
  * - `routing_decision` → `routing.decision` on `task:{payload.taskId}`
- * - `agent_status`     → `agent.status` on `agent:{payload.name}`
+ * - `agent_status`     → `agent.status` on `agent:{payload.name}`; a status word outside the
+ *   seed's three passes through as it came
+ * - any other type     → an untyped event (`routing:{type}`) on `global`
+ *
+ * Numbers may come as strings, ids as numbers, fields missing or null: what the mapping needs
+ * is read where it can be, and the frame as it came is the event's `raw`.
  */
 
 export const ROUTING_CAPABILITIES: Capabilities = Object.freeze({
@@ -29,10 +34,33 @@ export const ROUTING_REDIS_CHANNELS: Readonly<Record<string, 'routing_decision' 
 })
 
 function decodeRouting(type: string, value: Obj): DecodeResult {
-  const payload = value.payload
-  if (type !== 'routing_decision' && type !== 'agent_status') return unknown(type)
-  if (type === 'routing_decision') return eventOn(type, 'routing.decision', payload, (p) => `task:${p.taskId}`)
-  return eventOn(type, 'agent.status', payload, (p) => `agent:${p.name}`)
+  const payload: Obj = isObj(value.payload) ? value.payload : isObj(value.data) ? value.data : value
+  const raw = value
+  switch (type) {
+    case 'routing_decision': {
+      // The seed's agent is an object; a bare name is read as that agent.
+      const agent: Obj = isObj(payload.agent) ? payload.agent : { name: payload.agent ?? payload.agentName ?? payload.agent_name }
+      return eventOn(type, 'routing.decision', {
+        taskId: idOf(payload.taskId, payload.task_id),
+        agent: defined({
+          name: idOf(agent.name, agent.id),
+          strengths: strings(agent.strengths),
+          cost: num(agent.cost),
+          latency: num(agent.latency),
+        }),
+        timestamp: epoch(payload.timestamp),
+      }, (p) => `task:${p.taskId}`, raw, 'routing')
+    }
+    case 'agent_status':
+      return eventOn(type, 'agent.status', {
+        name: idOf(payload.name, payload.agent, payload.agentId, payload.agent_id),
+        status: agentStatus(payload.status),
+        load: num(payload.load),
+        timestamp: stamp(payload.timestamp),
+      }, (p) => `agent:${p.name}`, raw, 'routing')
+    default:
+      return untyped('routing', type, raw)
+  }
 }
 
 /**

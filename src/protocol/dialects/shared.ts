@@ -2,10 +2,10 @@ import { parseChannel } from '../channels'
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import { ErrorCode } from '../codes'
 import { AgentwireError, ProtocolError } from '../errors'
-import { eventSchemas, type AgentEvent, type AgentStatusValue, type EventType, type PayloadOf } from '../events'
+import { eventSchemas, type AgentEvent, type AgentStatusValue, type EventType, type KnownAgentStatus, type PayloadOf, type UntypedEvent } from '../events'
 import type { ClientFrame, EventMessage } from '../frames'
 import { parseJson, sanitizeValue } from '../json'
-import { kindOf, printable, validate } from '../validate'
+import { kindOf, printable } from '../validate'
 
 /** What the seed dialects share: reading frames safely, and building validated canonical events. */
 
@@ -72,20 +72,36 @@ export function defined<T extends Obj>(o: T): T {
 }
 
 /**
- * Validates a canonical event built from a backend frame named `label` and wraps it as a
- * message on `channel(payload)`. The channel is built from the validated payload, and checked.
+ * Builds the canonical event `type` from a foreign frame named `label` and wraps it as a
+ * message on `channel(payload)`, with `raw` (the frame's body as it came) on the event.
+ * Lenient by design: when the mapped payload is not a valid canonical event (the frame lacks
+ * the id the event needs, or a field came in a shape no coercion fixes), or names no valid
+ * channel, the frame is not refused: it becomes an {@link UntypedEvent} for
+ * `client.on('event')`, with its body as it came.
  */
-export function eventOn<T extends EventType>(label: string, type: T, payload: unknown, channel: (payload: PayloadOf<T>) => string): DecodeResult {
-  const checked = validate(eventSchemas[type], { type, payload: isObj(payload) ? defined(payload) : payload }, label)
-  if (!checked.ok) return checked
-  const event = checked.value as AgentEvent
-  const name = channel(event.payload as PayloadOf<T>)
-  const parsedChannel = parseChannel(name)
-  if (!parsedChannel.ok || parsedChannel.pattern) {
-    return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"${label}" names channel "${printable(name)}", which is not a valid channel: ${parsedChannel.ok ? 'a pattern' : parsedChannel.reason}`) }
-  }
+export function eventOn<T extends EventType>(label: string, type: T, payload: unknown, channel: (payload: PayloadOf<T>) => string, raw?: unknown, codec = 'seed'): DecodeResult {
+  const checked = eventSchemas[type].safeParse({ type, payload: isObj(payload) ? defined(payload) : payload })
+  if (!checked.success) return untyped(codec, label, raw ?? payload)
+  const event = checked.data as AgentEvent
+  const parsedChannel = parseChannel(channel(event.payload as PayloadOf<T>))
+  if (!parsedChannel.ok || parsedChannel.pattern) return untyped(codec, label, raw ?? payload)
+  if (raw !== undefined) (event as { raw?: unknown }).raw = raw
   const message: EventMessage = { type: 'event', channel: parsedChannel.channel, event }
   return { ok: true, messages: [message] }
+}
+
+/** A frame no canonical event fits, handed on as it came, on the channel it names (else `global`). */
+export function untyped(codec: string, type: string, body: unknown, channel = 'global'): DecodeResult {
+  const event: UntypedEvent = { type: `${codec}:${type}`, payload: body, untyped: true }
+  const parsed = parseChannel(channel)
+  return { ok: true, messages: [], unknown: type, event, channel: parsed.ok && !parsed.pattern ? parsed.channel : 'global' }
+}
+
+/** Several decode results as one (a frame that is a step and a question at once). */
+export function both(...results: DecodeResult[]): DecodeResult {
+  const ok = results.filter((r): r is Extract<DecodeResult, { ok: true }> => r.ok && !('unknown' in r))
+  if (ok.length === 0) return results[0]!
+  return { ok: true, messages: ok.flatMap((r) => r.messages) }
 }
 
 export function unknown(type: string): DecodeResult {
@@ -101,11 +117,106 @@ export function unsupportedCommand(backend: string, command: string): { ok: fals
   return unsupported(backend, `"${command}" command`)
 }
 
+/** A backend's `error` frame as an error message: reported on `client.on('error')` per frame, never a close. */
+export function errorFrame(backend: string, body: unknown): DecodeResult {
+  const o: Obj = isObj(body) ? body : {}
+  const inner: Obj = isObj(o.error) ? o.error : isObj(o.data) ? o.data : o
+  const message = text(inner.message) ?? text(o.message) ?? text(o.error) ?? text(o.detail) ?? (typeof body === 'string' ? body : `the ${backend} backend reported an error`)
+  const code = text(inner.code) ?? text(o.code)
+  const error = { code: code === undefined ? `${backend}_error` : printable(code.toLowerCase(), 64).slice(0, 64), message: message.slice(0, 1024), raw: body }
+  return { ok: true, messages: [{ type: 'error', error }] }
+}
+
+// ── lenient readers: what a field holds, if it holds what the mapping needs ─────────────
+
+/** A non-empty string (a number becomes its text, as Python's JSON may send ids), else `undefined`. */
+export function text(v: unknown): string | undefined {
+  if (typeof v === 'string') return v.length > 0 ? v : undefined
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v)
+  return undefined
+}
+
+/** An id: the first argument that reads as non-empty text of at most 512 characters. */
+export function idOf(...values: unknown[]): string | undefined {
+  for (const v of values) {
+    const t = text(v)
+    if (t !== undefined && t.length <= 512) return t
+  }
+  return undefined
+}
+
+/** A finite number, or a string holding one (`"45"`, `"0.5"`), else `undefined`. */
+export function num(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
+  if (typeof v === 'string' && v.trim() !== '') {
+    const n = Number(v.trim().replace(/%$/, ''))
+    return Number.isFinite(n) ? n : undefined
+  }
+  return undefined
+}
+
+/** The first of `values` that reads as a number. */
+export function firstNum(...values: unknown[]): number | undefined {
+  for (const v of values) {
+    const n = num(v)
+    if (n !== undefined) return n
+  }
+  return undefined
+}
+
+/** An object, else `undefined`. */
+export const rec = (v: unknown): Obj | undefined => (isObj(v) ? v : undefined)
+
+/** The strings of an array (others dropped), else `undefined`. */
+export function strings(v: unknown): string[] | undefined {
+  if (!Array.isArray(v)) return undefined
+  return v.filter((x): x is string => typeof x === 'string').map((x) => x.slice(0, 256)).slice(0, 1024)
+}
+
+/** A timestamp as the canonical events take it: text (ISO) or a number. */
+export function stamp(v: unknown): string | number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : undefined
+  if (typeof v === 'string' && v.length > 0 && v.length <= 64) return v
+  return undefined
+}
+
+/** A numeric timestamp: a number or numeric text as it came, an ISO date in epoch seconds (the routing seed's unit). */
+export function epoch(v: unknown): number | undefined {
+  const n = num(v)
+  if (n !== undefined || typeof v !== 'string') return n
+  const ms = Date.parse(v)
+  return Number.isFinite(ms) ? ms / 1000 : undefined
+}
+
+/** Bounded text for a message field (`null` and other kinds → `undefined`). */
+export function message(v: unknown): string | undefined {
+  const t = text(v)
+  return t === undefined ? undefined : t.slice(0, 65_536)
+}
+
 /**
- * Agent status words the seed backends use, normalised to the canonical three. Lower-cased
- * before lookup. Anything else is an error rather than a guess.
+ * The numbers in an object, nested ones under dotted keys (`{ cpu: { usage: 0.5 } }` →
+ * `{ 'cpu.usage': 0.5 }`), numeric strings read as numbers; anything else is left to `raw`.
+ * Aggregates such as counts by status keep every count this way.
  */
-export const AGENT_STATUS_SYNONYMS: Readonly<Record<string, AgentStatusValue>> = Object.freeze({
+export function numbersIn(v: unknown, skip: readonly string[] = [], prefix = '', out: Record<string, number> = {}, depth = 0): Record<string, number> {
+  if (!isObj(v) || depth > 4) return out
+  for (const key of Object.keys(v)) {
+    if (depth === 0 && skip.includes(key)) continue
+    const value = v[key]
+    const name = `${prefix}${key}`.slice(0, 256)
+    const n = typeof value === 'boolean' ? undefined : num(value)
+    if (n !== undefined) out[name] = n
+    else if (isObj(value)) numbersIn(value, [], `${name}.`, out, depth + 1)
+  }
+  return out
+}
+
+/**
+ * Agent status words the seed backends use for the routing seed's three, lower-cased before
+ * lookup. A word not listed passes through as it came (`"error"` stays `"error"`).
+ */
+export const AGENT_STATUS_SYNONYMS: Readonly<Record<string, KnownAgentStatus>> = Object.freeze({
   available: 'available',
   idle: 'available',
   ready: 'available',
@@ -127,19 +238,12 @@ export const AGENT_STATUS_SYNONYMS: Readonly<Record<string, AgentStatusValue>> =
   deleted: 'offline',
 })
 
-/** The canonical status for a backend's word, or a typed error naming what came and what is accepted. */
-export function normaliseAgentStatus(label: string, path: string, value: unknown): { ok: true; status: AgentStatusValue } | { ok: false; error: ProtocolError } {
-  if (typeof value === 'string') {
-    const key = value.toLowerCase()
-    if (Object.prototype.hasOwnProperty.call(AGENT_STATUS_SYNONYMS, key)) return { ok: true, status: AGENT_STATUS_SYNONYMS[key]! }
-  }
-  const got = typeof value === 'string' ? JSON.stringify(printable(value)) : value === undefined ? 'nothing' : kindOf(value)
-  return {
-    ok: false,
-    error: new ProtocolError(ErrorCode.BadRequest, `"${label}" expects ${path} to be an agent status (one of ${Object.keys(AGENT_STATUS_SYNONYMS).join(', ')}), got ${got}`, {
-      path: path.split('.'),
-    }),
-  }
+/** The canonical status for a backend's word: a synonym of the three, else the word as it came; `undefined` when there is no word. */
+export function agentStatus(value: unknown): AgentStatusValue | undefined {
+  const word = text(value)
+  if (word === undefined) return undefined
+  const key = word.toLowerCase()
+  return Object.prototype.hasOwnProperty.call(AGENT_STATUS_SYNONYMS, key) ? AGENT_STATUS_SYNONYMS[key]! : word.slice(0, 128)
 }
 
 /** Splits a canonical channel into family and id (`agent:planner` → `['agent', 'planner']`). */

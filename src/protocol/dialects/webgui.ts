@@ -1,33 +1,50 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import { ErrorCode } from '../codes'
 import { AgentwireError } from '../errors'
-import type { ClientFrame, ServerMessage } from '../frames'
+import type { ClientFrame, ServerMessage, SubscribeResult } from '../frames'
 import { printable } from '../validate'
-import { eventOn, isObj, normaliseAgentStatus, readTypedText, splitChannel, textCodec, unknown, unsupported, unsupportedCommand, type Obj } from './shared'
+import {
+  agentStatus,
+  errorFrame,
+  eventOn,
+  firstNum,
+  idOf,
+  isObj,
+  message,
+  numbersIn,
+  readTypedText,
+  splitChannel,
+  stamp,
+  strings,
+  text,
+  textCodec,
+  unknown,
+  unsupported,
+  unsupportedCommand,
+  untyped,
+  type Obj,
+} from './shared'
 
 /**
  * The webgui backend (seed `webgui`, an ADR): agents publish to Redis channels
  * `webgui:session:{id}`, `webgui:agent:{name}`, `webgui:global`, `webgui:user:{id}`; a FastAPI
- * WebSocket pushes `{ type, timestamp, session_id, data }` frames. The ADR names the kinds of
- * update, not their frames; the choices below are docs/PROTOCOL.md's ("webgui").
+ * WebSocket pushes each message as it came, `{ type, timestamp, session_id, data }`. The ADR
+ * names the kinds of update, not their frames; docs/BACKENDS.md has the table of what each
+ * type becomes. The frame does not say which Redis channel it came on, so the canonical
+ * channel is the one the ADR routes that kind of update to: session updates (task progress,
+ * test results, who joined) on `session:{session_id}`, agent status on `agent:{name}`,
+ * notifications and metrics on `global` (or `user:{id}` when the frame names the user).
  *
- * | type                     | canonical event       | channel                                   |
- * | ------------------------ | --------------------- | ----------------------------------------- |
- * | `session_status_changed` | `session.status`      | `session:{session_id}`                    |
- * | `agent_status_changed`   | `agent.status`        | `agent:{data.agent}`                      |
- * | `task_progress`          | `task.progress`       | `task:{data.task_id}`                     |
- * | `notification`           | `system.notification` | `user:{data.user_id}`, else `session:{session_id}`, else `global` |
- * | `test_result`            | `system.notification` (success / error) | as `notification`       |
- * | `metrics_update`         | `metrics.snapshot`    | `metrics`                                 |
- * | `error`                  | an `error` message    | —                                         |
- * | `ping` / `pong`          | heartbeat             | —                                         |
- *
- * Client frames: `{ type: 'subscribe' | 'unsubscribe', channel: 'webgui:session:123' }`, one
- * per channel (the server filters by the user's permissions), and `{ type: 'ping' }`.
+ * Client frames: `{ type: 'subscribe' | 'unsubscribe', channels: ['webgui:session:123'] }`
+ * (with `channel` too when there is one, for servers that read that), and `{ type: 'ping' }`.
+ * The server answers a subscribe with `subscribed { channels, denied }` (and an `error` per
+ * refused channel); the codec turns that into the subscription's reply, so a denied channel
+ * fails `forbidden` while the others subscribe, and `ready` waits for the answer.
  */
 
 export const WEBGUI_CAPABILITIES: Capabilities = Object.freeze({
   handshake: false,
+  replies: true,
   serverSubscribe: true,
   resume: false,
   positions: false,
@@ -58,56 +75,101 @@ export function canonicalToWebguiChannel(channel: string): string | undefined {
   return `${PREFIX}${family}:${id}`
 }
 
-/** Where a notification goes: the Redis channel it came on, else its user, else its session, else everyone. */
-function notificationChannel(value: Obj, data: Obj, override: string | undefined): string {
-  if (override !== undefined) return override
-  if (typeof data.user_id === 'string') return `user:${data.user_id}`
-  if (typeof value.session_id === 'string') return `session:${value.session_id}`
-  return 'global'
-}
+/** Frames that steer the connection rather than carry an event (BACKENDS.md says why each is one). */
+export const WEBGUI_CONTROL_FRAMES = ['connected', 'subscribed', 'unsubscribed', 'heartbeat', 'ping', 'pong'] as const
+
+/** Test outcomes as notification levels; any other outcome passes through as its own word. */
+const TEST_LEVELS: Readonly<Record<string, string>> = { passed: 'success', pass: 'success', success: 'success', ok: 'success', failed: 'error', fail: 'error', failure: 'error', error: 'error' }
 
 function decodeWebgui(type: string, value: Obj, channelOverride?: string): DecodeResult {
   const data: Obj = isObj(value.data) ? value.data : {}
-  const timestamp = value.timestamp
-  const sessionId = typeof value.session_id === 'string' ? value.session_id : undefined
-  const on = (fallback: string) => () => channelOverride ?? fallback
+  const timestamp = stamp(value.timestamp)
+  const sessionId = idOf(value.session_id, value.sessionId, data.session_id)
+  const explicit = channelOverride ?? (typeof value.channel === 'string' ? webguiChannelToCanonical(value.channel) : undefined)
+  const session = sessionId === undefined ? undefined : `session:${sessionId}`
+  const userId = idOf(data.user_id, data.userId)
+  const on = (fallback: string | undefined) => () => explicit ?? fallback ?? 'global'
+  const raw = value
   switch (type) {
     case 'session_status_changed':
-      return eventOn(type, 'session.status', { sessionId: value.session_id, status: data.status, progress: data.progress, message: data.message, timestamp }, (p) => channelOverride ?? `session:${p.sessionId}`)
-    case 'agent_status_changed': {
-      const status = normaliseAgentStatus(type, 'data.status', data.status)
-      if (!status.ok) return status
-      return eventOn(type, 'agent.status', { name: data.agent ?? data.name, status: status.status, load: data.load, timestamp }, (p) => channelOverride ?? `agent:${p.name}`)
+    case 'session_status':
+    case 'session_updated':
+      return eventOn(type, 'session.status', {
+        sessionId,
+        status: text(data.status) ?? 'unknown',
+        progress: firstNum(data.progress),
+        message: message(data.message),
+        timestamp,
+      }, on(session), raw, 'webgui')
+    case 'agent_status_changed':
+    case 'agent_status': {
+      const name = idOf(data.agent, data.name, data.agent_name, data.agent_id)
+      return eventOn(type, 'agent.status', { name, status: agentStatus(data.status) ?? 'unknown', load: firstNum(data.load), agent: data, timestamp }, (p) => explicit ?? `agent:${p.name}`, raw, 'webgui')
     }
-    case 'task_progress':
-      return eventOn(type, 'task.progress', { taskId: data.task_id, progress: data.progress, message: data.message, step: data.step, agent: data.agent, timestamp }, (p) => channelOverride ?? `task:${p.taskId}`)
+    case 'task_progress': {
+      const progress = firstNum(data.progress, data.percentage, data.percent)
+      return eventOn(type, 'task.progress', {
+        taskId: idOf(data.task_id, data.taskId),
+        progress: progress === undefined ? undefined : Math.min(100, Math.max(0, progress)),
+        message: message(data.message),
+        step: text(data.step)?.slice(0, 256),
+        agent: idOf(data.agent, data.agent_name),
+        timestamp,
+      }, on(session ?? (idOf(data.agent) === undefined ? undefined : `agent:${idOf(data.agent)}`)), raw, 'webgui')
+    }
     case 'notification':
-      return eventOn(type, 'system.notification', { level: data.level ?? 'info', message: data.message, title: data.title, details: data.details, sessionId, userId: data.user_id, timestamp }, on(notificationChannel(value, data, undefined)))
-    case 'test_result': {
-      const passed = data.passed === true || data.status === 'passed'
-      const name = typeof data.test_name === 'string' ? data.test_name : 'test'
+    case 'system_notification':
+    case 'user_notification':
       return eventOn(type, 'system.notification', {
-        level: passed ? 'success' : 'error',
+        level: text(data.level) ?? text(data.type) ?? 'info',
+        message: message(data.message) ?? message(data.title) ?? '',
+        title: message(data.title),
+        details: data,
+        sessionId,
+        userId,
+        timestamp,
+      }, on(userId !== undefined ? `user:${userId}` : session), raw, 'webgui')
+    case 'test_result': {
+      const outcome = text(data.status) ?? (data.passed === true ? 'passed' : data.passed === false ? 'failed' : undefined)
+      const name = text(data.test_name) ?? text(data.name) ?? 'test'
+      const level = outcome === undefined ? 'info' : (TEST_LEVELS[outcome.toLowerCase()] ?? outcome)
+      return eventOn(type, 'system.notification', {
+        level,
         title: name,
-        message: typeof data.message === 'string' ? data.message : `${name} ${passed ? 'passed' : 'failed'}`,
+        message: message(data.message) ?? message(data.error) ?? `${name} ${outcome ?? 'finished'}`,
         details: data,
         sessionId,
         timestamp,
-      }, on(notificationChannel(value, data, undefined)))
+      }, on(session), raw, 'webgui')
     }
+    case 'user_joined':
+    case 'user_left':
+      return eventOn(type, type === 'user_joined' ? 'session.user.joined' : 'session.user.left', {
+        sessionId,
+        userId,
+        name: message(data.username) ?? message(data.name),
+        timestamp,
+      }, on(session), raw, 'webgui')
     case 'metrics_update':
-      return eventOn(type, 'metrics.snapshot', { scope: data.scope ?? 'system', name: data.name, values: data.values, timestamp }, on('metrics'))
-    case 'error': {
-      const message = typeof data.message === 'string' ? data.message : 'the webgui backend reported an error'
-      const frame: ServerMessage = { type: 'error', error: { code: typeof data.code === 'string' ? data.code.slice(0, 64) : 'internal', message: message.slice(0, 1024) } }
-      return { ok: true, messages: [frame] }
-    }
+    case 'metrics':
+      return eventOn(type, 'metrics.snapshot', {
+        scope: text(data.scope) ?? 'system',
+        name: text(data.name)?.slice(0, 256),
+        values: numbersIn(isObj(data.values) ? data.values : data, ['scope', 'name', 'timestamp']),
+        timestamp,
+      }, on(undefined), raw, 'webgui')
+    case 'error':
+      return errorFrame('webgui', value)
     case 'ping':
       return { ok: true, messages: [{ type: 'ping' }] }
     case 'pong':
+    case 'heartbeat':
+      // A server heartbeat asks for nothing: any frame proves the link alive.
       return { ok: true, messages: [{ type: 'pong' }] }
+    case 'connected':
+      return { ok: true, messages: [] }
     default:
-      return unknown(type)
+      return untyped('webgui', type, raw, explicit ?? session ?? 'global')
   }
 }
 
@@ -123,32 +185,124 @@ export function decodeWebguiRedis(redisChannel: string, text: string): DecodeRes
   return decodeWebgui(read.type, read.value, channel)
 }
 
-function channelFrames(kind: 'subscribe' | 'unsubscribe', channels: readonly string[]): EncodeResult<string> {
-  const frames: string[] = []
-  for (const channel of channels) {
-    const target = canonicalToWebguiChannel(channel)
-    if (target === undefined) {
-      return { ok: false, error: new AgentwireError(ErrorCode.Unsupported, `the webgui backend has no channel for "${printable(channel)}": it carries session:{id}, agent:{name}, user:{id} and global`) }
-    }
-    frames.push(JSON.stringify({ type: kind, channel: target }))
-  }
-  return { ok: true, frames }
+// ── subscriptions answered by channel ───────────────────────────────────────────────────
+
+/** A subscribe sent and not yet answered: its frame id, its channels (webgui names), what is known so far. */
+interface Pending {
+  readonly id: string
+  readonly kind: 'subscribe' | 'unsubscribe'
+  readonly channels: readonly string[]
+  readonly results: Map<string, SubscribeResult>
+  /** Taken as made when sent (the backend was not yet known to answer): only a refusal is news. */
+  readonly assumed: boolean
 }
 
-export const webgui: Codec<string> = textCodec('webgui', WEBGUI_CAPABILITIES, decodeWebgui, (command: ClientFrame): EncodeResult<string> => {
-  switch (command.type) {
-    case 'subscribe':
-      return channelFrames('subscribe', command.channels.map((c) => c.channel))
-    case 'unsubscribe':
-      return channelFrames('unsubscribe', command.channels)
-    case 'ping':
-      return { ok: true, frame: '{"type":"ping"}' }
-    case 'pong':
-      return { ok: true, frame: '{"type":"pong"}' }
-    case 'ack':
-      return unsupported('webgui', 'acknowledgements')
-    default:
-      return unsupportedCommand('webgui', command.type)
-  }
-})
+/** Answers kept waiting at most: a backend that never answers must not grow this without end. */
+const MAX_PENDING = 256
 
+const refusal = (channel: string, code: string, message: string): SubscribeResult => ({ ok: false, channel, error: { code, message: message.slice(0, 1024) } })
+
+/**
+ * A webgui codec with its own record of unanswered subscribes. Give each client its own
+ * (`dialects.webgui` is one shared instance: fine for one client per process).
+ */
+export function createWebguiCodec(): Codec<string> {
+  const pending: Pending[] = []
+  /**
+   * Whether this backend answers subscribes (it was seen sending `connected`, `subscribed` or
+   * `unsubscribed`). The ADR does not say it does: until one is seen, a subscribe is taken as
+   * made once sent, and a refusal that comes later still fails its channel.
+   */
+  let answers = false
+
+  const remember = (p: Pending) => {
+    pending.push(p)
+    if (pending.length > MAX_PENDING) pending.shift()
+  }
+
+  /** The reply for the oldest pending entry of `kind` that `channels` answer, once every channel of it is answered. */
+  function answer(kind: Pending['kind'], granted: readonly string[], denied: readonly string[]): DecodeResult {
+    const named = new Set([...granted, ...denied])
+    const i = pending.findIndex((p) => p.kind === kind && p.channels.some((c) => named.has(c)))
+    if (i === -1) return { ok: true, messages: [] }
+    const entry = pending[i]!
+    pending.splice(i, 1)
+    if (entry.assumed) {
+      const refused = entry.channels.filter((wire) => denied.includes(wire)).map((wire) => refusal(webguiChannelToCanonical(wire) ?? wire, ErrorCode.Forbidden, `the webgui backend refused ${wire}`))
+      return { ok: true, messages: refused.length === 0 ? [] : [{ type: 'reply', id: entry.id, ok: true, result: refused }] }
+    }
+    const result: SubscribeResult[] = []
+    for (const wire of entry.channels) {
+      const channel = webguiChannelToCanonical(wire) ?? wire
+      const known = entry.results.get(wire)
+      if (known !== undefined) result.push(known)
+      else if (granted.includes(wire) || kind === 'unsubscribe') result.push({ ok: true, channel, recovered: false })
+      else if (denied.includes(wire)) result.push(refusal(channel, ErrorCode.Forbidden, `the webgui backend refused ${wire}`))
+      else result.push(refusal(channel, ErrorCode.InvalidChannel, `the webgui backend did not subscribe ${wire}`))
+    }
+    for (const [wire, known] of entry.results) if (!entry.channels.includes(wire)) result.push(known)
+    const reply: ServerMessage = { type: 'reply', id: entry.id, ok: true, result }
+    return { ok: true, messages: [reply] }
+  }
+
+  /** An `error` naming a channel we are subscribing: kept as that channel's answer rather than reported twice. */
+  function channelError(value: Obj): DecodeResult | undefined {
+    const data: Obj = isObj(value.data) ? value.data : {}
+    const wire = text(data.channel) ?? text(value.channel)
+    if (wire === undefined) return undefined
+    const entry = pending.find((p) => p.kind === 'subscribe' && !p.assumed && p.channels.includes(wire))
+    if (entry === undefined) return undefined
+    const code = (text(data.code) ?? '').toLowerCase()
+    const forbidden = /denied|forbidden|permission|unauthori[sz]ed/.test(code)
+    entry.results.set(wire, refusal(webguiChannelToCanonical(wire) ?? wire, forbidden ? ErrorCode.Forbidden : ErrorCode.InvalidChannel, message(data.message) ?? `the webgui backend refused ${wire}`))
+    return { ok: true, messages: [] }
+  }
+
+  return textCodec('webgui', WEBGUI_CAPABILITIES, (type, value) => {
+    if (type === 'connected') answers = true
+    if (type === 'subscribed' || type === 'unsubscribed') {
+      answers = true
+      const data: Obj = isObj(value.data) ? value.data : value
+      const granted = strings(data.channels) ?? (typeof data.channel === 'string' ? [data.channel] : [])
+      return answer(type === 'subscribed' ? 'subscribe' : 'unsubscribe', granted, strings(data.denied) ?? [])
+    }
+    if (type === 'error') return channelError(value) ?? decodeWebgui(type, value)
+    return decodeWebgui(type, value)
+  }, encode)
+
+  function channelFrame(kind: 'subscribe' | 'unsubscribe', id: string, channels: readonly string[]): EncodeResult<string> {
+    const wire: string[] = []
+    const results = new Map<string, SubscribeResult>()
+    for (const channel of channels) {
+      const target = canonicalToWebguiChannel(channel)
+      if (target === undefined) results.set(channel, refusal(channel, ErrorCode.Unsupported, `the webgui backend has no channel for "${printable(channel)}": it carries session:{id}, agent:{name}, user:{id} and global`))
+      else wire.push(target)
+    }
+    // Every channel unsupported: nothing to send, and nothing will answer.
+    if (wire.length === 0) return { ok: false, error: new AgentwireError(ErrorCode.Unsupported, [...results.values()].map((r) => (r.ok ? '' : r.error.message)).join('; ')) }
+    remember({ id, kind, channels: wire, results, assumed: !answers })
+    const frame = JSON.stringify(wire.length === 1 ? { type: kind, channel: wire[0], channels: wire } : { type: kind, channels: wire })
+    if (answers) return { ok: true, frame }
+    const result: SubscribeResult[] = [...wire.map((w): SubscribeResult => ({ ok: true, channel: webguiChannelToCanonical(w) ?? w, recovered: false })), ...results.values()]
+    return { ok: true, frames: [frame], local: [{ type: 'reply', id, ok: true, result }] }
+  }
+
+  function encode(command: ClientFrame): EncodeResult<string> {
+    switch (command.type) {
+      case 'subscribe':
+        return channelFrame('subscribe', command.id, command.channels.map((c) => c.channel))
+      case 'unsubscribe':
+        return channelFrame('unsubscribe', command.id, command.channels)
+      case 'ping':
+        return { ok: true, frame: '{"type":"ping"}' }
+      case 'pong':
+        return { ok: true, frame: '{"type":"pong"}' }
+      case 'ack':
+        return unsupported('webgui', 'acknowledgements')
+      default:
+        return unsupportedCommand('webgui', command.type)
+    }
+  }
+}
+
+export const webgui: Codec<string> = createWebguiCodec()

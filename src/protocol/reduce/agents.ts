@@ -15,7 +15,7 @@ export const agents = {
       cost: p.agent.cost,
       latency: p.agent.latency,
       // The stored object when it says the same: spares building one only to compare it.
-      lastDecision: seen && seen.taskId === p.taskId && seen.timestamp === p.timestamp ? seen : { taskId: p.taskId, timestamp: p.timestamp },
+      lastDecision: seen && seen.taskId === p.taskId && seen.timestamp === p.timestamp ? seen : p.timestamp === undefined ? { taskId: p.taskId } : { taskId: p.taskId, timestamp: p.timestamp },
     })
   },
   'agent.status': (w, p) => upsert(w, 'agents', p.name, getKey(w.state.agents, p.name), newAgent, { status: p.status, load: p.load, details: p.agent }),

@@ -27,17 +27,24 @@ export async function startRoomsServer(): Promise<RoomsServer> {
   const received: ReceivedCommand[] = []
   base.io.on('connection', (socket) => {
     for (const entity of Object.keys(ENTITY_KEYS) as RoomsEntity[]) {
-      socket.on(`subscribe:${entity}`, (id: unknown) => {
+      // Each event answers through Socket.IO's acknowledgement callback when the client passes one.
+      socket.on(`subscribe:${entity}`, (id: unknown, ack?: (answer: unknown) => void) => {
         received.push({ type: `subscribe:${entity}`, data: id })
         if (typeof id === 'string') void socket.join(`${entity}:${id}`)
+        ack?.(typeof id === 'string' ? { success: true, room: `${entity}:${id}` } : { success: false, error: `Invalid ${entity}Id` })
       })
-      socket.on(`unsubscribe:${entity}`, (id: unknown) => {
+      socket.on(`unsubscribe:${entity}`, (id: unknown, ack?: (answer: unknown) => void) => {
         received.push({ type: `unsubscribe:${entity}`, data: id })
         if (typeof id === 'string') void socket.leave(`${entity}:${id}`)
+        ack?.({ success: true })
       })
     }
     for (const event of ['client:ready', 'client:disconnect', 'message:received', 'message:read']) {
-      socket.on(event, (data: unknown) => received.push({ type: event, data }))
+      socket.on(event, (...args: unknown[]) => {
+        const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined
+        received.push({ type: event, data: args[0] })
+        ack?.({ success: true })
+      })
     }
   })
   return {

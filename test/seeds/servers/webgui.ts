@@ -9,7 +9,9 @@ import type { ReceivedCommand, SeedServer } from './control'
  * (`publish()` here), with permission filtering: a user receives only their own
  * `webgui:user:{id}` and the sessions they own. The user is named by a token in the query
  * string (`?token=`), as a FastAPI WebSocket route reads it; clients choose channels with
- * `{ type: 'subscribe' | 'unsubscribe', channel }` and keep alive with `{ type: 'ping' }`.
+ * `{ type: 'subscribe' | 'unsubscribe', channel | channels }`, answered with
+ * `subscribed { channels, denied }` / `unsubscribed { channels }` (and an `error` naming each
+ * refused channel), and keep alive with `{ type: 'ping' }`.
  */
 export interface WebguiMessage {
   type: string
@@ -70,15 +72,25 @@ export async function startWebguiServer(access: WebguiAccess): Promise<WebguiSer
         return
       }
       received.push({ type: String(message.type), data: message })
-      const channel = typeof message.channel === 'string' ? message.channel : ''
+      // A channel, or a list of them; answered with what was granted and what was denied.
+      const listed = (message as { channels?: unknown }).channels
+      const channels = Array.isArray(listed) ? listed.filter((c): c is string => typeof c === 'string') : typeof message.channel === 'string' ? [message.channel] : []
       if (message.type === 'ping') ws.send(frame('pong', {}))
       else if (message.type === 'subscribe') {
-        if (allowed(client.user, channel)) client.channels.add(channel)
-        else {
-          refused++
-          ws.send(frame('error', { code: 'forbidden', message: `not allowed to subscribe to ${channel}` }))
+        const denied: string[] = []
+        for (const channel of channels) {
+          if (allowed(client.user, channel)) client.channels.add(channel)
+          else {
+            refused++
+            denied.push(channel)
+            ws.send(frame('error', { code: 'forbidden', message: `not allowed to subscribe to ${channel}`, channel }))
+          }
         }
-      } else if (message.type === 'unsubscribe') client.channels.delete(channel)
+        ws.send(frame('subscribed', { channels: channels.filter((c) => !denied.includes(c)), denied }))
+      } else if (message.type === 'unsubscribe') {
+        for (const channel of channels) client.channels.delete(channel)
+        ws.send(frame('unsubscribed', { channels }))
+      }
     })
   })
   const { port } = wss.address() as AddressInfo
