@@ -100,6 +100,14 @@ client.subscribeStore(() => {
 })
 render(client.getSnapshot())
 
+// A request's streamed answer: its messages' text so far (a cursor while one is open) and its tool calls.
+function answer(r) {
+  const parts = (r.messages || []).map((m) => m.kind === 'text'
+    ? esc(m.text) + (m.status === 'open' ? '<span class="cursor">▍</span>' : '')
+    : '<code>' + esc(m.name) + '(' + esc(m.args) + ')' + (m.result !== undefined ? ' → ' + esc(typeof m.result === 'string' ? m.result : JSON.stringify(m.result)) : '') + '</code>')
+  return parts.length ? '<p class="answer">' + parts.join(' ') + '</p>' : ''
+}
+
 function render(s) {
   const agents = Object.values(s.agents)
   $('agents').innerHTML = agents.length ? agents.map((a) =>
@@ -127,7 +135,7 @@ function render(s) {
         ? ' <button type="button" class="cancel" data-request="' + esc(r.id) + '"' + (cancelling.has(r.id) ? ' disabled>Cancelling…' : '>Cancel') + '</button>'
         : '') +
       (cancelErrors.has(r.id) ? ' <small class="error">' + esc(cancelErrors.get(r.id)) + '</small>' : '') + '</div>' +
-      '<ol class="steps">' + r.steps.map((st) => '<li data-status="' + esc(st.status) + '">' + esc(st.step) + ' ' + esc(st.agent) + (st.tool ? ' · ' + esc(st.tool) : '') + '</li>').join('') + '</ol></li>').join('')
+      '<ol class="steps">' + r.steps.map((st) => '<li data-status="' + esc(st.status) + '">' + esc(st.step) + ' ' + esc(st.agent) + (st.tool ? ' · ' + esc(st.tool) : '') + '</li>').join('') + '</ol>' + answer(r) + '</li>').join('')
     || '<li class="empty">no requests yet</li>'
   renderQuestions(s)
 
@@ -241,6 +249,8 @@ small.error { color:var(--red) }
 .bar.completed i { background:var(--green) } .bar.failed i { background:var(--red) } .bar.load i { background:var(--amber) }
 .request { padding:6px 0; border-bottom:1px solid var(--line) }
 .request .q { color:var(--dim) }
+.request .answer { margin:4px 0 0; white-space:pre-wrap }
+.request .answer .cursor { opacity:.6 }
 .steps { display:flex; flex-wrap:wrap; gap:4px; margin-top:4px }
 .steps li { font-size:12px; padding:1px 8px; border-radius:99px; background:#eef2ff }
 .steps li[data-status=completed] { background:#dcfce7 } .steps li[data-status=failed] { background:#fee2e2 }
