@@ -124,6 +124,13 @@ function requestLines(request: RequestView, w: number, c: Colors): string[] {
     const options = q.options?.length ? `  [${q.options.join(' | ')}]` : ''
     out.push(c.yellow(fit(`    ? ${q.questionId}  ${q.question}${options}`, w)))
   }
+  // The answer as it streams: the newest message's text, its end when it is longer than a line.
+  const said = request.messages?.filter((m) => m.kind === 'text' && m.text !== '').at(-1)
+  if (said?.kind === 'text') {
+    const text = said.text.replace(/\s+/g, ' ').trim()
+    const room = Math.max(10, w - 7)
+    out.push(`    › ${text.length > room ? `…${text.slice(text.length - room + 1)}` : text}${said.status === 'open' ? c.dim('▍') : ''}`)
+  }
   return out
 }
 
