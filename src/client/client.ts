@@ -4,7 +4,9 @@ import { createCore } from './core'
 import { createDelivery } from './delivery'
 import { createId } from './ids'
 import { createPersistence } from './persistence'
+import { defaultStorageKey } from './recovery'
 import { createRequests } from './requests'
+import { createSteering } from './steering'
 import type { Client, ClientOptions, ClientStats, ConnectionStatus, ResyncInfo } from './types'
 import { createWireSubscriptions } from './wire'
 
@@ -40,7 +42,11 @@ export function createClient(options: ClientOptions): Client {
     state: (change) => emitter.emit('state', change),
   })
   const wire = createWireSubscriptions(core, connection, (channel, error) => requests.failed(channel, error))
-  const requests = createRequests(core, connection, wire, subscribe)
+  const steering =
+    options.storage && options.steering !== false
+      ? createSteering(core, options.storage, `${options.storageKey ?? defaultStorageKey(options.url, options.instance ?? 'default')}:steering`, options.steering)
+      : undefined
+  const requests = createRequests(core, connection, wire, subscribe, steering)
   const delivery = createDelivery(core, connection, wire, requests)
   const persistence = createPersistence(core, wire.registry)
 
@@ -95,6 +101,7 @@ export function createClient(options: ClientOptions): Client {
     start: requests.start,
     cancel: requests.cancel,
     feedback: requests.feedback,
+    restoredCommands: () => steering?.restored() ?? [],
     rejoin: requests.rejoin,
     ack: requests.ack,
     getSnapshot: (): AgentwireState => store.getSnapshot(),
@@ -111,6 +118,7 @@ export function createClient(options: ClientOptions): Client {
   }
 
   persistence?.restore()
+  steering?.restore(requests.command)
   if (options.autoConnect !== false) connection.connect()
   return client
 }

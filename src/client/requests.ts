@@ -7,6 +7,7 @@ import { createId } from './ids'
 import { createOutbox } from './outbox'
 import { errorFromBody, type CommandFrame, type PendingRequest } from './request'
 import { outcomeOfEvent, outcomeOfView, requestIdOf, trackRequest, type TrackedRequest } from './run'
+import type { Steering } from './steering'
 import { canonicalChannel } from './subscription'
 import type { Client, Run, StartInput, Subscription } from './types'
 import type { WireSubscriptions } from './wire'
@@ -60,12 +61,14 @@ type Waiter = { resolve: (view: RequestView | undefined) => void; reject: (error
 
 /**
  * @param subscribe subscribes (and connects an idle client), like `client.subscribe`.
+ * @param steering where cancels and feedback are kept across a reload, when there is storage.
  */
 export function createRequests(
   core: ClientCore,
   connection: Connection,
   wire: WireSubscriptions,
   subscribe: (channel: string, viaRejoin: boolean) => Subscription,
+  steering?: Steering,
 ): Requests {
   const { options, codec, replies, clock, requestTimeoutMs, store, report, debug } = core
   const outbox = createOutbox({ clock, capacity: Math.max(0, Math.floor(options.outboxSize ?? 100)), timeoutMs: requestTimeoutMs })
@@ -76,6 +79,8 @@ export function createRequests(
   const timers = new Set<TimerSlot>()
   /** The gateway's largest frame, from its last `welcome`; unknown: not checked. */
   let maxPayload: number | undefined
+  /** How long the gateway remembers a command's id, from its last `welcome`: a restored command older than that is not sent. */
+  let idempotencyTtlMs: number | undefined
   /**
    * Commands' share of the welcome's rate, as a token bucket: half its burst at once and half its
    * rate after, the other half left to subscribes, pings and pongs. A full outbox flushed after
@@ -115,7 +120,7 @@ export function createRequests(
     const generation = connection.state.generation
     for (const request of outbox.unsentOn(generation)) {
       // Made before this welcome's limits were known: checked now, before it can close the link.
-      const refused = refusal(request.frame)
+      const refused = refusal(request.frame) ?? steering?.expired(request.frame, idempotencyTtlMs)
       if (refused) {
         request.reject(refused)
         continue
@@ -144,6 +149,7 @@ export function createRequests(
     } catch (error) {
       return Promise.reject(error)
     }
+    steering?.keep(request)
     if (status === 'idle' && options.autoConnect === false) debug('command queued until connect()', { type: frame.type })
     if (connection.alive()) flush()
     return request.promise
@@ -268,6 +274,8 @@ export function createRequests(
     limits(limits) {
       const max = limits?.maxPayload
       maxPayload = typeof max === 'number' && max > 0 ? max : undefined
+      const ttl = limits?.idempotencyTtlMs
+      idempotencyTtlMs = typeof ttl === 'number' && ttl > 0 ? ttl : undefined
       const perSecond = limits?.ratePerSecond ?? 0
       const burst = Math.max(1, Math.floor((limits?.rateBurst ?? perSecond) / 2))
       bucket = perSecond > 0 ? { perMs: perSecond / 2000, burst, tokens: burst, at: clock.now() } : undefined

@@ -193,6 +193,27 @@ export interface ClientOptions {
    * @default 1048576 (1 MiB)
    */
   maxStorageLength?: number
+  /**
+   * With `storage`: each `cancel` and `feedback` is kept there until it is answered, so one
+   * made offline (or whose reply the reload cut off) is sent once by the next page's client,
+   * with its id (the gateway applies an id once). Restored commands older than `ttlMs`, or
+   * than the gateway's `idempotencyTtlMs`, are rejected with `expired`. `false`: not kept.
+   * @default { ttlMs: 300000, maxCommands: 20, maxLength: 65536 }
+   */
+  steering?: { ttlMs?: number; maxCommands?: number; maxLength?: number } | false
+}
+
+/** A cancel or feedback the last page left unanswered, taken over by this client at creation. */
+export interface RestoredCommand {
+  /** The command id, as the last page sent it. */
+  readonly id: string
+  readonly type: 'cancel' | 'feedback'
+  readonly requestId: string
+  readonly questionId?: string
+  /** When it was made (the clock's time, ms). */
+  readonly madeAt: number
+  /** Settles with the gateway's answer; rejects with `expired` when it was too old to send. */
+  readonly result: Promise<void>
 }
 
 /** The part of the Web Storage API the client uses (`sessionStorage`, `localStorage`, or a fake). */
@@ -277,6 +298,8 @@ export interface Client {
   start(input: StartInput): Run
   cancel(requestId: string, reason?: string): Promise<void>
   feedback(requestId: string, questionId: string, answer: unknown): Promise<void>
+  /** The cancels and feedback the last page left unanswered in `storage`, sent again by this client (see `steering`). */
+  restoredCommands(): RestoredCommand[]
   /** Restores a request's full state (after a reload) and follows it. */
   rejoin(requestId: string): Promise<RequestView | undefined>
   ack(channel: string, seq: number, options?: { kind?: 'received' | 'read'; messageId?: string }): void

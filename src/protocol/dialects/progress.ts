@@ -204,7 +204,8 @@ export function createProgressCodec(options: ProgressCodecOptions = {}): Codec {
         const status = text(o.status)?.toLowerCase()
         if (status === 'cancelled' || status === 'canceled') return on('request.cancelled', { requestId, reason: message(rec(o.error)?.message ?? o.error ?? o.reason) })
         if (status === 'failed' || status === 'error') return on('request.error', { requestId, message: errorOf(o.error)?.message ?? 'the request failed' })
-        return on('request.completed', { requestId, result: o.result ?? undefined })
+        // A request that completed without a result completed all the same.
+        return on('request.completed', { requestId, result: o.result ?? null })
       }
       case 'request.cancelled':
       case 'cancelled':
