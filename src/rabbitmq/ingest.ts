@@ -1,5 +1,6 @@
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib'
 import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker } from 'agentwire/server'
 import { createAckWindow, type AckWindow } from './ack-window'
 import { decodeExchangeMessage, type ExchangeDialect } from './decode'
@@ -23,8 +24,9 @@ import { decodeExchangeMessage, type ExchangeDialect } from './decode'
  * The queue has a single active consumer, so several gateways may run this on one queue: one
  * consumes, in order, and another takes over when it goes. Messages survive a RabbitMQ restart
  * only if their publishers sent them persistent (`deliveryMode: 2`), as for any durable queue.
- * Malformed messages are rejected without requeue (to the queue's dead-letter exchange, if you
- * give it one), counted and reported without their content.
+ * Malformed messages, and messages whose events the gateway refuses for good (a channel or an
+ * event it does not accept), are rejected without requeue (to the queue's dead-letter exchange,
+ * if you give it one), counted and reported without their content.
  */
 export interface RabbitIngestOptions {
   /** AMQP URL, e.g. `amqp://guest:guest@127.0.0.1:5672`. */
@@ -70,9 +72,11 @@ export interface RabbitIngestStats {
   readonly duplicates: number
   /** Messages that were not JSON or not the dialect's shape: rejected without requeue. */
   readonly malformed: number
+  /** Messages whose events the broker or gateway refused for good (`invalid_channel`, `bad_request`): rejected without requeue. */
+  readonly refused: number
   /** Well-formed messages with no canonical event (a `state` answer, an unknown type). */
   readonly ignored: number
-  /** Publishes the broker refused: each ends the session, and the message comes again. */
+  /** Publishes that failed for a while (Redis away, the broker closing): each ends the session, and the message comes again. */
   readonly failed: number
   /** Deliveries of the current session not yet acknowledged (at most `prefetch`). */
   readonly pending: number
@@ -115,7 +119,7 @@ export async function ingestRabbitMQ(target: IngestTarget, options: RabbitIngest
   const report = options.onError ?? throttledWarn()
   const url = withHeartbeat(options.url, options.heartbeatSeconds ?? 10)
 
-  const stats = { received: 0, redelivered: 0, published: 0, acked: 0, duplicates: 0, malformed: 0, ignored: 0, failed: 0, lost: 0, reconnects: 0 }
+  const stats = { received: 0, redelivered: 0, published: 0, acked: 0, duplicates: 0, malformed: 0, refused: 0, ignored: 0, failed: 0, lost: 0, reconnects: 0 }
   const inflight = new Set<Promise<unknown>>()
   /** Message ids whose events the broker accepted, oldest first (Map order), at most `dedupeWindow`. */
   const published = new Map<string, true>()
@@ -178,24 +182,48 @@ export async function ingestRabbitMQ(target: IngestTarget, options: RabbitIngest
       return settle(s, msg)
     }
     // Issued in arrival order: the broker keeps call order per channel.
-    const p = Promise.all(decoded.events.map(({ channel, event }) => target.publish(channel, event))).then(
+    const p = Promise.all(decoded.events.map(({ channel, event }) => publishOne(channel, event))).then(
       () => {
         stats.published += decoded.events.length
         if (id !== undefined) remember(id)
         settle(s, msg)
       },
       (err: unknown) => {
+        const why = err instanceof Error ? err.message : String(err)
+        if (isRefusal(err)) {
+          // The gateway will never take it (a channel or event it does not accept): delivered
+          // again it would fail again, for ever, and hold back the queue behind it.
+          stats.refused++
+          report(new Error(`rabbitmq ingest: the broker refused a message with routing key ${printable(msg.fields.routingKey)}, rejected: ${why}`))
+          if (!s.dead) {
+            try {
+              s.channel.nack(msg, false, false)
+            } catch {
+              // The channel is gone: the message comes again, and is refused again.
+            }
+          }
+          return settle(s, msg, false)
+        }
         stats.failed++
         // Unacknowledged, with all after it: RabbitMQ delivers them again to the next session.
-        lose(s, new AgentwireError(ErrorCode.Overloaded, `rabbitmq ingest: publishing a message failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }))
+        lose(s, new AgentwireError(ErrorCode.Overloaded, `rabbitmq ingest: publishing a message failed: ${why}`, { cause: err }))
       },
     )
     inflight.add(p)
     void p.finally(() => inflight.delete(p))
   }
 
-  function settle(s: Session, msg: ConsumeMessage): void {
-    const done = s.window.settle(msg)
+  /** A publish that throws instead of rejecting still fails only its own message. */
+  function publishOne(channel: string, event: AgentEvent): Promise<unknown> {
+    try {
+      return target.publish(channel, event)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  function settle(s: Session, msg: ConsumeMessage, ack = true): void {
+    const done = s.window.settle(msg, ack)
     if (done === undefined || s.dead) return
     try {
       s.channel.ack(done.upTo, true)
@@ -298,6 +326,15 @@ export async function ingestRabbitMQ(target: IngestTarget, options: RabbitIngest
       await reconnecting
     },
   }
+}
+
+/**
+ * Whether a failed publish will fail the same way every time: the channel or the event is not
+ * one the broker or gateway accepts. Anything else (Redis away, a closed broker) may pass later.
+ */
+function isRefusal(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined
+  return code === ErrorCode.InvalidChannel || code === ErrorCode.BadRequest
 }
 
 /** Full-jitter backoff in [initial, min(max, initial·2^attempt)]. */

@@ -21,4 +21,13 @@ describe('the ack window of one channel', () => {
     for (const i of [3, 4, 5]) expect(w.settle(i)).toBeUndefined()
     expect(w.size).toBe(4)
   })
+
+  it('never names a rejected delivery in an ack (RabbitMQ forgot its tag when it was nacked), and acknowledges past it', () => {
+    const w = createAckWindow<string>()
+    for (const m of ['a', 'b', 'c']) w.open(m)
+    expect(w.settle('a')).toEqual({ upTo: 'a', count: 1 })
+    expect(w.settle('b', false)).toBeUndefined()
+    expect(w.settle('c')).toEqual({ upTo: 'c', count: 1 })
+    expect(w.size).toBe(0)
+  })
 })

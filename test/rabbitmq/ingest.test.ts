@@ -1,6 +1,6 @@
 import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
-import { PROTOCOL_VERSION } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, PROTOCOL_VERSION } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import { createGateway, memoryBroker, type Broker, type StoredEvent } from 'agentwire/server'
 import { ingestRabbitMQ, type IngestTarget, type RabbitIngest, type RabbitIngestOptions } from 'agentwire/rabbitmq'
@@ -175,6 +175,20 @@ describe('ingest of a RabbitMQ topic exchange', () => {
     expect(steps('r-refused')).toEqual(range(1, N))
     expect(ingest.stats().failed).toBeGreaterThanOrEqual(1)
     expect(ingest.stats().reconnects).toBeGreaterThanOrEqual(1)
+  })
+
+  it('rejects a message whose event the gateway refuses for good, instead of taking it back for ever, and goes on with the next', async () => {
+    const { agent, broker, start, steps, drained, errors } = await setup('refusal')
+    const target: IngestTarget = {
+      publish: (channel, event) =>
+        (event.payload as { step: number }).step === 2 ? Promise.reject(new AgentwireError(ErrorCode.InvalidChannel, 'not a channel this gateway accepts')) : broker.publish(channel, event),
+    }
+    const ingest = await start(target)
+    await agent.publish(ROUTING_KEY, range(1, 5).map((i) => stepMessage('r-refusal', i)))
+    await drained(ingest, 'r-refusal', 4)
+    expect(steps('r-refusal')).toEqual([1, 3, 4, 5])
+    expect(ingest.stats()).toMatchObject({ received: 5, refused: 1, acked: 4, lost: 0, failed: 0, redelivered: 0 })
+    expect(errors.filter((e) => e.message.includes('refused'))).toHaveLength(1)
   })
 
   it('declares its queue again when it is deleted under it (the consumer is cancelled), and goes on with what is published after', async () => {
