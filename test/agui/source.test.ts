@@ -134,4 +134,29 @@ describe('the gateway in front of an AG-UI agent', () => {
     expect(direct.messages.some((m) => m.role === 'tool')).toBe(false)
     console.info(`AG-UI alone, dropped mid-message: ${text.length}/${FULL_TEXT.length} characters of the text, 0/${FULL_ARGS.length} of the arguments, run ${result}`)
   })
+
+  it('an agent that fails (HTTP 500, or a stream cut before RUN_FINISHED) ends the request as request.error, with what it said kept', async () => {
+    const { createServer } = await import('node:http')
+    let mode: 'http500' | 'cut' = 'http500'
+    const server = createServer((_req, res) => {
+      if (mode === 'http500') return void res.writeHead(500).end('boom')
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write('data: {"type":"RUN_STARTED","threadId":"t","runId":"r"}\n\n')
+      res.write('data: {"type":"TEXT_MESSAGE_START","messageId":"m1","role":"assistant"}\n\n')
+      res.end('data: {"type":"TEXT_MESSAGE_CONTENT","messageId":"m1","delta":"half"}\n\n')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const gateway = createGateway({ port: 0, agui: `http://127.0.0.1:${(server.address() as { port: number }).port}/` })
+    await gateway.ready
+    closers.push(() => gateway.close({ drainMs: 0 }))
+    const client = createNodeClient({ url: gateway.url })
+    closers.push(() => client.close())
+    await client.ready()
+    await expect(client.start({ query: 'q', requestId: 'e1' }).result).rejects.toThrow(/HTTP 500/)
+    mode = 'cut'
+    await expect(client.start({ query: 'q', requestId: 'e2' }).result).rejects.toThrow(/before RUN_FINISHED/)
+    expect(client.getSnapshot().requests.e2?.messages).toEqual([{ kind: 'text', id: 'm1', role: 'assistant', text: 'half', status: 'open' }])
+  })
 })
+
