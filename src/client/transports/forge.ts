@@ -62,6 +62,22 @@ interface Control {
 }
 const CONTROL_PREFIX = '{"$forge":'
 const PING = '{"type":"ping"}'
+/** The `type` of a JSON text frame, read without parsing it (the codec parses it once, later). */
+const TYPE = /^\s*\{\s*"type"\s*:\s*"([^"\\]{1,64})"/
+/** The event types /ws/dashboard repeats, by the endpoint that carries them first. */
+const REPEATED_ON_DASHBOARD: Readonly<Record<string, ForgeEndpoint>> = {
+  agent_created: '/ws/agents',
+  agent_updated: '/ws/agents',
+  status_changed: '/ws/agents',
+  agent_deleted: '/ws/agents',
+  task_started: '/ws/tasks',
+  task_progress: '/ws/tasks',
+  task_completed: '/ws/tasks',
+  task_failed: '/ws/tasks',
+  node_added: '/ws/knowledge',
+  edge_added: '/ws/knowledge',
+  knowledge_updated: '/ws/knowledge',
+}
 const PONG = '{"type":"pong"}'
 
 /** `dialects.forge`, except that subscriptions are made (and answered) by the transport. */
@@ -178,6 +194,17 @@ export function forgeTransport(options: ForgeTransportOptions = {}): ForgeTransp
           const data = ev.data
           if (data === 'pong') return
           if (data === 'ping') return socket.send('pong')
+          if (typeof data === 'string') {
+            const type = TYPE.exec(data)?.[1]
+            // A ping is answered on the endpoint that asked, not on all five.
+            if (type === 'ping') return socket.send(PONG)
+            // /ws/dashboard repeats the entity events of the other endpoints: taken from there
+            // only while their own endpoint is not open.
+            if (endpoint === '/ws/dashboard' && type !== undefined) {
+              const own = REPEATED_ON_DASHBOARD[type]
+              if (own !== undefined && links.get(own)?.open === true) return
+            }
+          }
           handlers.onFrame(data)
         }
         socket.onerror = (ev) => {
@@ -248,7 +275,9 @@ export function forgeTransport(options: ForgeTransportOptions = {}): ForgeTransp
             }
             return
           }
-          // Anything else (a pong to a server's JSON ping): every open endpoint.
+          // A server's JSON ping is answered by the transport on its own endpoint; anything else
+          // the forge codec encodes has no endpoint of its own.
+          if (frame === PONG) return
           for (const link of links.values()) if (link.open) link.socket.send(frame)
         },
         close(code?: number): void {
