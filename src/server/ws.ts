@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { GatewayCore } from './core'
 import type { GatewayConnection, GatewaySocket } from './connection'
+import { acceptMux } from './mux'
 import type { GatewayLogger } from './options'
 
 export interface WebSocketBindingOptions {
@@ -79,12 +80,10 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
   }
 
   function accept(ws: WebSocket, request: IncomingMessage, raw: Duplex): void {
-    const connection = core.accept(new WsSocket(ws, raw), {
-      headers: request.headers,
-      remoteAddress: request.socket.remoteAddress,
-      url: request.url,
-      request,
-    })
+    const handshake = { headers: request.headers, remoteAddress: request.socket.remoteAddress, url: request.url, request }
+    // `?mux=1`: the tabs of one browser sharing this socket, one logical connection each (./mux).
+    const mux = /[?&]mux=1(&|$)/.test(request.url ?? '')
+    const connection = mux ? acceptMux(core, new WsSocket(ws, raw), handshake) : core.accept(new WsSocket(ws, raw), handshake)
     if (!connection) return
     const bound = ws as BoundWebSocket
     bound[CONNECTION] = connection
