@@ -130,7 +130,7 @@ describe('the dashboard page', () => {
           { timeout: 30_000 },
         )
         .toEqual({ name: true, note: true, page: true })
-      await row.scrollIntoViewIfNeeded()
+      // Full page: the list is re-rendered from the store every frame, so no element is held.
       await page.screenshot({ path: `${artifacts}/dashboard-${label}.png`, fullPage: true })
     }
     await page.setViewportSize({ width: 1280, height: 900 })
