@@ -31,7 +31,7 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
   return {
     restore() {
       for (const saved of recovery.load()) {
-        store.replace(saved.channel, saved.state)
+        if (saved.state) store.replace(saved.channel, saved.state)
         positions.reset(saved.channel, saved.epoch, saved.seq)
       }
     },
@@ -52,8 +52,9 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
       for (const position of positions.all()) {
         if (!registry.covers(position.channel)) continue
         const state = store.channelState(position.channel)
-        // A position without the state built up to it would resume into an empty store: both or neither.
-        if (state !== undefined) channels.push({ ...position, state })
+        // A position without the state built up to it would resume into an empty store: both or
+        // neither. A pattern's position (the channels born) has no state of its own.
+        if (state !== undefined || position.channel.endsWith('*')) channels.push({ ...position, state })
       }
       const outcome = recovery.save(channels)
       if (outcome.saved) return debug('recovery data saved', { channels: channels.length, length: outcome.length })

@@ -18,7 +18,8 @@ export interface SavedChannel {
   readonly channel: string
   readonly epoch: string
   readonly seq: number
-  readonly state: AgentwireState
+  /** Absent for a pattern: its position counts the channels born, it has no state of its own. */
+  readonly state?: AgentwireState | undefined
 }
 
 export interface RecoveryOptions {
@@ -101,7 +102,7 @@ export function createRecovery(options: RecoveryOptions): Recovery {
       const text = JSON.stringify({
         v: VERSION,
         user,
-        channels: channels.map((c) => ({ channel: c.channel, epoch: c.epoch, seq: c.seq, state: serializeState(c.state) })),
+        channels: channels.map((c) => ({ channel: c.channel, epoch: c.epoch, seq: c.seq, state: c.state && serializeState(c.state) })),
       })
       try {
         if (text.length > maxLength) {
@@ -137,7 +138,8 @@ function readChannel(item: unknown): SavedChannel | undefined {
   if (typeof channel !== 'string' || typeof epoch !== 'string' || epoch === '') return undefined
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined
   const check = parseChannel(channel)
-  if (!check.ok || check.pattern || check.channel !== channel) return undefined
+  if (!check.ok || check.channel !== channel) return undefined
+  if (check.pattern) return { channel, epoch, seq }
   const state = parseState(item.state)
   if (!state.ok) return undefined
   return { channel, epoch, seq, state: state.state }

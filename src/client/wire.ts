@@ -125,6 +125,8 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
         const wire = registry.get(result.channel)
         if (wire) markSubscribed(wire)
         positions.answered(result.channel)
+        // A pattern's own position, sent back when it resumes: channels born after it are not missed.
+        if (result.position) positions.reset(result.channel, result.position.epoch, result.position.seq)
       } else {
         refuse(result.channel, errorFromBody(result.error, `subscribe ${result.channel}`))
       }

@@ -108,6 +108,12 @@ export const SubscribeResultSchema = z.discriminatedUnion('ok', [
      * `state` frames with the channel's snapshot follow instead.
      */
     recovered: z.boolean(),
+    /**
+     * A pattern's own position: the channels born so far (`seq`) in the broker's count `epoch`.
+     * The client sends it back in `resume` under the pattern's name; channels born after it
+     * then come from their first event, or with a `window` state when that left the window.
+     */
+    position: z.optional(z.object({ epoch, seq })),
   }),
   z.object({ ok: z.literal(false), channel, error: ErrorBodySchema }),
 ])

@@ -122,7 +122,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         keys.notify(channel),
         ...batch.map((p) => p.text),
       ]
-      const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels], args)) as [number, string, number, string?]
+      const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels, keys.births, keys.born], args)) as [number, string, number, string?]
       const [ok, epoch, seq] = reply
       if (epoch === candidate) candidate = newEpoch()
       if (ok === 1) {

@@ -6,7 +6,7 @@ import { closeClient, connectionOptions, type RedisClient, type RedisHeartbeatOp
 import { createCursors, type Note } from './cursors'
 import { createListenerIndex, type ListenerEntry } from './listener-index'
 import { createLogWriter } from './log-writer'
-import { escapeGlob, keysFor, parseNotify, readLog, readSnapshot } from './redis-log'
+import { escapeGlob, keysFor, newEpoch, parseNotify, readLog, readSnapshot, run, SCRIPTS } from './redis-log'
 
 /**
  * The Redis broker: several gateways become one system, with positions that mean the same on
@@ -20,6 +20,9 @@ import { escapeGlob, keysFor, parseNotify, readLog, readSnapshot } from './redis
  *   assigned), `state` (the `reduce`d state at `seq`, JSON) and `head` (the time of the oldest
  *   entry as far as the publish script knows, never later than the real one; 0 = unknown).
  * - `{prefix}:channels` — a set of every channel published to, for `channels(pattern)`.
+ * - `{prefix}:births` — a hash: `epoch` and `n`, the count of channels born (first entry
+ *   appended, by the publish script) — a pattern's position, the same on every gateway — and
+ *   `{prefix}:born`, a sorted set of those channels scored by their birth, for `bornAfter`.
  * - Pub/Sub `{prefix}:n:{channel}` — one message per appended entry, carrying it whole.
  *
  * Publish (shared with `createPublisher`, see log-writer.ts): one Lua script appends a batch,
@@ -299,6 +302,30 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
     },
 
     channels,
+
+    async watermark(): Promise<Head> {
+      await ready()
+      try {
+        const [epoch, n] = (await run(data, SCRIPTS.watermark, [keys.births, keys.born], [newEpoch()])) as [string, string | null]
+        return { epoch, seq: Number(n ?? 0) }
+      } catch (err) {
+        throw brokerError('watermark()', err)
+      }
+    },
+
+    async bornAfter(pattern, mark: Head): Promise<Map<string, number>> {
+      const canon = canonical(pattern, true)
+      await ready()
+      let flat: string[]
+      try {
+        flat = (await run(data, SCRIPTS.bornAfter, [keys.births, keys.born], [mark.epoch, String(mark.seq)])) as string[]
+      } catch (err) {
+        throw brokerError(`bornAfter(${canon})`, err)
+      }
+      const out = new Map<string, number>()
+      for (let i = 0; i + 1 < flat.length; i += 2) if (channelMatches(canon, flat[i]!)) out.set(flat[i]!, Number(flat[i + 1]))
+      return out
+    },
 
     async close() {
       if (closed) return

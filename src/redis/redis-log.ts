@@ -16,6 +16,10 @@ export interface Keys {
   meta(channel: string): string
   log(channel: string): string
   readonly channels: string
+  /** A hash: `epoch` and `n`, the count of channels born (first event appended) in that epoch. */
+  readonly births: string
+  /** A sorted set: each channel born in the current births epoch, scored by its birth number. */
+  readonly born: string
   /** The Pub/Sub channel (or, for a pattern, the PSUBSCRIBE glob) that announces new entries. */
   notify(channelOrPattern: string): string
   /** The inverse of `notify` for a concrete channel. */
@@ -29,6 +33,8 @@ export function keysFor(prefix: string): Keys {
     meta: (c) => `${prefix}:meta:${c}`,
     log: (c) => `${prefix}:log:${c}`,
     channels: `${prefix}:channels`,
+    births: `${prefix}:births`,
+    born: `${prefix}:born`,
     notify: (c) => (c.endsWith('*') ? `${escapeGlob(notifyPrefix)}${escapeGlob(c.slice(0, -1))}*` : `${notifyPrefix}${c}`),
     channelOfNotify: (n) => (n.startsWith(notifyPrefix) ? n.slice(notifyPrefix.length) : undefined),
   }
@@ -50,7 +56,7 @@ export function newEpoch(): string {
  * Appends a batch of events if the caller's view of the channel is current (compare-and-set on
  * epoch + seq), and stores the state the caller reduced. Position and state change in one
  * atomic step, so a snapshot is never ahead of or behind its seq.
- * KEYS: meta, log, channels. ARGV: expectEpoch, expectSeq (-1 = unknown), state, candidateEpoch,
+ * KEYS: meta, log, channels, births, born. ARGV: expectEpoch, expectSeq (-1 = unknown), state, candidateEpoch,
  * time, maxLen, minTime (0 = no age limit), channel, notifyChannel, event...
  * Returns {1, epoch, firstSeq} or, when the view is stale, {0, epoch, seq, state}.
  *
@@ -81,6 +87,9 @@ local head = tonumber(meta[3])
 if seq == 0 then
   redis.call('SADD', KEYS[3], ARGV[8])
   head = tonumber(time)
+  -- The channel's birth: numbered in the births count, a pattern's position (redis-broker.ts).
+  if redis.call('HSETNX', KEYS[4], 'epoch', ARGV[4] .. 'b') == 1 then redis.call('DEL', KEYS[5]) end
+  redis.call('ZADD', KEYS[5], redis.call('HINCRBY', KEYS[4], 'n', 1), ARGV[8])
 end
 for i = 10, #ARGV do
   seq = seq + 1
@@ -135,12 +144,38 @@ end
 return {epoch, redis.call('HGET', KEYS[1], 'seq') or '0', redis.call('HGET', KEYS[1], 'state') or ''}
 `
 
+/**
+ * The births count now (a pattern's position), creating its epoch if it has none.
+ * KEYS: births, born. ARGV: candidateEpoch. Returns {epoch, n}.
+ */
+const WATERMARK_SCRIPT = `
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
+return redis.call('HMGET', KEYS[1], 'epoch', 'n')
+`
+
+/**
+ * The channels born after a births position: those numbered above `n` when the epoch is the
+ * same, every one born in this epoch otherwise. KEYS: births, born. ARGV: epoch, n.
+ * Returns a flat list: channel, birth, channel, birth...
+ */
+const BORN_AFTER_SCRIPT = `
+local min = '-inf'
+if redis.call('HGET', KEYS[1], 'epoch') == ARGV[1] then min = '(' .. ARGV[2] end
+return redis.call('ZRANGEBYSCORE', KEYS[2], min, '+inf', 'WITHSCORES')
+`
+
 export interface Script {
   readonly source: string
   readonly sha: string
 }
 const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') })
-export const SCRIPTS = { publish: script(PUBLISH_SCRIPT), read: script(READ_SCRIPT), snapshot: script(SNAPSHOT_SCRIPT) }
+export const SCRIPTS = {
+  publish: script(PUBLISH_SCRIPT),
+  read: script(READ_SCRIPT),
+  snapshot: script(SNAPSHOT_SCRIPT),
+  watermark: script(WATERMARK_SCRIPT),
+  bornAfter: script(BORN_AFTER_SCRIPT),
+}
 
 /** EVALSHA, falling back to EVAL when Redis lost its script cache (restart, SCRIPT FLUSH). */
 export async function run(client: RedisClient, s: Script, keys: string[], args: string[]): Promise<unknown> {

@@ -56,6 +56,18 @@ export interface Broker {
   snapshot(channel: string): Promise<ChannelSnapshot>
   /** The concrete channels known that match a pattern (for snapshots of wildcard subscriptions). */
   channels(pattern: string): Promise<string[]>
+  /**
+   * A pattern's position: `seq` counts the channels born (first event stored) in this log,
+   * `epoch` names the count's life. Handed to a client with each pattern subscribe, and sent
+   * back when it resumes, so the gateway can tell which channels were born while it was away.
+   * Optional: without it (and `bornAfter`), channels new to a client start with a snapshot.
+   */
+  watermark?(): Promise<Head>
+  /**
+   * The channels matching `pattern` born after `mark` (every channel with a birth, when the
+   * mark is of another epoch), each with its birth number.
+   */
+  bornAfter?(pattern: string, mark: Head): Promise<Map<string, number>>
   close(): Promise<void>
 }
 

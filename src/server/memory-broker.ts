@@ -24,6 +24,8 @@ export const DEFAULT_RETENTION_MAX_AGE_MS = 120_000
 /** One channel's log: a ring of the newest events and the state folded from all of them. */
 interface ChannelLog {
   seq: number
+  /** Its birth: the count of channels born in this broker when its first event came. */
+  readonly born: number
   /** Ring buffer of at most `size` events; `start` is the index of the oldest. */
   ring: StoredEvent[]
   start: number
@@ -45,12 +47,13 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   // Exact channels are looked up directly; only patterns are scanned on each publish.
   const exact = new Map<string, Set<BrokerListener>>()
   const patterns = new Map<string, Set<BrokerListener>>()
+  let births = 0
   let closed = false
 
   function logOf(channel: string): ChannelLog {
     let log = logs.get(channel)
     if (!log) {
-      log = { seq: 0, ring: [], start: 0, state: initialState() }
+      log = { seq: 0, born: ++births, ring: [], start: 0, state: initialState() }
       logs.set(channel, log)
     }
     return log
@@ -119,7 +122,8 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     },
 
     read(channel: string, from: Head): Promise<ReadResult> {
-      if (from.epoch !== epoch) return Promise.resolve({ ok: false, reason: 'epoch' })
+      // seq 0 is "from the first event", whatever the epoch (a channel born under a pattern).
+      if (from.seq > 0 && from.epoch !== epoch) return Promise.resolve({ ok: false, reason: 'epoch' })
       const log = logs.get(channel)
       const head = log?.seq ?? 0
       if (from.seq > head) return Promise.resolve({ ok: false, reason: 'future' })
@@ -140,6 +144,17 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       if (!pattern.endsWith('*')) return Promise.resolve(logs.has(pattern) ? [pattern] : [])
       const out: string[] = []
       for (const channel of logs.keys()) if (channelMatches(pattern, channel)) out.push(channel)
+      return Promise.resolve(out)
+    },
+
+    watermark(): Promise<Head> {
+      return Promise.resolve({ epoch, seq: births })
+    },
+
+    bornAfter(pattern: string, mark: Head): Promise<Map<string, number>> {
+      const after = mark.epoch === epoch ? mark.seq : 0
+      const out = new Map<string, number>()
+      for (const [channel, log] of logs) if (log.born > after && channelMatches(pattern, channel)) out.set(channel, log.born)
       return Promise.resolve(out)
     },
 

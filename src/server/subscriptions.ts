@@ -150,11 +150,14 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
     }
     const positions: Array<Head & { channel: string }> = []
+    /** The pattern's own position: the births it covered (docs/PROTOCOL.md §4). */
+    let mark: Head | undefined
     for (const p of item.resume ?? []) {
       const c = parseChannel(p.channel)
-      if (c.ok && !c.pattern && channelMatches(key, c.channel)) positions.push({ channel: c.channel, epoch: p.epoch, seq: p.seq })
+      if (c.ok && c.pattern && c.channel === key) mark = { epoch: p.epoch, seq: p.seq }
+      else if (c.ok && !c.pattern && channelMatches(key, c.channel)) positions.push({ channel: c.channel, epoch: p.epoch, seq: p.seq })
     }
-    const action: AuthorizeAction = rejoin ? 'rejoin' : positions.length > 0 ? 'resume' : 'subscribe'
+    const action: AuthorizeAction = rejoin ? 'rejoin' : positions.length > 0 || mark ? 'resume' : 'subscribe'
     let allowed = false
     try {
       allowed = await options.authorize(key, action)
@@ -182,9 +185,12 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       created = true
     }
     try {
+      // Read before following: a channel born after it is then followed live or listed below.
+      const watermark = parsed.pattern ? await broker.watermark?.() : undefined
       if (created) await fanout.acquire(key, receiver)
       const steps: Step[] = []
       let recovered = false
+      let position: Head | undefined
       if (!parsed.pattern) {
         const position = positions[0]
         if (position && !rejoin) {
@@ -194,21 +200,30 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
         } else steps.push({ kind: 'state', snapshot: await broker.snapshot(key), reason: rejoin ? 'rejoin' : 'initial' })
       } else {
         const byChannel = new Map(positions.map((p) => [p.channel, p] as const))
-        recovered = byChannel.size > 0
+        // Channels born since the client's mark, which it never saw: from their first event.
+        const born = mark && broker.bornAfter ? await broker.bornAfter(key, mark) : undefined
+        recovered = byChannel.size > 0 || born !== undefined
         const known = await broker.channels(key)
-        for (const channel of new Set([...byChannel.keys(), ...known])) {
+        let firstBorn = Infinity
+        for (const channel of new Set([...byChannel.keys(), ...known, ...(born?.keys() ?? [])])) {
           const position = byChannel.get(channel)
+          const birth = position ? undefined : born?.get(channel)
           // Each channel under the pattern is authorized on its own, asked anew on resume.
           if (!(await patternGrants().check(channel, position ? 'resume' : 'subscribe', position !== undefined))) continue
-          if (position) {
-            const r = await readFrom(channel, position)
+          if (position || birth !== undefined) {
+            // Seq 0 reads from the first event; a window that lost it gives the state, with a resync.
+            const r = await readFrom(channel, position ?? { epoch: '', seq: 0 })
             steps.push(r.step)
             recovered &&= r.recovered
+            if (birth !== undefined) firstBorn = Math.min(firstBorn, birth)
           } else steps.push({ kind: 'state', snapshot: await broker.snapshot(channel), reason: 'initial' })
         }
+        // The new mark stays below every channel sent from its start: a client that loses this
+        // connection before it has them gets them again next time, not an `initial` snapshot.
+        if (watermark) position = { epoch: watermark.epoch, seq: Math.min(watermark.seq, firstBorn - 1) }
       }
       if (!options.isOpen() || subs.get(key) !== sub) return failure(key, ErrorCode.Closed, 'connection closed')
-      return { result: { ok: true, channel: key, recovered }, plan: { sub, steps, requestId: rejoin?.requestId } }
+      return { result: { ok: true, channel: key, recovered, ...(position ? { position } : {}) }, plan: { sub, steps, requestId: rejoin?.requestId } }
     } catch {
       options.log({ level: 'error', message: 'broker failed during subscribe', data: { session: options.session, channel: key } })
       if (created && subs.get(key) === sub) drop(key)
