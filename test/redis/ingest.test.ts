@@ -53,9 +53,9 @@ describe('ingest of the seed backends\' Redis channels', () => {
     const decision = got.find((e) => e.channel === 'task:task-42')
     expect(decision).toMatchObject({ seq: 1, event: { type: 'routing.decision', payload: JSON.parse(ROUTING_DECISION).payload } })
     const statuses = got.filter((e) => e.channel === 'agent:coder')
-    expect(statuses.map((e) => [e.seq, e.event])).toEqual([
-      [1, { type: 'agent.status', payload: { name: 'coder', status: 'busy', load: 0.7 } }],
-      [2, { type: 'agent.status', payload: { name: 'coder', status: 'available', load: 0.1 } }],
+    expect(statuses.map((e) => [e.seq, e.event.type, e.event.payload])).toEqual([
+      [1, 'agent.status', { name: 'coder', status: 'busy', load: 0.7 }],
+      [2, 'agent.status', { name: 'coder', status: 'available', load: 0.1 }],
     ])
     // Positioned and replayable, which the seed's own Pub/Sub never was.
     const replay = await broker.read('agent:coder', { epoch: statuses[0]!.epoch, seq: 0 })
@@ -81,7 +81,7 @@ describe('ingest of the seed backends\' Redis channels', () => {
   it('counts and reports malformed messages without their content, and keeps going', async () => {
     const { broker, ingest, seed, errors } = await setup()
     const got: StoredEvent[] = []
-    const wait = waitFor(() => got.length >= 2 && ingest.stats().malformed >= 4, () => JSON.stringify(ingest.stats()))
+    const wait = waitFor(() => got.length >= 3 && ingest.stats().malformed >= 2, () => JSON.stringify(ingest.stats()))
     await broker.subscribe('agent:*', { event: (e) => (got.push(e), wait.poke()) })
     const secret = 'SECRET-CANARY-9f3a'
     await seed.publish('agent:status', `{"name": "${secret}", not json`)
@@ -91,10 +91,14 @@ describe('ingest of the seed backends\' Redis channels', () => {
     await seed.publish('agent:status', `{"__proto__": {"polluted": "${secret}"}, "name": "ok", "status": "busy"}`)
     await seed.publish('agent:status', AGENT_STATUS)
     await wait.done
-    expect(ingest.stats()).toMatchObject({ malformed: 4, received: 6 })
-    expect(got.map((e) => e.channel)).toEqual(['agent:ok', 'agent:coder'])
+    // Not JSON, and a webgui message with no type, are malformed; a JSON array on task:routing
+    // has no type the routing seed names (ignored); a status word the seed never listed passes
+    // as it came (lenient abroad).
+    expect(ingest.stats()).toMatchObject({ malformed: 2, ignored: 1, received: 6 })
+    expect(got.map((e) => e.channel)).toEqual([`agent:${secret}`, 'agent:ok', 'agent:coder'])
+    expect(got[0]!.event.payload).toMatchObject({ status: 'sleeping' })
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
-    expect(errors.length).toBe(4)
+    expect(errors.length).toBe(2)
     for (const e of errors) expect(e.message).not.toContain(secret)
   })
 
