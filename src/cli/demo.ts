@@ -86,9 +86,12 @@ export async function demo(args: string[]): Promise<number> {
   screen?.invalidate()
 
   const signal = await untilSignal()
-  simulator.stop()
+  // What runs ends as failed or cancelled before the gateway closes: a Redis broker keeps the
+  // streams, and the next demo on it would otherwise show this run's tasks as running for ever.
+  const wrapped = simulator.wrapUp('the demo stopped')
   screen?.done()
   out.write(`${signal}: closing…\n`)
+  await Promise.race([wrapped, new Promise((resolve) => setTimeout(resolve, 2000).unref())])
   await started.close()
   return EXIT_OK
 }

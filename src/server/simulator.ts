@@ -85,6 +85,13 @@ export interface Simulator {
   onCommand(command: SimulatorCommand | { type: 'ack' }, context: SimulatorCommandContext): Promise<unknown>
   /** Stops the simulation; no timer is left. Idempotent. */
   stop(): void
+  /**
+   * Stops, after ending what runs: each running task fails and each open request is cancelled
+   * with `reason`, so a broker that outlives the run (Redis) shows nothing as running for ever
+   * to the next one. Resolves once those events are published.
+   * @default reason 'the simulation stopped'
+   */
+  wrapUp(reason?: string): Promise<void>
   readonly running: boolean
 }
 
@@ -156,6 +163,14 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
       running = false
       clock.clearTimeout(timer)
       timer = undefined
+    },
+    wrapUp(reason = 'the simulation stopped') {
+      if (running) {
+        simulator.stop()
+        fleet.stopAll(reason)
+        requests.stopAll(reason)
+      }
+      return stage.settled()
     },
   }
   return simulator

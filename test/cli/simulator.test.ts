@@ -169,6 +169,33 @@ describe('the simulated fleet', () => {
     for (const n of summaries) expect(n.payload.message).not.toMatch(/^1 tasks/)
   })
 
+  it('wraps up on stop: running tasks fail and open requests are cancelled, once every publish has settled', async () => {
+    const { clock, advance } = fakeClock()
+    const log: Published[] = []
+    // A broker that publishes asynchronously, like Redis.
+    const publish = (channel: string, event: AgentEvent) => new Promise<void>((resolve) => setTimeout(() => (log.push({ channel, event }), resolve()), 5))
+    const sim = startSimulator(publish, { clock, seed: 4, failureRate: 0, requestEveryMs: 0, autoAnswerMs: 0 })
+    sim.handleCommand({ type: 'start', requestId: 'r9', query: 'q' })
+    advance(3000)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const started = log.filter((p) => p.event.type === 'task.started').map((p) => p.channel)
+    const ended = new Set(log.filter((p) => p.event.type === 'task.completed').map((p) => p.channel))
+    const running = started.filter((c) => !ended.has(c))
+    expect(running.length).toBeGreaterThan(0)
+
+    await sim.wrapUp('the demo stopped')
+    expect(sim.running).toBe(false)
+    for (const channel of running) {
+      const last = log.filter((p) => p.channel === channel).at(-1)!.event
+      expect(last.type === 'task.failed' && last.payload.error.message).toMatch(/^the demo stopped at \d+%$/)
+    }
+    expect(log.filter((p) => p.channel === 'request:r9').at(-1)!.event).toEqual({ type: 'request.cancelled', payload: { requestId: 'r9', reason: 'the demo stopped' } })
+    const count = log.length
+    advance(10_000)
+    await sim.wrapUp()
+    expect(log.length).toBe(count)
+  })
+
   it('runs a request step by step, asks a question, and completes it only after feedback', () => {
     const { clock, advance } = fakeClock()
     const out = record()

@@ -55,6 +55,8 @@ export interface Fleet {
   open(): void
   /** One step: outages end or begin, tasks advance, and a new task may be routed. */
   tick(now: number): void
+  /** Ends every running task as failed with `reason` (the simulation is stopping). */
+  stopAll(reason: string): void
 }
 
 export function createFleet(stage: Stage, options: FleetOptions): Fleet {
@@ -145,6 +147,14 @@ export function createFleet(stage: Stage, options: FleetOptions): Fleet {
     },
     open() {
       for (const agent of agents.values()) setAgent(agent, 'available')
+    },
+    stopAll(reason) {
+      for (const task of [...tasks.values()]) {
+        tasks.delete(task.id)
+        publish(`task:${task.id}`, 'task.failed', { taskId: task.id, error: { message: `${reason} at ${task.progress}%`, code: 'stopped' }, timestamp: stage.now() })
+        task.agent.running--
+      }
+      for (const agent of agents.values()) if (agent.status === 'busy' && agent.running === 0) setAgent(agent, 'available')
     },
     tick(now) {
       outage(now)

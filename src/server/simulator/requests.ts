@@ -55,6 +55,8 @@ export interface Requests {
   /** One step: every request advances, and a new one starts when it is time. */
   tick(now: number): void
   handleCommand(command: SimulatorCommand): SimulatorCommandResult
+  /** Cancels every running request with `reason` (the simulation is stopping). */
+  stopAll(reason: string): void
 }
 
 export function createRequests(stage: Stage, options: RequestsOptions): Requests {
@@ -127,6 +129,12 @@ export function createRequests(stage: Stage, options: RequestsOptions): Requests
         lastRequest = now
         counters.requests++
         startRequest(`req-${stage.run}-${counters.requests}`, pick(QUERIES))
+      }
+    },
+    stopAll(reason) {
+      for (const run of [...requests.values()]) {
+        requests.delete(run.id)
+        publish(`request:${run.id}`, 'request.cancelled', { requestId: run.id, reason })
       }
     },
     handleCommand(command) {

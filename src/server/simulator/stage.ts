@@ -14,6 +14,8 @@ export interface Stage {
   /** An integer from `lo` to `hi`, both included, at random. */
   between(lo: number, hi: number): number
   readonly counters: Counters
+  /** Resolves once every publish made so far has settled (a Redis broker publishes asynchronously). */
+  settled(): Promise<void>
   /**
    * This run's id, part of every task, request, knowledge and message id it makes: a demo
    * restarted on the same Redis finds the last run's streams there, and numbering from 1 again
@@ -44,16 +46,21 @@ export function createStage(
 ): Stage {
   const random = seededRandom(seed)
   const counters: Counters = { tasks: 0, requests: 0, questions: 0, messages: 0, nodes: 0, edges: 0, completed: 0, failed: 0, published: 0 }
+  const pending = new Set<Promise<unknown>>()
   return {
     publish(channel, type, payload) {
       counters.published++
       try {
         const out = send(channel, { type, payload } as AgentEvent)
-        if (out && typeof (out as Promise<unknown>).then === 'function') (out as Promise<unknown>).then(undefined, onError)
+        if (out && typeof (out as Promise<unknown>).then === 'function') {
+          const settling = (out as Promise<unknown>).then(undefined, onError).finally(() => pending.delete(settling))
+          pending.add(settling)
+        }
       } catch (error) {
         onError(error)
       }
     },
+    settled: () => Promise.all([...pending]).then(() => undefined),
     now: () => clock.now(),
     random,
     pick: <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T,
