@@ -1,5 +1,5 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch'
-import type { AgentEvent, MessageView } from 'agentwire/protocol'
+import type { AgentEvent } from 'agentwire/protocol'
 
 /**
  * AG-UI events → canonical events, for one run (one agentwire request). AG-UI frames are
@@ -254,8 +254,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
   }
 }
 
-/** The AG-UI role of a transcript entry's text message (AG-UI's text roles; anything else reads as `assistant`). */
-export function aguiRole(view: MessageView): 'developer' | 'system' | 'assistant' | 'user' {
-  const role = view.kind === 'text' ? view.role : 'assistant'
+/** A role as AG-UI's text messages have them: `developer`, `system`, `user`, and anything else as `assistant`. */
+export function aguiRole(role: string | undefined): 'developer' | 'system' | 'assistant' | 'user' {
   return role === 'developer' || role === 'system' || role === 'user' ? role : 'assistant'
 }

@@ -63,7 +63,7 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
     for (const m of transcript) {
       if (m.kind === 'tool') names.set(m.id, { name: m.name, ...(m.parentMessageId ? { parent: m.parentMessageId } : {}) })
       if (m.status !== 'open') continue
-      if (m.kind === 'text') startText(out, m.id, aguiRole(m))
+      if (m.kind === 'text') startText(out, m.id, aguiRole(m.role))
       else startTool(out, m.id, m.name, m.parentMessageId)
     }
     if (view?.status === 'completed') out.push(...map({ type: 'request.completed', payload: { requestId, result: view.result } }))
@@ -79,7 +79,7 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
       case 'request.started':
         break
       case 'message.started':
-        startText(out, event.payload.messageId, aguiRole({ kind: 'text', id: '', role: event.payload.role ?? 'assistant', text: '', status: 'open' }))
+        startText(out, event.payload.messageId, aguiRole(event.payload.role))
         break
       case 'message.delta':
         if (event.payload.delta === '') break
@@ -166,7 +166,7 @@ export function toAguiMessages(transcript: readonly MessageView[]): unknown[] {
   const byId = new Map<string, Record<string, unknown>>()
   for (const m of transcript) {
     if (m.kind === 'text') {
-      const message: Record<string, unknown> = { id: m.id, role: aguiRole(m), content: m.text }
+      const message: Record<string, unknown> = { id: m.id, role: aguiRole(m.role), content: m.text }
       byId.set(m.id, message)
       out.push(message)
       continue
