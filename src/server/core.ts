@@ -153,6 +153,8 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
   }
   if (heartbeat.intervalMs > 0) sweepTimer = clock.setTimeout(sweep, sweepEveryMs)
 
+  /** The socket a logical connection rides on (tabs sharing one, ./mux); absent: its own. */
+  const socketOf = new WeakMap<Connection, object>()
   const host = {
     limits,
     heartbeatMs: heartbeat.intervalMs,
@@ -171,7 +173,11 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
       if (principal.anonymous) return true
       let set = byPrincipal.get(principal.id)
       if (!set) byPrincipal.set(principal.id, (set = new Set()))
-      if (set.size >= limits.maxConnectionsPerPrincipal) {
+      // The limit counts sockets: the logical connections of tabs sharing one (./mux) count once.
+      const socket = socketOf.get(connection) ?? connection
+      const sockets = new Set<object>()
+      for (const c of set) sockets.add(socketOf.get(c) ?? c)
+      if (!sockets.has(socket) && sockets.size >= limits.maxConnectionsPerPrincipal) {
         if (set.size === 0) byPrincipal.delete(principal.id)
         return false
       }
@@ -204,6 +210,8 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
         return undefined
       }
       const connection = createConnection(host, socket, handshake, globalThis.crypto.randomUUID())
+      const shared = (socket as { readonly shared?: object }).shared
+      if (shared) socketOf.set(connection, shared)
       all.add(connection)
       pending.add(connection)
       pendingHandshakes++

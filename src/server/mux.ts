@@ -11,7 +11,8 @@ import type { GatewayConnection, GatewaySocket, IncomingFrame } from './socket'
  * client); `<vc>|!close <code> <reason>` ends one, either way. Each logical connection is a
  * full gateway connection of its own (its own hello and token, subscriptions, positions,
  * commands and limits), so what the protocol promises per connection holds per tab: only the
- * socket is shared.
+ * socket is shared. The per-principal connection limit counts the socket once, so a user's
+ * eleventh tab is not refused for the other ten.
  */
 
 /** Longest logical connection id accepted. */
@@ -26,12 +27,15 @@ export interface MuxOptions {
 export function acceptMux(core: GatewayCore, socket: GatewaySocket, handshake: HandshakeInfo, options: MuxOptions = {}): GatewayConnection {
   const maxVirtual = options.maxVirtual ?? 32
   const connections = new Map<string, GatewayConnection>()
+  /** What the per-principal connection limit counts: this socket, once for all its logical connections. */
+  const shared = {}
   let gone = false
 
   /** One logical connection's socket: its frames prefixed with its id on the shared one. */
   class VirtualSocket implements GatewaySocket {
     connection: GatewayConnection | undefined
     closed = false
+    readonly shared = shared
     constructor(readonly vc: string) {}
     send(text: string): void {
       if (!this.closed && !gone) socket.send(`${this.vc}|${text}`)

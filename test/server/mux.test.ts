@@ -61,6 +61,26 @@ describe('mux: logical connections on one socket', () => {
     expect(mux.ws.readyState).toBe(WebSocket.OPEN)
   })
 
+  it("the per-user connection limit counts the shared socket once: twelve tabs of one user on it are all let in, an eleventh socket is not", async () => {
+    const gateway = await startGateway(registry, { authenticate: (token) => (token ? { id: token } : null) })
+    const mux = await muxSocket(gateway.url)
+    for (let i = 1; i <= 12; i++) mux.send(`t${i}`, { type: 'hello', v: 1, token: 'alice' })
+    for (let i = 1; i <= 12; i++) await mux.next((m) => m.startsWith(`t${i}|{"type":"welcome"`))
+    expect(gateway.stats().connections).toBe(12)
+    const plain: WebSocket[] = []
+    for (let i = 0; i < 10; i++) {
+      const ws = new WebSocket(gateway.url)
+      registry.track(() => ws.terminate())
+      plain.push(ws)
+      await new Promise((resolve) => ws.once('open', resolve))
+      ws.send(JSON.stringify({ type: 'hello', v: 1, token: 'alice' }))
+    }
+    // Nine plain sockets and the shared one make ten: the tenth plain socket is one too many.
+    const refused = await new Promise<number>((resolve) => plain[9]!.once('close', (code) => resolve(code)))
+    expect(refused).toBe(4430)
+    await expect.poll(() => gateway.stats().connections).toBe(21)
+  })
+
   it('a frame without its logical connection id closes the socket with 4400; closing the socket ends every logical connection', async () => {
     const gateway = await startGateway(registry)
     const a = await muxSocket(gateway.url)
