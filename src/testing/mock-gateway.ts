@@ -86,6 +86,8 @@ interface Log {
   events: Array<{ seq: number; event: AgentEvent; time: number }>
   seq: number
   state: AgentwireState
+  /** Its birth (first event) in the count of channels born, a pattern's position; 0 before. */
+  born: number
 }
 
 type Conn = MockConnection & { subs: Set<string>; welcomed: boolean }
@@ -102,11 +104,12 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
   const waiters = new Set<() => void>()
   const connections: Conn[] = []
   let epoch = newEpoch()
+  let births = 0
   let ids = 0
 
   const logOf = (channel: string): Log => {
     let log = logs.get(channel)
-    if (!log) logs.set(channel, (log = { events: [], seq: 0, state: initialState() }))
+    if (!log) logs.set(channel, (log = { events: [], seq: 0, state: initialState(), born: 0 }))
     return log
   }
 
@@ -117,12 +120,21 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
     if (!parsed.ok) return { result: { ok: false, channel: item.channel, error: { code: 'invalid_channel', message: parsed.reason } }, then: [] }
     const channel = parsed.channel
     const from = new Map((item.resume ?? []).filter((p) => channelMatches(channel, p.channel)).map((p) => [p.channel, p]))
+    // A pattern's own position (the births it covered): channels born after it come from #1.
+    const mark = parsed.pattern ? from.get(channel) : undefined
+    if (mark) from.delete(channel)
+    const after = !mark ? Infinity : mark.epoch === epoch ? mark.seq : 0
+    let first = births + 1
     const concrete = parsed.pattern ? new Set([...from.keys(), ...[...logs.keys()].filter((c) => channelMatches(channel, c))]) : [channel]
     const then: ServerFrame[] = []
-    let recovered = from.size > 0
+    let recovered = from.size > 0 || mark !== undefined
     for (const c of concrete) {
       const log = logOf(c)
-      const p = from.get(c)
+      let p = from.get(c)
+      if (!p && log.born > after) {
+        p = { channel: c, epoch, seq: 0 }
+        first = Math.min(first, log.born)
+      }
       const oldest = log.events[0]?.seq ?? log.seq + 1
       const lost = !p ? 'initial' : p.epoch !== epoch || p.seq > log.seq ? 'epoch' : p.seq < oldest - 1 ? 'window' : undefined
       if (lost) {
@@ -131,12 +143,13 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       } else for (const e of log.events) if (e.seq > p!.seq) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
     }
     conn.subs.add(channel)
-    return { result: { ok: true, channel, recovered }, then }
+    return { result: { ok: true, channel, recovered, ...(parsed.pattern ? { position: { epoch, seq: Math.min(births, first - 1) } } : {}) }, then }
   }
 
   function publish(channel: string, event: AgentEvent): { channel: string; epoch: string; seq: number } {
     const log = logOf(channel)
     const seq = ++log.seq
+    if (seq === 1) log.born = ++births
     const time = Date.now()
     log.events.push({ seq, event, time })
     if (log.events.length > windowSize) log.events.shift()
@@ -237,6 +250,7 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       if (!replay) {
         logs.clear()
         epoch = newEpoch()
+        births = 0
       }
     },
     received,

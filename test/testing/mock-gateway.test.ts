@@ -35,6 +35,19 @@ describe('the mock gateway', () => {
     expect(gateway.epoch).toBe(epoch)
   })
 
+  it('replays a channel born under a pattern while the client was away from its first event (the pattern has a position of its own)', async () => {
+    await client.subscribe('task:*').ready
+    const seen: string[] = []
+    client.on('event', (_e, ctx) => void seen.push(`${ctx.channel}#${ctx.seq}`))
+    const down = new Promise<void>((resolve) => { const off = client.on('state', (c) => { if (c.current !== 'open') { off(); resolve() } }) })
+    gateway.drop()
+    await down
+    for (let i = 1; i <= 3; i++) gateway.publish('task:t9', taskProgress('t9', i * 10))
+    await expect.poll(() => seen, { timeout: 10_000 }).toEqual(['task:t9#1', 'task:t9#2', 'task:t9#3'])
+    const hellos = gateway.received.filter((f) => f.type === 'hello')
+    expect(hellos[1]).toMatchObject({ resume: [{ channel: 'task:*', resume: [{ channel: 'task:*', epoch: gateway.epoch, seq: 0 }] }] })
+  })
+
   it('loses its log on restart({ replay: false }): a new epoch, and clients resync from snapshots', async () => {
     await client.subscribe('task:*').ready
     gateway.publish('task:old', taskProgress('old', 100))
