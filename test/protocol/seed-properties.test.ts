@@ -13,6 +13,7 @@ import {
   type Codec,
   type DecodeResult,
   type EventMessage,
+  type ServerMessage,
 } from 'agentwire/protocol'
 
 /**
@@ -48,7 +49,7 @@ function decoded(r: DecodeResult): { events: EventMessage[]; state: AgentwireSta
   expect(r.ok).toBe(true)
   if (!r.ok) throw r.error
   expect('unknown' in r).toBe(false)
-  const events = r.messages.filter((m): m is EventMessage => m.type === 'event')
+  const events = (r.messages as ServerMessage[]).filter((m): m is EventMessage => m.type === 'event')
   expect(events.length).toBeGreaterThan(0)
   let state = initialState()
   for (const m of events) {
