@@ -11,7 +11,10 @@ import { ANONYMOUS } from './options'
  * frontend (`@ag-ui/client`'s HttpAgent, CopilotKit) can watch an agentwire backend.
  *
  * - `POST {path}` with AG-UI's `RunAgentInput` watches request `runId` (HttpAgent's way);
- *   `GET {path}/{requestId}` does the same for an `EventSource`.
+ *   `GET {path}/{requestId}` does the same for an `EventSource`. When the gateway has an AG-UI
+ *   agent source and nothing was published on `request:{runId}` yet, the POST starts that run
+ *   (as a `start` command with the input's messages, state and tools would), so a frontend
+ *   pointed at the gateway runs the agent as it would pointed at the agent.
  * - Every frame carries `id: {epoch}:{seq}`, the position of the canonical event it came from.
  * - A stream starts with a prelude the verifier accepts (RUN_STARTED, MESSAGES_SNAPSHOT,
  *   STATE_SNAPSHOT, unclosed messages and tool calls re-opened). With a `Last-Event-ID` the
@@ -39,10 +42,18 @@ export type AguiEndpoint = (request: IncomingMessage, response: ServerResponse) 
 
 const MAX_BODY = 1024 * 1024
 
+/**
+ * Starts request `requestId` for a POST whose run the gateway has not seen (no event on its
+ * channel yet), from AG-UI's `RunAgentInput`: given when the gateway has an AG-UI agent source,
+ * so a frontend's POST runs the agent, as it would posting to the agent itself.
+ */
+export type AguiStart = (requestId: string, input: Record<string, unknown>, principal: Principal) => Promise<void>
+
 export function aguiEndpoint(
   broker: Broker,
   gateway: Pick<GatewayCoreOptions, 'authenticate' | 'authorize' | 'clock'>,
   options: AguiEndpointOptions = {},
+  start?: AguiStart,
 ): AguiEndpoint {
   const path = (options.path ?? '/agui').replace(/\/$/, '')
   const clock = gateway.clock ?? realClock
@@ -84,8 +95,8 @@ export function aguiEndpoint(
     let requestId: string | undefined
     let messages: unknown[] = []
     let threadId: string | undefined
+    let input: Record<string, unknown> | undefined
     if (request.method === 'POST' && url === path) {
-      let input: Record<string, unknown>
       try {
         input = (await readBody(request)) as Record<string, unknown>
       } catch {
@@ -114,7 +125,16 @@ export function aguiEndpoint(
       response.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden')
       return true
     }
-    await stream(channel, requestId, threadId, messages, lastEventId(request), response)
+    const last = lastEventId(request)
+    if (start && input && !last && (await broker.snapshot(channel)).seq === 0) {
+      try {
+        await start(requestId, input, principal)
+      } catch (error) {
+        response.writeHead(502, { 'content-type': 'text/plain' }).end(`the run could not be started: ${error instanceof Error ? error.message : String(error)}`)
+        return true
+      }
+    }
+    await stream(channel, requestId, threadId, messages, last, response)
     return true
   }
 

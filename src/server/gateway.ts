@@ -46,7 +46,18 @@ export function createGateway(options: GatewayOptions = {}): Gateway {
   const path = options.path ?? '/ws'
   const host = options.host ?? '127.0.0.1'
 
-  const serveAgui = options.aguiEndpoint ? aguiEndpoint(core.broker, options, options.aguiEndpoint === true ? {} : options.aguiEndpoint) : undefined
+  // With an agent source, a POST for a run nobody started starts it, as a `start` command would.
+  const startFromAgui = agui
+    ? async (requestId: string, input: Record<string, unknown>, principal: Principal) => {
+        const messages = Array.isArray(input.messages) ? (input.messages as Array<{ role?: unknown; content?: unknown }>) : []
+        const asked = [...messages].reverse().find((m) => m?.role === 'user' && typeof m.content === 'string')
+        const query = String(asked?.content ?? '').slice(0, 65_536)
+        const context = { messages, ...(input.threadId !== undefined && { threadId: input.threadId }), ...(input.state !== undefined && { state: input.state }), ...(input.tools !== undefined && { tools: input.tools }), ...(input.forwardedProps !== undefined && { forwardedProps: input.forwardedProps }) }
+        const publishStarted = () => core.publish(`request:${requestId}`, { type: 'request.started', payload: { requestId, query, ...(principal.anonymous ? {} : { userId: principal.id }) } })
+        await agui.onCommand({ type: 'start', id: `agui:${requestId}`, requestId, query, context }, { principal, session: 'agui-http', publish: core.publish, defaultHandler: publishStarted })
+      }
+    : undefined
+  const serveAgui = options.aguiEndpoint ? aguiEndpoint(core.broker, options, options.aguiEndpoint === true ? {} : options.aguiEndpoint, startFromAgui) : undefined
 
   async function handleHttp(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
     if (serveAgui && (await serveAgui(request, response))) return true

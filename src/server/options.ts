@@ -169,7 +169,8 @@ export interface GatewayOptions extends GatewayCoreOptions {
   /**
    * Serve every request the gateway carries as an AG-UI run over SSE (`POST /agui` with a
    * `RunAgentInput` whose `runId` is the request id, or `GET /agui/{requestId}`), with `id:` on
-   * every frame and `Last-Event-ID` honoured, for AG-UI frontends.
+   * every frame and `Last-Event-ID` honoured, for AG-UI frontends. With `agui` too, a POST for a
+   * run nobody started starts it.
    * @default false
    */
   aguiEndpoint?: boolean | import('./agui-endpoint').AguiEndpointOptions

@@ -4,6 +4,7 @@ import { EventSchemas } from '@ag-ui/core/schemas'
 import { readSse } from 'agentwire/agui'
 import { createGateway, realClock, type Gateway, type RetentionOptions, type ServerClock } from 'agentwire/server'
 import type { AgentEvent } from 'agentwire/protocol'
+import { startTestAgent } from './agent-server'
 
 /**
  * The gateway's AG-UI endpoint, consumed by `@ag-ui/client` (its HttpAgent runs every stream
@@ -153,4 +154,30 @@ describe('the gateway as an AG-UI endpoint', () => {
     await readUntil('TEXT_MESSAGE_START')
     expect(text.indexOf(': keepalive')).toBeLessThan(text.indexOf('TEXT_MESSAGE_START'))
   })
+
+  it('in front of an AG-UI agent, a frontend POST for a new run starts it: @ag-ui/client runs the agent through the gateway', async () => {
+    const agent = await startTestAgent()
+    closers.push(() => agent.close())
+    const gateway = createGateway({ port: 0, agui: agent.url, aguiEndpoint: true })
+    await gateway.ready
+    closers.push(() => gateway.close({ drainMs: 0 }))
+    const frontend = new HttpAgent({ url: `http://127.0.0.1:${gateway.port}/agui` })
+    frontend.addMessage({ id: 'u1', role: 'user', content: 'What is the answer?' })
+    const run = frontend.runAgent({ runId: 'p1' })
+    await agent.paused()
+    agent.resume()
+    await agent.paused()
+    agent.resume()
+    await expect(run).resolves.toMatchObject({ result: { answer: 42 } })
+    expect(agent.inputs[0]).toMatchObject({ runId: 'p1', messages: [{ id: 'u1', role: 'user', content: 'What is the answer?' }] })
+    expect(frontend.messages).toMatchObject([
+      { id: 'u1', role: 'user', content: 'What is the answer?' },
+      { id: 'm1', role: 'assistant', content: 'The answer is forty-two.', toolCalls: [{ id: 'c1', function: { name: 'lookup', arguments: '{"q":"life"}' } }] },
+      { id: 't1', role: 'tool', toolCallId: 'c1', content: '42' },
+    ])
+    expect(frontend.state).toEqual({ count: 1, items: ['life'] })
+    // The run is the gateway's request, with positions: an agentwire client sees the same.
+    expect((await gateway.broker.snapshot('request:p1')).state.requests.p1).toMatchObject({ status: 'completed', query: 'What is the answer?' })
+  })
 })
+
