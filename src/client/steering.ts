@@ -58,7 +58,7 @@ export function isSteering(frame: CommandFrame): frame is SteeringFrame {
 }
 
 export function createSteering(core: ClientCore, storage: StorageLike, key: string, settings: SteeringOptions = {}): Steering {
-  const { options, clock, report, debug } = core
+  const { options, clock, report } = core
   const user = options.user ?? null
   const ttlMs = whole(settings.ttlMs, 300_000)
   const maxCommands = whole(settings.maxCommands, 20)
@@ -68,53 +68,31 @@ export function createSteering(core: ClientCore, storage: StorageLike, key: stri
   const handles: RestoredCommand[] = []
 
   function read(): Entry[] {
-    let text: string | null
+    let record: unknown
     try {
-      text = storage.getItem(key)
+      const text = storage.getItem(key)
+      const parsed = text === null ? undefined : parseJson(text, { maxLength })
+      record = parsed?.ok ? parsed.value : undefined
     } catch {
       return []
     }
-    if (text === null) return []
-    const parsed = parseJson(text, { maxLength })
-    const record = parsed.ok ? parsed.value : undefined
     if (!isObject(record) || record.v !== VERSION || !Array.isArray(record.commands)) return []
-    if ((record.user ?? null) !== user) {
-      // Another user's steering: never sent from this session, and gone from this storage.
-      remove()
-      return []
-    }
-    const out: Entry[] = []
-    for (const item of record.commands) {
-      const entry = readEntry(item)
-      if (entry) out.push(entry)
-    }
-    return out
+    // Another user's steering: never sent from this session, and gone from this storage.
+    if ((record.user ?? null) !== user) return write([]), []
+    return record.commands.map(readEntry).filter((e): e is Entry => e !== undefined)
   }
 
-  function remove(): void {
-    try {
-      storage.removeItem(key)
-    } catch {
-      /* nothing more to do */
-    }
-  }
-
-  /** Writes `entries`; the reason when they do not fit. */
-  function write(entries: readonly Entry[]): 'too many' | 'too large' | 'failed' | undefined {
-    if (entries.length === 0) {
-      remove()
-      return undefined
-    }
-    if (entries.length > maxCommands) return 'too many'
+  /** Writes `entries` (none: removes the record); false when they do not fit the bounds. */
+  function write(entries: readonly Entry[]): boolean {
     const text = JSON.stringify({ v: VERSION, user, commands: entries })
-    if (text.length > maxLength) return 'too large'
+    if (entries.length > maxCommands || text.length > maxLength) return false
     try {
-      storage.setItem(key, text)
-      return undefined
+      if (entries.length === 0) storage.removeItem(key)
+      else storage.setItem(key, text)
     } catch (error) {
       report(new AgentwireError(ErrorCode.Internal, `steering could not be stored: ${messageOf(error)}`, { cause: error, retryable: false }))
-      return 'failed'
     }
+    return true
   }
 
   function forget(id: string): void {
@@ -123,14 +101,24 @@ export function createSteering(core: ClientCore, storage: StorageLike, key: stri
     if (rest.length !== entries.length) write(rest)
   }
 
-  function tooOld(at: number, limit: number, frame: SteeringFrame, why: string): AgentwireError {
-    const age = Math.max(0, clock.now() - at)
-    const what = frame.type === 'feedback' ? `the answer to question "${frame.questionId}" of request "${frame.requestId}"` : `the cancel of request "${frame.requestId}"`
-    return new AgentwireError(
-      ErrorCode.Expired,
-      `${what}, made ${Math.round(age / 1000)} s ago before a reload, was not sent: older than ${why} (${limit} ms). Make it again if it still stands.`,
-      { retryable: false },
+  /** Removed from storage once settled either way; the promise itself never rejects unhandled. */
+  function settled(promise: Promise<unknown>, id: string): Promise<void> {
+    const done = promise.then(() => undefined)
+    done.then(
+      () => forget(id),
+      () => forget(id),
     )
+    return done
+  }
+
+  /** The error for a restored command made at `at` when it is older than `limit`. */
+  function tooOld(frame: SteeringFrame, at: number, limit: number | undefined, why: string): AgentwireError | undefined {
+    const age = clock.now() - at
+    if (limit === undefined || age <= limit) return undefined
+    const what = frame.type === 'feedback' ? `the answer to question "${frame.questionId}" of request` : 'the cancel of request'
+    return new AgentwireError(ErrorCode.Expired, `${what} "${frame.requestId}", made ${Math.round(age / 1000)} s ago before a reload, was not sent: older than ${why} (${limit} ms)`, {
+      retryable: false,
+    })
   }
 
   return {
@@ -138,55 +126,28 @@ export function createSteering(core: ClientCore, storage: StorageLike, key: stri
       const frame = request.frame
       if (!isSteering(frame) || restoredAt.has(frame.id)) return
       const entries = read()
-      const outcome = entries.some((e) => e.frame.id === frame.id) ? undefined : write([...entries, { at: clock.now(), frame }])
-      if (outcome === 'too many' || outcome === 'too large') {
-        report(
-          new AgentwireError(
-            ErrorCode.OutboxFull,
-            `"${frame.type}" for request "${frame.requestId}" is kept in memory only and will not survive a reload: ${outcome === 'too many' ? `${maxCommands} commands are already stored (steering.maxCommands)` : `the record would pass steering.maxLength (${maxLength})`}`,
-            { retryable: false },
-          ),
-        )
+      if (!entries.some((e) => e.frame.id === frame.id) && !write([...entries, { at: clock.now(), frame }])) {
+        report(new AgentwireError(ErrorCode.OutboxFull, `"${frame.type}" for request "${frame.requestId}" will not survive a reload: past steering.maxCommands or maxLength`, { retryable: false }))
       }
-      const settle = () => forget(frame.id)
-      request.promise.then(settle, settle)
+      void settled(request.promise, frame.id).catch(() => {})
     },
     restore(add) {
-      const entries = read()
-      if (entries.length === 0) return
       const expired: AgentwireError[] = []
-      for (const entry of entries) {
-        const { frame } = entry
-        const base = { id: frame.id, type: frame.type, requestId: frame.requestId, madeAt: entry.at, ...(frame.type === 'feedback' ? { questionId: frame.questionId } : {}) }
-        if (clock.now() - entry.at > ttlMs) {
-          const error = tooOld(entry.at, ttlMs, frame, 'steering.ttlMs')
-          expired.push(error)
-          forget(frame.id)
-          const result = Promise.reject(error)
-          result.catch(() => {})
-          handles.push({ ...base, result })
-          continue
-        }
-        restoredAt.set(frame.id, entry.at)
-        const result = add(frame).then(() => undefined)
+      for (const { at, frame } of read()) {
+        const error = tooOld(frame, at, ttlMs, 'steering.ttlMs')
+        if (error) expired.push(error)
+        else restoredAt.set(frame.id, at)
+        const result = settled(error ? Promise.reject(error) : add(frame), frame.id)
         result.catch(() => {})
-        const settle = () => forget(frame.id)
-        result.then(settle, settle)
-        handles.push({ ...base, result })
+        handles.push({ id: frame.id, type: frame.type, requestId: frame.requestId, madeAt: at, ...(frame.type === 'feedback' && { questionId: frame.questionId }), result })
       }
-      debug('steering restored', { commands: entries.length, expired: expired.length })
       // After createClient returns, so listeners attached right after it hear them.
       if (expired.length > 0) void Promise.resolve().then(() => expired.forEach(report))
     },
     expired(frame, gatewayTtlMs) {
       const at = restoredAt.get(frame.id)
       if (at === undefined || !isSteering(frame)) return undefined
-      const error =
-        clock.now() - at > ttlMs
-          ? tooOld(at, ttlMs, frame, 'steering.ttlMs')
-          : gatewayTtlMs !== undefined && clock.now() - at > gatewayTtlMs
-            ? tooOld(at, gatewayTtlMs, frame, "the gateway's idempotencyTtlMs, after which it could apply it twice")
-            : undefined
+      const error = tooOld(frame, at, ttlMs, 'steering.ttlMs') ?? tooOld(frame, at, gatewayTtlMs, "the gateway's idempotencyTtlMs, after which it could apply it twice")
       if (error) report(error)
       return error
     },
@@ -198,16 +159,10 @@ export function createSteering(core: ClientCore, storage: StorageLike, key: stri
 function readEntry(item: unknown): Entry | undefined {
   if (!isObject(item) || !isObject(item.frame)) return undefined
   const { at, frame } = item
-  if (typeof at !== 'number' || !Number.isFinite(at)) return undefined
-  if (typeof frame.id !== 'string' || frame.id === '' || typeof frame.requestId !== 'string' || frame.requestId === '') return undefined
-  if (frame.type === 'cancel') {
-    if (frame.reason !== undefined && typeof frame.reason !== 'string') return undefined
-    return { at, frame: { type: 'cancel', id: frame.id, requestId: frame.requestId, ...(frame.reason === undefined ? {} : { reason: frame.reason }) } }
-  }
-  if (frame.type === 'feedback') {
-    if (typeof frame.questionId !== 'string' || !('answer' in frame)) return undefined
-    return { at, frame: { type: 'feedback', id: frame.id, requestId: frame.requestId, questionId: frame.questionId, answer: frame.answer } }
-  }
+  const { type, id, requestId, reason, questionId } = frame
+  if (typeof at !== 'number' || !Number.isFinite(at) || typeof id !== 'string' || !id || typeof requestId !== 'string' || !requestId) return undefined
+  if (type === 'cancel' && (reason === undefined || typeof reason === 'string')) return { at, frame: { type, id, requestId, ...(reason === undefined ? {} : { reason }) } }
+  if (type === 'feedback' && typeof questionId === 'string' && 'answer' in frame) return { at, frame: { type, id, requestId, questionId, answer: frame.answer } }
   return undefined
 }
 
