@@ -53,7 +53,7 @@ function decoded(r: DecodeResult): { events: EventMessage[]; state: AgentwireSta
   expect(events.length).toBeGreaterThan(0)
   let state = initialState()
   for (const m of events) {
-    expect(m.event.raw).toBeDefined()
+    expect((m.event as { raw?: unknown }).raw).toBeDefined()
     state = reduce(state, m.event)
   }
   return { events, state }
