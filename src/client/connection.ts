@@ -297,11 +297,11 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
       return false
     }
     stats.framesOut++
-    const local = 'local' in encoded ? encoded.local : undefined
-    if (local !== undefined && local.length > 0) {
+    const local = (encoded as { local?: readonly ServerMessage[] }).local
+    if (local) {
       const generation = machine.generation
       // A microtask: the sender records the reply it waits for after `send` returns.
-      void Promise.resolve().then(() => hooks.answer(generation, local))
+      queueMicrotask(() => hooks.answer(generation, local))
     }
     return true
   }

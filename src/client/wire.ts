@@ -244,9 +244,8 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
       // A refusal after the subscribe was taken as made (a backend whose answers the codec had
       // not seen yet): it still fails the channels it names, and only those.
       const late = message.ok ? subscribeResultsOf(message.result, []).filter((r) => !r.ok) : []
-      if (late.length === 0) return false
       applyResults(late)
-      return true
+      return late.length > 0
     },
     applyResults,
     recover(channel) {

@@ -52,6 +52,8 @@ export const METRICS_SCOPES = ['system', 'task', 'agent', 'custom'] as const
 export type MetricsScope = Open<(typeof METRICS_SCOPES)[number]>
 export const MetricsScope = open<(typeof METRICS_SCOPES)[number]>()
 
+const presence = z.object({ sessionId: id, userId: id, name: z.optional(text), timestamp: z.optional(timestamp) })
+
 /** Who did it and when, shared by the CRUD events of the rooms seed. */
 const actor = { userId: z.optional(id), timestamp: z.optional(timestamp) }
 
@@ -85,9 +87,9 @@ const payloads = {
     message: z.optional(text),
     timestamp: z.optional(timestamp),
   }),
-  // webgui seed: multi-user collaboration, a user joining or leaving a session
-  'session.user.joined': z.object({ sessionId: id, userId: id, name: z.optional(text), timestamp: z.optional(timestamp) }),
-  'session.user.left': z.object({ sessionId: id, userId: id, name: z.optional(text), timestamp: z.optional(timestamp) }),
+  // webgui seed: multi-user collaboration, a user joining or leaving a session (one shape)
+  'session.user.joined': presence,
+  'session.user.left': presence,
   // rooms seed: agents, chats, collections, system notifications
   'agent.created': z.object({ agentId: id, agent: record, ...actor }),
   'agent.updated': z.object({ agentId: id, agent: record, ...actor }),
