@@ -59,13 +59,15 @@ export function share(options: ShareOptions = {}): Shared {
     return options.WebSocket ? { transport: webSocketTransport(options.WebSocket) } : {}
   }
   const name = options.name ?? 'default'
-  let tab: TabLink | undefined
+  /** This tab's link per gateway URL: clients of other URLs never go through another URL's leader. */
+  const tabs = new Map<string, TabLink>()
 
   return {
     transport: {
       name: 'shared',
       connect(url: string, handlers: TransportHandlers): TransportConnection {
-        tab ??= joinTabs(url, name, locks, BC, options)
+        let tab = tabs.get(url)
+        if (!tab) tabs.set(url, (tab = joinTabs(url, name, locks, BC, options)))
         return tab.connect(handlers)
       },
     },

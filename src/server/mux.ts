@@ -48,6 +48,8 @@ export function acceptMux(core: GatewayCore, socket: GatewaySocket, handshake: H
       if (connections.get(this.vc) === connection) connections.delete(this.vc)
       // After the caller's own bookkeeping, as a socket's close event would come.
       if (connection) queueMicrotask(() => connection.closed())
+      // The gateway is closing (a drain): the socket goes with its last logical connection.
+      if (connections.size === 0 && !core.canAccept()) socket.close(code, reason)
     }
     terminate(): void {
       this.close(CloseCode.Abnormal, 'terminated')
