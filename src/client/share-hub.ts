@@ -96,7 +96,18 @@ export function startHub(options: HubOptions): void {
         waiting.delete(vc)
         if (open) socket?.send(`${vc}|!close`)
       }
+      idle()
     })
+  }
+
+  /** No tab uses the socket any more: it is closed, and opened again by the next tab that needs it. */
+  function idle(): void {
+    if (links.size > 0 || !socket) return
+    const ws = socket
+    socket = undefined
+    open = false
+    ws.onopen = ws.onmessage = ws.onclose = null
+    ws.close(1000, 'no tab uses this connection')
   }
 
   channel.onmessage = ({ data }) => {
@@ -117,7 +128,7 @@ export function startHub(options: HubOptions): void {
         if (!links.delete(message.vc)) return
         waiting.delete(message.vc)
         if (open) socket!.send(`${message.vc}|!close`)
-        return
+        return idle()
       default:
         return
     }

@@ -137,6 +137,11 @@ describe('share() in one process, tabs dying on cue', () => {
     // The survivor's own socket, once the dead tabs' logical connections are gone.
     await expect.poll(() => gateway.stats().connections, { timeout: 10_000 }).toBe(1)
     expect(upgrades).toBe(2)
+    // The last client closed: the leader closes the socket nobody uses.
+    survivor.client.close()
+    const openSockets = () => [...sockets.values()].flat().filter((ws) => ws.readyState !== WebSocket.CLOSED).length
+    await expect.poll(openSockets, { timeout: 10_000 }).toBe(0)
+    expect(gateway.stats().connections).toBe(0)
   })
 
   it('without Web Locks, share() adds nothing: the client keeps its own WebSocket', () => {
