@@ -149,7 +149,8 @@ describe('routing (blind emulation)', () => {
     }
     // A restart on the same port: the client comes back and says it may have missed events.
     await backend.stop()
-    backend = await start(cmd, [...args, '--channel-prefix', prefix, '--port', String(backend.port)].filter((a, i, all) => !(a === '0' && all[i - 1] === '--port')))
+    const port = backend.port
+    backend = await start(cmd, [...args.map((a, i) => (args[i - 1] === '--port' ? String(port) : a)), '--channel-prefix', prefix])
     await until(() => c.resyncs.length >= 2 && c.state === 'open', 'resync after the restart', 15_000)
     expect(c.resyncs.sort()).toEqual(['agent:*', 'task:*'])
     const before = c.seen.length
@@ -290,6 +291,29 @@ describe('webgui (blind emulation)', () => {
     report('webgui', { sent: sent.length, relayed: relayed.length, ...ledger })
     const session = c.getSnapshot().sessions[info.world.session_a]
     expect(session).toBeDefined()
+    // A restart mid-stream: announced per channel, subscriptions made again, and what the new
+    // process sends arrives once.
+    await backend.stop()
+    const again = await start(cmd, args.map((a, i) => (args[i - 1] === '--port' ? String(backend.port) : a)))
+    await until(() => c.state === 'open' && c.resyncs.includes(`session:${info.world.session_a}`), 'resync after the restart', 20_000)
+    let live: { id: string } | undefined
+    for (let i = 0; i < 100 && live === undefined; i++) {
+      const conns = await http<Array<{ id: string; channels: string[] }>>('GET', `${base}/control/connections`)
+      live = conns.find((c) => c.channels.includes(`webgui:session:${info.world.session_a}`))
+      if (live === undefined) await new Promise((r) => setTimeout(r, 50))
+    }
+    const before = (await http<typeof sent>('GET', `${base}/control/sent`)).filter((r) => r.kind === 'ws' && r.conn === live!.id).length
+    const frames = ledger.frames.length - before
+    await http('POST', `${base}/control/scenario?seed=1`)
+    let after: typeof sent = []
+    for (let i = 0; i < 100; i++) {
+      after = (await http<typeof sent>('GET', `${base}/control/sent`)).filter((r) => r.kind === 'ws' && r.conn === live!.id)
+      if (ledger.frames.length - frames >= after.length && after.length > 10) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    expect(ledger.frames.length - frames).toBe(after.length)
+    expect(ledger.refused).toBe(0)
+    void again
   }, 60_000)
 })
 
