@@ -27,12 +27,12 @@ describe('the publish script', () => {
     // The first five are now past the age limit; the next publish drops exactly those.
     now += 6_000
     await publisher.publish('agent:a', statusEvent('a', 8))
-    const ids = (await raw.xRange(`${prefix}:log:agent:a`, '-', '+')).map((e) => e.id)
+    const ids = (await raw.xRange(`${prefix}:log:agent:a`, '-', '+'))!.map((e) => e.id)
     expect(ids).toEqual(['6-0', '7-0', '8-0', '9-0'])
     // And again once those expire, from the head the script recorded at the last trim.
     now += 20_000
     await publisher.publish('agent:a', statusEvent('a', 9))
-    expect((await raw.xRange(`${prefix}:log:agent:a`, '-', '+')).map((e) => e.id)).toEqual(['10-0'])
+    expect((await raw.xRange(`${prefix}:log:agent:a`, '-', '+'))!.map((e) => e.id)).toEqual(['10-0'])
   })
 
   it('lists a channel that was snapshotted before its first publish', async () => {

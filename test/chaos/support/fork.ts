@@ -36,8 +36,11 @@ function buildMain(name = 'gateway-main'): Promise<string> {
         'agentwire/server': `${root}src/server/index.ts`,
         'agentwire/redis': `${root}src/redis/index.ts`,
         'agentwire/node': `${root}src/node/index.ts`,
+        // The gateway imports the AG-UI entry (its source and endpoint); without its own key
+        // esbuild would resolve it under 'agentwire' as src/index.ts/agui.
+        'agentwire/agui': `${root}src/agui/index.ts`,
       },
-      external: ['ws', 'isomorphic-ws', 'redis', 'zod', 'zod/*'],
+      external: ['ws', 'redis', 'zod', 'zod/*'],
       logLevel: 'error',
     })
     const code = result.outputFiles[0]!.contents
