@@ -135,6 +135,11 @@ export function forgeTransport(options: ForgeTransportOptions = {}): ForgeTransp
       let timer: TimerHandle | undefined
       /** Subscribe replies waiting for their endpoints to open. */
       let pendingReplies: string[] = []
+      /**
+       * Frames from the endpoints that opened first (their backlog), held until every endpoint
+       * is open: delivered before `onOpen`, they would come ahead of the reconnect's `resync`.
+       */
+      let early: unknown[] = []
 
       const publishOpen = () => {
         open = [...links].filter(([, l]) => l.open).map(([e]) => e)
@@ -170,6 +175,9 @@ export function forgeTransport(options: ForgeTransportOptions = {}): ForgeTransp
         if (!opened) {
           opened = true
           handlers.onOpen()
+          const held = early
+          early = []
+          for (const frame of held) if (!done) handlers.onFrame(frame)
         }
         const replies = pendingReplies
         pendingReplies = []
@@ -199,13 +207,15 @@ export function forgeTransport(options: ForgeTransportOptions = {}): ForgeTransp
             // A ping is answered on the endpoint that asked, not on all five.
             if (type === 'ping') return socket.send(PONG)
             // /ws/dashboard repeats the entity events of the other endpoints: taken from there
-            // only while their own endpoint is not open.
+            // only while their own endpoint is not wanted. One still opening gets them from the
+            // server's backlog for it, so a copy taken meanwhile would arrive twice.
             if (endpoint === '/ws/dashboard' && type !== undefined) {
               const own = REPEATED_ON_DASHBOARD[type]
-              if (own !== undefined && links.get(own)?.open === true) return
+              if (own !== undefined && links.has(own)) return
             }
           }
-          handlers.onFrame(data)
+          if (!opened) early.push(data)
+          else handlers.onFrame(data)
         }
         socket.onerror = (ev) => {
           if (!done) handlers.onError?.(ev)
