@@ -3,9 +3,10 @@ import type { AgentEvent } from 'agentwire/protocol'
 
 /**
  * AG-UI events → canonical events, for one run (one agentwire request). AG-UI frames are
- * foreign: they are read leniently (a field the mapping does not need is never checked, an
- * event type it does not know maps to nothing and is counted), and only what a canonical
- * event needs is required.
+ * foreign: they are read leniently (a field the mapping does not need is never checked), and
+ * only what a canonical event needs is required. An event is never nothing: one with no
+ * canonical event of its own, or without the id its event needs, becomes `request.custom`
+ * with the event as it came in `raw`.
  *
  * | AG-UI | canonical |
  * | --- | --- |
@@ -16,13 +17,14 @@ import type { AgentEvent } from 'agentwire/protocol'
  * | TOOL_CALL_START / _ARGS / _END / _RESULT, _CHUNK | `tool.call.started` / `.args` / `.ended` / `.result` |
  * | STATE_SNAPSHOT, STATE_DELTA | `request.state` with the whole state (the delta applied as JSON Patch) |
  * | MESSAGES_SNAPSHOT | what the snapshot has that the run has not said yet, as the events above |
- * | anything else (CUSTOM, RAW, REASONING_*, ACTIVITY_*) | nothing (counted in `skipped`) |
+ * | CUSTOM | `request.custom` with its `name` and `value` |
+ * | anything else (RAW, REASONING_*, ACTIVITY_*, a type nobody knows, a known one without its id) | `request.custom`, `name` the AG-UI type (RAW's `event` as `value`); counted in `foreign` |
  */
 export interface AguiMapper {
   /** The canonical events for one AG-UI event (often one, sometimes none or several). */
   map(event: unknown): AgentEvent[]
-  /** Events that mapped to nothing, by AG-UI type. */
-  readonly skipped: ReadonlyMap<string, number>
+  /** Events carried as `request.custom` (no canonical event of their own), by AG-UI type (`unknown` without one). */
+  readonly foreign: ReadonlyMap<string, number>
   /** The shared state as the run's STATE_SNAPSHOT / STATE_DELTA built it. */
   readonly state: unknown
   /** Whether RUN_FINISHED or RUN_ERROR was seen. */
@@ -43,7 +45,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' && v.leng
 
 export function createAguiMapper(requestId: string, options: AguiMapperOptions = {}): AguiMapper {
   const agent = options.agent ?? 'agent'
-  const skipped = new Map<string, number>()
+  const foreign = new Map<string, number>()
   /** What the run has said so far, per `text:{messageId}` / `tool:{toolCallId}`: to end what is open, and to diff MESSAGES_SNAPSHOT. */
   const said = new Map<string, { kind: 'text' | 'tool'; text: string; open: boolean; result: boolean }>()
   const steps = new Map<string, number>()
@@ -96,11 +98,20 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
     out.push({ type: 'request.state', payload: { ...r, state: next === undefined ? null : next } })
   }
 
+  /** The event as it came, for `on('event')`: CUSTOM's name and value, else its type (and RAW's `event`). */
+  const custom = (out: AgentEvent[], type: string, e: Obj, raw: unknown) => {
+    foreign.set(type, (foreign.get(type) ?? 0) + 1)
+    const name = (type === 'CUSTOM' && str(e.name)?.slice(0, 256)) || type
+    const value = type === 'CUSTOM' ? e.value : type === 'RAW' ? e.event : undefined
+    out.push({ type: 'request.custom', payload: { ...r, name, ...(value === undefined ? {} : { value }), raw } })
+  }
+
   function map(input: unknown): AgentEvent[] {
     const out: AgentEvent[] = []
-    if (typeof input !== 'object' || input === null) return out
-    const e = input as Obj
-    const type = String(e.type)
+    const e = (typeof input === 'object' && input !== null ? input : {}) as Obj
+    const type = str(e.type)?.slice(0, 256) ?? 'unknown'
+    // A known type without the id (or the delta) it needs is carried as it came.
+    const other = () => custom(out, type, e, input)
     switch (type) {
       case 'RUN_STARTED':
         if (options.started) out.push({ type: 'request.started', payload: { ...r, query: '' } })
@@ -126,21 +137,27 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       case 'TEXT_MESSAGE_START': {
         const id = str(e.messageId)
         if (id) startText(out, id, str(e.role))
+        else other()
         break
       }
       case 'TEXT_MESSAGE_CONTENT': {
         const id = str(e.messageId)
         if (id && typeof e.delta === 'string') text(out, id, e.delta)
+        else other()
         break
       }
       case 'TEXT_MESSAGE_END': {
         const id = str(e.messageId)
         if (id) endText(out, id)
+        else other()
         break
       }
       case 'TEXT_MESSAGE_CHUNK': {
         const id = str(e.messageId) ?? chunkMessage
-        if (!id) break
+        if (!id) {
+          other()
+          break
+        }
         if (id !== chunkMessage && chunkMessage !== undefined && said.get(`text:${chunkMessage}`)?.open) endText(out, chunkMessage)
         chunkMessage = id
         startText(out, id, str(e.role))
@@ -150,21 +167,27 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       case 'TOOL_CALL_START': {
         const id = str(e.toolCallId)
         if (id) startTool(out, id, str(e.toolCallName) ?? 'tool', str(e.parentMessageId))
+        else other()
         break
       }
       case 'TOOL_CALL_ARGS': {
         const id = str(e.toolCallId)
         if (id && typeof e.delta === 'string') args(out, id, e.delta)
+        else other()
         break
       }
       case 'TOOL_CALL_END': {
         const id = str(e.toolCallId)
         if (id) endTool(out, id)
+        else other()
         break
       }
       case 'TOOL_CALL_CHUNK': {
         const id = str(e.toolCallId) ?? chunkTool
-        if (!id) break
+        if (!id) {
+          other()
+          break
+        }
         if (id !== chunkTool && chunkTool !== undefined && said.get(`tool:${chunkTool}`)?.open) endTool(out, chunkTool)
         chunkTool = id
         startTool(out, id, str(e.toolCallName) ?? 'tool', str(e.parentMessageId))
@@ -173,7 +196,10 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
       }
       case 'TOOL_CALL_RESULT': {
         const id = str(e.toolCallId)
-        if (!id) break
+        if (!id) {
+          other()
+          break
+        }
         const s = said.get(`tool:${id}`)
         if (s) {
           s.open = false
@@ -187,7 +213,10 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
         setState(out, e.snapshot)
         break
       case 'STATE_DELTA': {
-        if (!Array.isArray(e.delta)) break
+        if (!Array.isArray(e.delta)) {
+          other()
+          break
+        }
         try {
           // validate = true: a malformed patch throws instead of half-applying; mutate = false.
           const next = fastJsonPatch.applyPatch(state ?? {}, e.delta as Operation[], true, false).newDocument
@@ -201,7 +230,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
         if (Array.isArray(e.messages)) for (const m of e.messages) fromSnapshot(out, m)
         break
       default:
-        skipped.set(type, (skipped.get(type) ?? 0) + 1)
+        custom(out, type, e, input)
     }
     return out
   }
@@ -244,7 +273,7 @@ export function createAguiMapper(requestId: string, options: AguiMapperOptions =
 
   return {
     map,
-    skipped,
+    foreign,
     get state() {
       return state
     },

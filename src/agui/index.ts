@@ -7,5 +7,5 @@
  */
 export { createAguiMapper, aguiRole, type AguiMapper, type AguiMapperOptions } from './from-agui'
 export { readSse, sseFrame, type SseFrame } from './sse'
-export { createAguiWriter, toAguiMessages, rewindTranscript, type AguiEvent, type AguiWriter } from './to-agui'
+export { createAguiWriter, toAguiMessages, rewindTranscript, rewindSteps, type AguiEvent, type AguiWriter } from './to-agui'
 export { agui, aguiCodec, aguiTransport, AGUI_CAPABILITIES, type AguiClientOptions } from './client'

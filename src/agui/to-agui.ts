@@ -1,11 +1,11 @@
-import type { AgentEvent, MessageView, RequestView } from 'agentwire/protocol'
+import type { AgentEvent, MessageView, RequestView, StepView } from 'agentwire/protocol'
 import { aguiRole } from './from-agui'
 
 /**
  * Canonical events → AG-UI events, for one request watched as one AG-UI run: what the gateway's
  * AG-UI endpoint streams. A stream always starts with a prelude `@ag-ui/client`'s verifier
- * accepts (RUN_STARTED, MESSAGES_SNAPSHOT, STATE_SNAPSHOT, every unclosed message and tool call
- * re-opened), and the writer keeps what it opened so later events never break the verifier's
+ * accepts (RUN_STARTED, MESSAGES_SNAPSHOT, STATE_SNAPSHOT, every running step and every unclosed
+ * message and tool call re-opened), and the writer keeps what it opened so later events never break the verifier's
  * rules (content only inside an open message, RUN_FINISHED only when everything is closed).
  */
 export type AguiEvent = { readonly type: string } & Record<string, unknown>
@@ -60,6 +60,13 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
     const theirs = messages.filter((m) => !ids.has((m as { id?: unknown } | null)?.id as string))
     out.push({ type: 'MESSAGES_SNAPSHOT', messages: [...theirs, ...own] })
     if (view?.state !== undefined) out.push({ type: 'STATE_SNAPSHOT', snapshot: view.state })
+    // Running steps re-opened, so their STEP_FINISHED (live or replayed) is not skipped.
+    for (const s of view?.steps ?? []) {
+      const name = stepName(s)
+      if (s.status !== 'running' || steps.has(name)) continue
+      steps.add(name)
+      out.push({ type: 'STEP_STARTED', stepName: name })
+    }
     for (const m of transcript) {
       if (m.kind === 'tool') names.set(m.id, { name: m.name, ...(m.parentMessageId ? { parent: m.parentMessageId } : {}) })
       if (m.status !== 'open') continue
@@ -113,7 +120,7 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
         break
       }
       case 'step.progress': {
-        const name = event.payload.stepId ?? `${event.payload.agent}:${event.payload.step}`
+        const name = stepName(event.payload)
         if (event.payload.status === 'running') {
           if (!steps.has(name)) {
             steps.add(name)
@@ -140,6 +147,18 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
         finished = true
         out.push({ type: 'RUN_ERROR', message: event.payload.reason ? `cancelled: ${event.payload.reason}` : 'cancelled', code: 'cancelled' })
         break
+      case 'request.custom': {
+        // Back as it came: CUSTOM as CUSTOM, RAW as RAW, anything else (REASONING_*, ACTIVITY_*, a
+        // type nobody knows) inside a RAW, since a stream that resumes cannot re-open those.
+        const { name, value, raw } = event.payload
+        const type = (raw as { type?: unknown } | null)?.type
+        if (raw === undefined || type === 'CUSTOM') out.push({ type: 'CUSTOM', name, ...(value === undefined ? {} : { value }) })
+        else if (type === 'RAW') {
+          const source = (raw as { source?: unknown }).source
+          out.push({ type: 'RAW', event: value ?? null, ...(typeof source === 'string' ? { source } : {}) })
+        } else out.push({ type: 'RAW', event: raw, source: 'agui' })
+        break
+      }
       default:
         out.push({ type: 'CUSTOM', name: event.type, value: event.payload })
     }
@@ -153,6 +172,26 @@ export function createAguiWriter(requestId: string, threadId = requestId): AguiW
       return finished
     },
   }
+}
+
+/** A step's AG-UI name: its `stepId`, else `{agent}:{step}` (the identity `reduce` gives it). */
+function stepName(s: Pick<StepView, 'agent' | 'step' | 'stepId'>): string {
+  return s.stepId ?? `${s.agent}:${s.step}`
+}
+
+/**
+ * The steps as they stood before `events` (the events after some position, oldest first), as far
+ * as running goes: a step those events finished was running then, one they started did not run
+ * yet (left out), and any other keeps its status.
+ */
+export function rewindSteps(steps: readonly StepView[], events: readonly AgentEvent[]): StepView[] {
+  const first = new Map<string, string>()
+  for (const e of events) if (e.type === 'step.progress' && !first.has(stepName(e.payload))) first.set(stepName(e.payload), e.payload.status)
+  return steps.flatMap((s) => {
+    const status = first.get(stepName(s))
+    if (status === undefined) return [s]
+    return status === 'running' ? [] : [{ ...s, status: 'running' }]
+  })
 }
 
 function asText(value: unknown): string {

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini'
+import { id, text } from './fields'
 import { messagePayloads } from './messages'
 
 /**
@@ -9,8 +10,6 @@ import { messagePayloads } from './messages'
  * typed as docs/PROTOCOL.md says.
  */
 
-const id = z.string().check(z.minLength(1), z.maxLength(512))
-const text = z.string().check(z.maxLength(65_536))
 const timestamp = z.union([z.string().check(z.maxLength(64)), z.number()])
 const record = z.record(z.string(), z.unknown())
 const finite = z.number()

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini'
+import { id, text } from './fields'
 
 /**
  * Streamed messages and tool calls: the events an agent emits while it thinks aloud (AG-UI's
@@ -12,8 +13,6 @@ import * as z from 'zod/mini'
  * rest after it (live).
  */
 
-const id = z.string().check(z.minLength(1), z.maxLength(512))
-const text = z.string().check(z.maxLength(65_536))
 const role = z.string().check(z.minLength(1), z.maxLength(64))
 
 /** The message and tool-call payloads, by event type; `events.ts` spreads them into the union. */
@@ -34,6 +33,13 @@ export const messagePayloads = {
   'tool.call.result': z.object({ requestId: id, toolCallId: id, result: z.unknown(), messageId: z.optional(id) }),
   /** The agent's shared state, whole (AG-UI's STATE_SNAPSHOT, or a STATE_DELTA already applied). */
   'request.state': z.object({ requestId: id, state: z.unknown() }),
+  /**
+   * What the agent said that has no event of its own (AG-UI's CUSTOM, RAW, REASONING_*,
+   * ACTIVITY_*, a type nobody knows): CUSTOM's `name` and `value`, else the AG-UI type as
+   * `name` (and RAW's `event` as `value`), with `raw` the event as it came. Positioned and
+   * replayed like the rest; it changes no state.
+   */
+  'request.custom': z.object({ requestId: id, name: id, value: z.optional(z.unknown()), raw: z.optional(z.unknown()) }),
 }
 
 /** Whether a message or tool call is still streaming (`open`) or complete (`done`). */

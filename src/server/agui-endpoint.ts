@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { createAguiWriter, rewindTranscript, sseFrame, type AguiEvent } from 'agentwire/agui'
+import { createAguiWriter, rewindSteps, rewindTranscript, sseFrame, type AguiEvent } from 'agentwire/agui'
 import { parseChannel, type RequestView } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
 import { realClock } from './clock'
@@ -17,7 +17,7 @@ import { ANONYMOUS } from './options'
  *   pointed at the gateway runs the agent as it would pointed at the agent.
  * - Every frame carries `id: {epoch}:{seq}`, the position of the canonical event it came from.
  * - A stream starts with a prelude the verifier accepts (RUN_STARTED, MESSAGES_SNAPSHOT,
- *   STATE_SNAPSHOT, unclosed messages and tool calls re-opened). With a `Last-Event-ID` the
+ *   STATE_SNAPSHOT, running steps and unclosed messages and tool calls re-opened). With a `Last-Event-ID` the
  *   replay window still holds, the prelude is the request as it stood at that position and the
  *   events after it follow, from exactly there; otherwise the prelude is the request as it
  *   stands now and the live events follow it. Either way each piece of text comes once.
@@ -194,7 +194,8 @@ export function aguiEndpoint(
         // each `request.state`, so the newest one stands in and the older ones are not replayed.
         replay = read.events.filter((e) => e.seq <= snapshot.seq)
         const ends = replay.some((e) => e.event.type === 'request.completed' || e.event.type === 'request.error' || e.event.type === 'request.cancelled')
-        if (view) view = { ...view, ...(ends ? { status: 'running' as const } : {}), messages: rewindTranscript(view.messages ?? [], replay.map((e) => e.event)) }
+        const events = replay.map((e) => e.event)
+        if (view) view = { ...view, ...(ends ? { status: 'running' as const } : {}), steps: rewindSteps(view.steps, events), messages: rewindTranscript(view.messages ?? [], events) }
         head = last
       }
     }

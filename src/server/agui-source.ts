@@ -1,4 +1,5 @@
 import { createAguiMapper, readSse } from 'agentwire/agui'
+import { ProtocolError } from 'agentwire/protocol'
 import type { CommandContext, CommandFrame, GatewayLogger } from './options'
 
 /**
@@ -67,8 +68,16 @@ export function aguiSource(options: AguiSourceOptions | string, log: GatewayLogg
             log({ level: 'warn', message: 'agui: a frame that is not JSON', data: { requestId } })
             continue
           }
-          // One at a time, in order: the broker gives each its position.
-          for (const e of mapper.map(event)) await context.publish(channel, e)
+          // One at a time, in order: the broker gives each its position. An event the gateway
+          // refuses (a `request.custom` whose raw event is too deep, say) is logged, not the run's end.
+          for (const e of mapper.map(event)) {
+            try {
+              await context.publish(channel, e)
+            } catch (error) {
+              if (!(error instanceof ProtocolError)) throw error
+              log({ level: 'warn', message: 'agui: an event the gateway refused', data: { requestId, type: e.type, message: error.message } })
+            }
+          }
         }
         if (!mapper.finished && !abort.signal.aborted) failure = 'the agent closed its stream before RUN_FINISHED'
       }

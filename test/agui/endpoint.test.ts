@@ -74,7 +74,9 @@ describe('the gateway as an AG-UI endpoint', () => {
     await publish(ev.d('is 42.'), ev.m1end, ev.c1, ev.a('{"q":'), ev.a('"life"}'), ev.c1end, ev.state, ev.result, ev.step('completed'), ev.done)
     await expect(w.run).resolves.toMatchObject({ result: { answer: 42 } })
 
-    expect(w.events.map((e) => e.type).slice(0, 5)).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT', 'TEXT_MESSAGE_END'])
+    // The step running at attach is re-opened, so its STEP_FINISHED comes through.
+    expect(w.events.map((e) => e.type).slice(0, 6)).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'STEP_STARTED', 'TEXT_MESSAGE_START', 'TEXT_MESSAGE_CONTENT', 'TEXT_MESSAGE_END'])
+    expect(w.events.filter((e) => (e.type as string) === 'STEP_FINISHED')).toEqual([{ type: 'STEP_FINISHED', stepName: 'answer' }])
     for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
     expect(w.agent.messages).toMatchObject([
       { id: 'm1', role: 'assistant', content: 'The answer is 42.', toolCalls: [{ id: 'c1', function: { name: 'lookup', arguments: '{"q":"life"}' } }] },
@@ -125,6 +127,44 @@ describe('the gateway as an AG-UI endpoint', () => {
         { id: 't1', role: 'tool', toolCallId: 'c1', content: '42' },
         { id: 'm2', role: 'assistant', content: 'tail' },
       ])
+      for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
+    })
+  }
+
+  for (const [label, away] of [
+    ['the step finishes live after the reattach', false],
+    ['the step finished while away (replayed from Last-Event-ID)', true],
+  ] as const) {
+    it(`a watcher reattaching mid-step with Last-Event-ID gets the running step re-opened and its STEP_FINISHED: ${label}`, async () => {
+      const { base, publish } = await gatewayWith()
+      await publish(ev.started, ev.step('running'), ev.m1, ev.d('The answer '))
+      const abort = new AbortController()
+      const response = await fetch(`${base}/${R}`, { signal: abort.signal })
+      let lastId = ''
+      const seen: string[] = []
+      for await (const frame of readSse(response.body!)) {
+        lastId = frame.id ?? lastId
+        seen.push(JSON.parse(frame.data).type)
+        if (seen.includes('TEXT_MESSAGE_START')) break
+      }
+      abort.abort()
+      expect(lastId).toMatch(/:4$/)
+      expect(seen).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'STEP_STARTED', 'TEXT_MESSAGE_START'])
+
+      await publish(ev.d('is 42.'), ev.m1end, ...(away ? [ev.step('completed')] : []))
+      const w = watcher(base, { 'Last-Event-ID': lastId })
+      w.agent.setMessages([{ id: 'm1', role: 'assistant', content: 'The answer ' }])
+      await until(() => assistantText(w.agent) === 'The answer is 42.', () => JSON.stringify(w.agent.messages))
+      await publish(...(away ? [] : [ev.step('completed')]), ev.done)
+      await expect(w.run).resolves.toMatchObject({ result: { answer: 42 } })
+
+      const types = w.events.map((e) => e.type as string)
+      expect(types.slice(0, 3)).toEqual(['RUN_STARTED', 'MESSAGES_SNAPSHOT', 'STEP_STARTED'])
+      expect(w.events.filter((e) => e.type === 'STEP_STARTED' || e.type === 'STEP_FINISHED')).toEqual([
+        { type: 'STEP_STARTED', stepName: 'answer' },
+        { type: 'STEP_FINISHED', stepName: 'answer' },
+      ])
+      expect(types.indexOf('STEP_FINISHED')).toBeLessThan(types.indexOf('RUN_FINISHED'))
       for (const e of w.events) expect(EventSchemas.safeParse(e).success, JSON.stringify(e)).toBe(true)
     })
   }

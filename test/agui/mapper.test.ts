@@ -43,22 +43,48 @@ describe('AG-UI events → canonical events', () => {
     ])
   })
 
-  it('applies STATE_DELTA as JSON Patch; a patch that does not apply is reported and changes nothing; unknown types are counted', () => {
+  it('applies STATE_DELTA as JSON Patch; a patch that does not apply is reported and changes nothing', () => {
     const errors: string[] = []
     const m = createAguiMapper('r1', { onError: (e) => errors.push(e) })
     const events = [
       { type: 'STATE_SNAPSHOT', snapshot: { todo: ['a'] } },
       { type: 'STATE_DELTA', delta: [{ op: 'add', path: '/todo/-', value: 'b' }] },
       { type: 'STATE_DELTA', delta: [{ op: 'replace', path: '/missing/deep', value: 1 }] },
-      { type: 'CUSTOM', name: 'x', value: 1 },
-      { type: 'NOT_AG_UI' },
-      'not even an object',
     ].flatMap((e) => m.map(e))
     expect(fold(events).requests.r1?.state).toEqual({ todo: ['a', 'b'] })
     expect(errors).toHaveLength(1)
-    expect([...m.skipped]).toEqual([
+  })
+
+  it('an event with no canonical event of its own is never nothing: request.custom with the event as it came, counted by type', () => {
+    const m = createAguiMapper('r1')
+    const input = [
+      { type: 'CUSTOM', name: 'x', value: 1 },
+      { type: 'RAW', event: { a: 1 }, source: 'llm' },
+      { type: 'REASONING_MESSAGE_CONTENT', messageId: 'th1', delta: 'hmm' },
+      { type: 'ACTIVITY_SNAPSHOT', messageId: 'a1', activityType: 'plan', content: {} },
+      { type: 'NOT_AG_UI' },
+      { type: 'TEXT_MESSAGE_CONTENT', delta: 'no message id' },
+      { noType: true },
+      'not even an object',
+    ]
+    expect(input.flatMap((e) => m.map(e))).toEqual([
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'x', value: 1, raw: input[0] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'RAW', value: { a: 1 }, raw: input[1] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'REASONING_MESSAGE_CONTENT', raw: input[2] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'ACTIVITY_SNAPSHOT', raw: input[3] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'NOT_AG_UI', raw: input[4] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'TEXT_MESSAGE_CONTENT', raw: input[5] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'unknown', raw: input[6] } },
+      { type: 'request.custom', payload: { requestId: 'r1', name: 'unknown', raw: input[7] } },
+    ])
+    expect([...m.foreign]).toEqual([
       ['CUSTOM', 1],
+      ['RAW', 1],
+      ['REASONING_MESSAGE_CONTENT', 1],
+      ['ACTIVITY_SNAPSHOT', 1],
       ['NOT_AG_UI', 1],
+      ['TEXT_MESSAGE_CONTENT', 1],
+      ['unknown', 2],
     ])
   })
 })

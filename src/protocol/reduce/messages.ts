@@ -27,6 +27,8 @@ export const messages = {
   'tool.call.ended': (w, p) => entry(w, p.requestId, tool(p.toolCallId), { status: 'done' }),
   'tool.call.result': (w, p) => entry(w, p.requestId, tool(p.toolCallId), { status: 'done', result: p.result, resultMessageId: p.messageId }),
   'request.state': (w, p) => upsert(w, 'requests', p.requestId, getKey(w.state.requests, p.requestId), newRequest, { state: p.state }),
+  // For `on('event')` only: it creates the request it names, and changes nothing else.
+  'request.custom': (w, p) => upsert(w, 'requests', p.requestId, getKey(w.state.requests, p.requestId), newRequest, {}),
 } satisfies EntityReducer
 
 const text = (id: string): Mutable<TextMessageView> => ({ kind: 'text', id, role: 'assistant', text: '', status: 'open' })
