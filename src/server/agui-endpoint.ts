@@ -125,14 +125,18 @@ export function aguiEndpoint(
       response.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden')
       return true
     }
-    const last = lastEventId(request)
-    if (start && input && !last && (await broker.snapshot(channel)).seq === 0) {
+    let last = lastEventId(request)
+    const before = start && input && !last ? await broker.snapshot(channel) : undefined
+    if (start && input && before?.seq === 0) {
       try {
         await start(requestId, input, principal)
       } catch (error) {
         response.writeHead(502, { 'content-type': 'text/plain' }).end(`the run could not be started: ${error instanceof Error ? error.message : String(error)}`)
         return true
       }
+      // The stream replays the run from its first event: what the agent said before the
+      // subscribe and the request's view does not hold (a request.custom) is not missed.
+      last = { epoch: before.epoch, seq: 0 }
     }
     await stream(channel, requestId, threadId, messages, last, response)
     return true
