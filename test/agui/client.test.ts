@@ -3,6 +3,7 @@ import { createClient, type Client } from 'agentwire'
 import { agui } from 'agentwire/agui'
 import { startFaultProxy } from '../support/fault-proxy'
 import { startTestAgent } from './agent-server'
+import { until } from '../server/support/core'
 
 /**
  * `createClient` pointed at an AG-UI agent through the `agentwire/agui` dialect: the same store as
@@ -15,13 +16,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
 })
 
-async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 describe('the AG-UI dialect', () => {
   it('runs the agent and builds the same store: text, tool call with arguments and result, steps, state', async () => {

@@ -5,6 +5,7 @@ import { readSse } from 'agentwire/agui'
 import { createGateway, realClock, type Gateway, type RetentionOptions, type ServerClock } from 'agentwire/server'
 import type { AgentEvent } from 'agentwire/protocol'
 import { startTestAgent } from './agent-server'
+import { until } from '../server/support/core'
 
 /**
  * The gateway's AG-UI endpoint, consumed by `@ag-ui/client` (its HttpAgent runs every stream
@@ -18,13 +19,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
 })
 
-async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 async function gatewayWith(retention?: RetentionOptions): Promise<{ gateway: Gateway; base: string; publish: (...events: AgentEvent[]) => Promise<void> }> {
   const gateway = createGateway({ port: 0, aguiEndpoint: true, ...(retention ? { retention } : {}) })

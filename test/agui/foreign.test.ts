@@ -9,6 +9,7 @@ import { createGateway } from 'agentwire/server'
 import type { AgentEvent, UntypedEvent } from 'agentwire/protocol'
 import { startFaultProxy } from '../support/fault-proxy'
 import { PAUSE, startTestAgent, type Step } from './agent-server'
+import { until } from '../server/support/core'
 
 /**
  * AG-UI events with no canonical event of their own (CUSTOM, RAW, REASONING_*, ACTIVITY_*, a type
@@ -22,13 +23,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
 })
 
-async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 const CUSTOM = { type: EventType.CUSTOM, name: 'progress', value: { pct: 50 } } as BaseEvent
 const RAW = { type: EventType.RAW, event: { vendor: 'thinking' }, source: 'llm' } as BaseEvent

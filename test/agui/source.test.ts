@@ -5,6 +5,7 @@ import { createGateway, type Gateway } from 'agentwire/server'
 import type { MessageView } from 'agentwire/protocol'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy'
 import { startTestAgent, type TestAgent } from './agent-server'
+import { until } from '../server/support/core'
 
 /**
  * The gateway in front of an AG-UI agent (`createGateway({ agui: url })`): the agent's run
@@ -19,13 +20,6 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
 })
 
-async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 const FULL_TEXT = 'The answer is forty-two.'
 const FULL_ARGS = '{"q":"life"}'

@@ -4,6 +4,7 @@ import { createNodeClient, type NodeClient } from 'agentwire/node'
 import { createGateway, type Gateway, type RetentionOptions } from 'agentwire/server'
 import type { AgentEvent, MessageView } from 'agentwire/protocol'
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy'
+import { until } from './support/core'
 
 /**
  * Streamed messages and tool calls through the real gateway: a client whose connection drops
@@ -22,13 +23,6 @@ const args = (toolCallId: string, d: string): AgentEvent => ({ type: 'tool.call.
 const toolEnded = (toolCallId: string): AgentEvent => ({ type: 'tool.call.ended', payload: { requestId: R, toolCallId } })
 const result = (toolCallId: string): AgentEvent => ({ type: 'tool.call.result', payload: { requestId: R, toolCallId, result: 'found 3', messageId: 'tm1' } })
 
-async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 interface Stack {
   gateway: Gateway

@@ -6,6 +6,7 @@ import { createGateway, type Broker, type Gateway } from 'agentwire/server'
 import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy'
 import { connect, open, subscribe } from './client'
 import type { Registry } from './registry'
+import { until } from './core'
 
 /**
  * Hole 1 of issue 17: a client follows `task:*`, loses its link, and a channel `task:t-9` is
@@ -24,13 +25,7 @@ export type MakeBirthBroker = (options: BirthBrokerOptions) => Promise<{ broker:
 
 export const decision = (taskId: string, i: number): AgentEvent => ({ type: 'routing.decision', payload: { taskId, agent: { name: `agent-${i}` } } })
 
-export async function until(predicate: () => boolean, what: () => string, limitMs = 10_000): Promise<void> {
-  const deadline = Date.now() + limitMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+export { until }
 
 export interface BirthStack {
   readonly gateway: Gateway
