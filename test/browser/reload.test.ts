@@ -2,10 +2,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build } from 'esbuild'
 import { chromium, type Browser } from 'playwright-core'
 import { createGateway, type CommandFrame, type Gateway } from 'agentwire/server'
-import { artifacts, root } from '../cli/build'
+import { buildBrowserModule } from '../cli/build'
 
 /**
  * Steering survives a reload, in a real headless Chromium with its own sessionStorage: a page
@@ -21,27 +20,7 @@ const seen: CommandFrame[] = []
 const problems: string[] = []
 
 beforeAll(async () => {
-  const outfile = `${artifacts}/browser/reload.js`
-  await build({
-    stdin: { contents: "export { createClient } from 'agentwire'", resolveDir: root, loader: 'ts' },
-    outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    minify: true,
-    plugins: [
-      {
-        name: 'agentwire-from-source',
-        setup(b) {
-          b.onResolve({ filter: /^agentwire(\/[\w.-]+)?$/ }, ({ path }) => ({
-            path: `${root}src/${path === 'agentwire' ? 'index.ts' : `${path.slice('agentwire/'.length)}/index.ts`}`,
-          }))
-        },
-      },
-    ],
-    logLevel: 'error',
-  })
+  const outfile = await buildBrowserModule('reload', "export { createClient } from 'agentwire'")
   const script = readFileSync(outfile, 'utf8')
   server = createServer((request, response) => {
     if (request.url === '/reload.js') {

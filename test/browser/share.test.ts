@@ -2,10 +2,9 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { build } from 'esbuild'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { createGateway, type Gateway } from 'agentwire/server'
-import { artifacts, root } from '../cli/build'
+import { buildBrowserModule } from '../cli/build'
 
 /**
  * Tabs share one connection (`createClient({ url, ...share() })`), in a real headless Chromium:
@@ -23,31 +22,6 @@ let origin = ''
 let upgrades = 0
 let openSockets = 0
 const problems: string[] = []
-
-async function bundle(): Promise<string> {
-  const outfile = `${artifacts}/browser/share.js`
-  await build({
-    stdin: { contents: "export { createClient, share } from 'agentwire'", resolveDir: root, loader: 'ts' },
-    outfile,
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2020',
-    minify: true,
-    plugins: [
-      {
-        name: 'agentwire-from-source',
-        setup(b) {
-          b.onResolve({ filter: /^agentwire(\/[\w.-]+)?$/ }, ({ path }) => ({
-            path: `${root}src/${path === 'agentwire' ? 'index.ts' : `${path.slice('agentwire/'.length)}/index.ts`}`,
-          }))
-        },
-      },
-    ],
-    logLevel: 'error',
-  })
-  return outfile
-}
 
 const PAGE = (url: string) => `<!doctype html><meta charset="utf-8"><title>tab</title>
 <script type="module">
@@ -68,7 +42,7 @@ window.tab = { seqs, opens, leader: () => leader, state: () => client.state, sub
 </script>`
 
 beforeAll(async () => {
-  const script = readFileSync(await bundle(), 'utf8')
+  const script = readFileSync(await buildBrowserModule('share', "export { createClient, share } from 'agentwire'"), 'utf8')
   server = createServer((request, response) => {
     if (request.url === '/share.js') {
       response.writeHead(200, { 'content-type': 'text/javascript' })

@@ -45,11 +45,19 @@ export async function buildCli(): Promise<string> {
 }
 
 /** The browser build of the core, at test/artifacts/browser/agentwire.js. */
-export async function buildBrowserCore(): Promise<string> {
-  const outfile = `${artifacts}/browser/agentwire.js`
+export function buildBrowserCore(): Promise<string> {
+  return buildBrowserModule('agentwire', "export * from 'agentwire'")
+}
+
+/**
+ * A browser bundle of `contents` (an ES module importing the package's specifiers), minified
+ * as an app would ship it, at test/artifacts/browser/<name>.js.
+ */
+export async function buildBrowserModule(name: string, contents: string): Promise<string> {
+  const outfile = `${artifacts}/browser/${name}.js`
   mkdirSync(`${artifacts}/browser`, { recursive: true })
   await build({
-    entryPoints: [`${root}src/index.ts`],
+    stdin: { contents, resolveDir: root, loader: 'ts' },
     outfile,
     bundle: true,
     format: 'esm',
