@@ -10,6 +10,14 @@ describe('channel names', () => {
     ['Global', 'global'],
     ['agent:*', 'agent:*'],
     ['*', '*'],
+    // the application's own channels: any family, several segments, patterns by prefix
+    ['deploys:prod', 'deploys:prod'],
+    ['Deploys:Prod', 'deploys:Prod'],
+    ['audit', 'audit'],
+    ['webgui:user:1', 'webgui:user:1'],
+    ['audit:eu:*', 'audit:eu:*'],
+    ['audit:eu:20*', 'audit:eu:20*'],
+    ['deploys*', 'deploys*'],
   ])('canonicalises %s to %s', (input, canonical) => {
     const r = parseChannel(input)
     expect(r).toMatchObject({ ok: true, channel: canonical })
@@ -23,7 +31,14 @@ describe('channel names', () => {
     ['agent:plan ner', 'space'],
     ['agent:planner ', 'trailing space'],
     ['agent:рlanner', 'Cyrillic confusable'],
-    ['webgui:user:1', 'unknown family'],
+    ['agent', 'built-in family without its id'],
+    ['agent:a:b', 'built-in family with two ids'],
+    ['knowledge:x', 'built-in singleton with an id'],
+    ['1deploys:prod', 'family starting with a digit'],
+    ['deploys:a::b', 'empty segment'],
+    ['deploys:*:x', 'wildcard not last'],
+    ['a:b:c:d:e:f:g:h:i', 'nine segments'],
+    ['x'.repeat(33) + ':a', 'family of 33 characters'],
     ['agent:a*b', 'inner wildcard'],
     ['agent:' + 'x'.repeat(10_000), '10 KB name'],
   ])('rejects %j (%s) with a reason', (input) => {

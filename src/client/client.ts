@@ -1,4 +1,4 @@
-import { isEventType, type AgentwireState } from 'agentwire/protocol'
+import { isEventType, isUserEventType, reducedState, type AgentwireState, type Registered } from 'agentwire/protocol'
 import { createConnection } from './connection'
 import { createCore } from './core'
 import { createDelivery } from './delivery'
@@ -7,6 +7,7 @@ import { createPersistence } from './persistence'
 import { defaultStorageKey } from './recovery'
 import { createRequests } from './requests'
 import { createSteering } from './steering'
+import { canonicalChannel } from './subscription'
 import type { Client, ClientOptions, ClientStats, ConnectionStatus, ResyncInfo } from './types'
 import { createWireSubscriptions } from './wire'
 
@@ -21,7 +22,7 @@ const CLIENT_EVENTS = new Set(['state', 'error', 'resync', 'event'])
  * the store and the handlers; persistence (`persistence.ts`) keeps positions across a reload.
  * What a ready, lost or closed connection means for each part is spelled out here.
  */
-export function createClient(options: ClientOptions): Client {
+export function createClient<E = Registered['events'], C = Registered['commands']>(options: ClientOptions & { events?: E; commands?: C }): Client<E, C> {
   if (options === null || typeof options !== 'object') throw new TypeError("agentwire: createClient expects options, e.g. createClient({ url: 'ws://localhost:8787/ws' })")
   if (typeof options.url !== 'string' || options.url.length === 0) {
     throw new TypeError("agentwire: createClient needs options.url, the gateway's WebSocket URL, e.g. 'ws://localhost:8787/ws'")
@@ -81,7 +82,7 @@ export function createClient(options: ClientOptions): Client {
     return handle
   }
 
-  const client: Client = {
+  const client: Client<E, C> = {
     get state(): ConnectionStatus {
       return connection.state.status
     },
@@ -90,14 +91,16 @@ export function createClient(options: ClientOptions): Client {
     },
     on(type: string, handler: (...args: never[]) => void): () => void {
       if (typeof handler !== 'function') throw new TypeError(`agentwire: client.on("${String(type)}", handler) needs a function as handler`)
-      if (!CLIENT_EVENTS.has(type) && !isEventType(type)) {
+      if (!CLIENT_EVENTS.has(type) && !isEventType(type) && !isUserEventType(options.events, type)) {
         throw new TypeError(
-          `agentwire: client.on("${String(type)}"): unknown event. Use 'state', 'error', 'resync', 'event' (every event) or an event type such as 'agent.status'.`,
+          `agentwire: client.on("${String(type)}"): unknown event. Use 'state', 'error', 'resync', 'event' (every event), an event type such as 'agent.status', or one of your own passed as options.events (defineEvents).`,
         )
       }
       return emitter.on(type, handler)
     },
     subscribe: (channel: string) => subscribe(channel),
+    command: requests.named as Client<E, C>['command'],
+    reduced: ((name: string, channel: string) => reducedState(options.events, store.reduced(canonicalChannel(channel).channel), name)) as Client<E, C>['reduced'],
     start: requests.start,
     cancel: requests.cancel,
     feedback: requests.feedback,

@@ -31,7 +31,7 @@ export interface ClientCore {
 }
 
 export function createCore(options: ClientOptions): ClientCore {
-  const codec = resolveCodec(options.dialect)
+  const codec = resolveCodec(options.dialect, options.events)
   const caps = codec.capabilities
   const debug = options.debug ?? (() => {})
   const emitter = createEmitter((error, type) => {
@@ -56,6 +56,8 @@ export function createCore(options: ClientOptions): ClientCore {
     stats: { framesIn: 0, framesOut: 0, events: 0, duplicates: 0, decodeErrors: 0, unknownFrames: 0, backendErrors: 0, reconnects: 0 },
     emitter,
     store: createStore({
+      events: options.events,
+      onReducerError: (name, error) => report(new AgentwireError(ErrorCode.Internal, `the reducer "${name}" threw: ${messageOf(error)}`, { cause: error, retryable: false })),
       onError: (error) => report(new AgentwireError(ErrorCode.Internal, `a store listener threw: ${messageOf(error)}`, { cause: error, retryable: false })),
     }),
     positions: createPositions(),

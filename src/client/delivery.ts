@@ -1,7 +1,10 @@
 import {
   AgentwireError,
   ErrorCode,
+  isEventType,
   parseState,
+  readReduced,
+  type AgentEvent,
   ProtocolError,
   type DecodeResult,
   type EventMessage,
@@ -148,6 +151,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
       }
     }
     stats.events++
+    if ('untyped' in event) stats.unknownFrames++
     store.apply(channel, event)
     // Built by assignment, not by spreading conditional literals: one object per event, not three.
     const time = message.time
@@ -159,7 +163,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
     if (time !== undefined) ctx.time = time
     emitter.emit(event.type, event, ctx)
     emitter.emit('event', event, ctx)
-    requests.event(event)
+    if (isEventType(event.type)) requests.event(event as AgentEvent)
   }
 
   function applyState(message: StateMessage): void {
@@ -172,7 +176,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
       report(parsed.error)
       return
     }
-    store.replace(channel, parsed.state)
+    store.replace(channel, parsed.state, readReduced(options.events, message.reduced))
     if (!channel.endsWith('*')) positions.reset(channel, message.epoch, message.seq)
     if (RESYNC_REASONS.has(message.reason)) emitter.emit('resync', { channel, reason: message.reason as ResyncInfo['reason'] } satisfies ResyncInfo)
     const requestId = message.requestId ?? (channel.startsWith('request:') ? channel.slice('request:'.length) : undefined)

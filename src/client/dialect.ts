@@ -1,4 +1,4 @@
-import { createAgentwireCodec, type Codec } from 'agentwire/protocol'
+import { createAgentwireCodec, type AnyEventDefinitions, type Codec } from 'agentwire/protocol'
 
 /** The seed backends' names, to tell a seed dialect passed by name from a typo. */
 const SEED_DIALECTS = ['routing', 'webgui', 'rooms', 'progress', 'forge']
@@ -10,8 +10,12 @@ let nativeCodec: Codec | undefined
  * The codec of `options.dialect`. Only the native one is known by name here: a lookup table
  * of every seed codec would put all five into every browser bundle, used or not.
  */
-export function resolveCodec(dialect: unknown): Codec {
-  if (dialect === undefined || dialect === 'agentwire') return (nativeCodec ??= createAgentwireCodec())
+export function resolveCodec(dialect: unknown, events?: AnyEventDefinitions): Codec {
+  if (dialect === undefined || dialect === 'agentwire') {
+    // The application's event types make a codec of their own (the shared one knows built-ins only).
+    if (events !== undefined && Object.keys(events.schemas).length > 0) return createAgentwireCodec({ events })
+    return (nativeCodec ??= createAgentwireCodec())
+  }
   if (typeof dialect === 'string') {
     if (SEED_DIALECTS.includes(dialect)) {
       throw new TypeError(

@@ -11,7 +11,8 @@ import type { Clock } from './types'
  */
 export interface Outbox {
   /** Adds a command; throws `outbox_full` when too many are already waiting to be sent. */
-  add(frame: CommandFrame): PendingRequest
+  /** Adds a command (`timeoutMs`: its own reply timeout); throws `outbox_full` when too many are already waiting to be sent. */
+  add(frame: CommandFrame, timeoutMs?: number): PendingRequest
   get(id: string): PendingRequest | undefined
   /** Commands not yet sent on connection `generation`, oldest first. */
   unsentOn(generation: number): PendingRequest[]
@@ -37,7 +38,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     requests.delete(request.id)
   }
   return {
-    add(frame) {
+    add(frame, timeoutMs) {
       let waiting = 0
       for (const r of requests.values()) if (r.sentOn === 0) waiting++
       if (waiting >= options.capacity) {
@@ -46,7 +47,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
           `${waiting} commands are already waiting for the connection (outboxSize ${options.capacity}); "${frame.type}" was not queued`,
         )
       }
-      const request = createRequest(frame, { clock: options.clock, timeoutMs: options.timeoutMs, onSettled })
+      const request = createRequest(frame, { clock: options.clock, timeoutMs: timeoutMs ?? options.timeoutMs, onSettled })
       requests.set(request.id, request)
       return request
     },

@@ -1,4 +1,4 @@
-import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, initialState, readReduced } from 'agentwire/protocol'
 import { positive, type ClientCore } from './core'
 import { messageOf } from './errors'
 import { createRecovery, defaultStorageKey, type SavedChannel } from './recovery'
@@ -31,7 +31,7 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
   return {
     restore() {
       for (const saved of recovery.load()) {
-        if (saved.state) store.replace(saved.channel, saved.state)
+        if (saved.state) store.replace(saved.channel, saved.state, readReduced(options.events, saved.reduced))
         positions.reset(saved.channel, saved.epoch, saved.seq)
       }
     },
@@ -51,10 +51,12 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
       const channels: SavedChannel[] = []
       for (const position of positions.all()) {
         if (!registry.covers(position.channel)) continue
-        const state = store.channelState(position.channel)
+        const reduced = store.reduced(position.channel)
+        // A channel of the application's events only has reducer states and an empty built-in one.
+        const state = store.channelState(position.channel) ?? (reduced ? initialState() : undefined)
         // A position without the state built up to it would resume into an empty store: both or
         // neither. A pattern's position (the channels born) has no state of its own.
-        if (state !== undefined || position.channel.endsWith('*')) channels.push({ ...position, state })
+        if (state !== undefined || position.channel.endsWith('*')) channels.push({ ...position, state, ...(reduced ? { reduced } : {}) })
       }
       const outcome = recovery.save(channels)
       if (outcome.saved) return debug('recovery data saved', { channels: channels.length, length: outcome.length })

@@ -20,6 +20,8 @@ export interface SavedChannel {
   readonly seq: number
   /** Absent for a pattern: its position counts the channels born, it has no state of its own. */
   readonly state?: AgentwireState | undefined
+  /** The application's reducer states on the channel, by name. */
+  readonly reduced?: Readonly<Record<string, unknown>> | undefined
 }
 
 export interface RecoveryOptions {
@@ -102,7 +104,7 @@ export function createRecovery(options: RecoveryOptions): Recovery {
       const text = JSON.stringify({
         v: VERSION,
         user,
-        channels: channels.map((c) => ({ channel: c.channel, epoch: c.epoch, seq: c.seq, state: c.state && serializeState(c.state) })),
+        channels: channels.map((c) => ({ channel: c.channel, epoch: c.epoch, seq: c.seq, state: c.state && serializeState(c.state), ...(c.reduced ? { reduced: c.reduced } : {}) })),
       })
       try {
         if (text.length > maxLength) {
@@ -142,7 +144,8 @@ function readChannel(item: unknown): SavedChannel | undefined {
   if (check.pattern) return { channel, epoch, seq }
   const state = parseState(item.state)
   if (!state.ok) return undefined
-  return { channel, epoch, seq, state: state.state }
+  const reduced = isObject(item.reduced) ? item.reduced : undefined
+  return { channel, epoch, seq, state: state.state, ...(reduced ? { reduced } : {}) }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

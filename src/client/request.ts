@@ -2,7 +2,7 @@ import { AgentwireError, TimeoutError, type ClientFrame, type ErrorBody, type Er
 import type { Clock, TimerHandle } from './types'
 
 /** The client frames that are commands: each carries an id and is answered by a `reply` with that id. */
-export type CommandFrame = Extract<ClientFrame, { type: 'start' | 'cancel' | 'feedback' | 'rejoin' | 'ack' | 'auth' }> & { id: string }
+export type CommandFrame = Extract<ClientFrame, { type: 'start' | 'cancel' | 'feedback' | 'rejoin' | 'ack' | 'auth' | 'command' }> & { id: string }
 
 /**
  * One command awaiting its reply (phoenix's Push): its own promise and its own timeout. The id

@@ -1,4 +1,4 @@
-import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, framesOf, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, commandSchemas, framesOf, validate, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -9,7 +9,7 @@ import { errorFromBody, type CommandFrame, type PendingRequest } from './request
 import { outcomeOfEvent, outcomeOfView, requestIdOf, trackRequest, type TrackedRequest } from './run'
 import type { Steering } from './steering'
 import { canonicalChannel } from './subscription'
-import type { Client, Run, StartInput, Subscription } from './types'
+import type { Client, CommandOptions, Run, StartInput, Subscription } from './types'
 import type { WireSubscriptions } from './wire'
 
 /**
@@ -20,7 +20,9 @@ import type { WireSubscriptions } from './wire'
  */
 export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' | 'rejoin' | 'ack'> {
   /** Queues a command and sends it at once when the link is alive. */
-  command(frame: CommandFrame): Promise<unknown>
+  command(frame: CommandFrame, timeoutMs?: number): Promise<unknown>
+  /** One of the application's commands, its payload checked against `options.commands` first. */
+  named(name: string, payload: unknown, options?: CommandOptions): Promise<unknown>
   /** Sends every command not yet sent on this connection, oldest first. */
   flush(): void
   /** The request's state in the store. */
@@ -136,7 +138,7 @@ export function createRequests(
     }
   }
 
-  function command(frame: CommandFrame): Promise<unknown> {
+  function command(frame: CommandFrame, timeoutMs?: number): Promise<unknown> {
     const status = connection.state.status
     if (status === 'closed') return Promise.reject(new ClientClosedError(`"${frame.type}" after close(): call connect() first, or create a new client`))
     const encoded = codec.encode(frame)
@@ -145,7 +147,7 @@ export function createRequests(
     if (refused) return Promise.reject(refused)
     let request
     try {
-      request = outbox.add(frame)
+      request = outbox.add(frame, timeoutMs)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -188,8 +190,27 @@ export function createRequests(
     return command({ type: 'feedback', id: createId(), requestId, questionId, answer }).then(() => undefined)
   }
 
+  function named(name: string, payload: unknown, callOptions: CommandOptions = {}): Promise<unknown> {
+    if (typeof name !== 'string' || name.length === 0) return Promise.reject(new TypeError("agentwire: client.command(name, payload) needs a command name, e.g. client.command('pause', { agent: 'planner' })"))
+    let checked = payload
+    const specs = options.commands?.specs
+    if (specs !== undefined) {
+      // Strict at home: a name or payload the definitions refuse never leaves the client.
+      if (!Object.prototype.hasOwnProperty.call(specs, name)) {
+        return Promise.reject(new AgentwireError(ErrorCode.UnknownCommand, `unknown command "${name}": expected one of ${Object.keys(specs).join(', ') || '(none defined)'}`))
+      }
+      const result = validate(commandSchemas(specs[name]!).payload as never, payload, name)
+      if (!result.ok) return Promise.reject(result.error)
+      checked = result.value
+    }
+    const timeoutMs = callOptions.timeoutMs !== undefined && callOptions.timeoutMs > 0 ? callOptions.timeoutMs : undefined
+    const frame: CommandFrame = { type: 'command', id: callOptions.id ?? createId(), name, ...(checked === undefined ? {} : { payload: checked }) }
+    return command(frame, timeoutMs)
+  }
+
   return {
     command,
+    named,
     flush,
     view,
     cancel,

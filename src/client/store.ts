@@ -1,4 +1,16 @@
-import { createDraft, initialState, replaceChannel, type AgentEvent, type AgentwireState, type StateDraft } from 'agentwire/protocol'
+import {
+  applyReducers,
+  createDraft,
+  initialState,
+  isEventType,
+  replaceChannel,
+  type AgentEvent,
+  type AgentwireState,
+  type AnyEventDefinitions,
+  type StateDraft,
+  type UntypedEvent,
+  type UserEvent,
+} from 'agentwire/protocol'
 import { heldBesides, indexEntities, shareEntities, type HoldersIndex } from './entities'
 
 /**
@@ -25,10 +37,18 @@ export interface Store {
   getSnapshot(): AgentwireState
   /** Called after a batch changed the snapshot. Returns its disposer (idempotent). */
   subscribe(listener: () => void): () => void
-  /** Folds an event that arrived on `channel` into the merged state and into the channel's own. */
-  apply(channel: string, event: AgentEvent): void
-  /** A snapshot of one channel: replaces the channel's state, and its part of the merged state. */
-  replace(channel: string, state: AgentwireState): void
+  /**
+   * Folds an event that arrived on `channel` into the merged state and into the channel's own,
+   * and into the channel's reducer states (`events`); an untyped event changes nothing.
+   */
+  apply(channel: string, event: AgentEvent | UserEvent | UntypedEvent): void
+  /**
+   * A snapshot of one channel: replaces the channel's state, and its part of the merged state,
+   * and the channel's reducer states (`reduced`; none: every reducer back at its `initial`).
+   */
+  replace(channel: string, state: AgentwireState, reduced?: Readonly<Record<string, unknown>>): void
+  /** The states of the application's reducers on `channel`, by name (absent: still `initial`). */
+  reduced(channel: string): Readonly<Record<string, unknown>> | undefined
   /** The state built from `channel`'s events and snapshots only, if the channel is known. */
   channelState(channel: string): AgentwireState | undefined
   /** The channel is no longer subscribed: drop its own state; what it brought into the merged state stays. */
@@ -53,11 +73,19 @@ export interface StoreOptions {
    * @default rethrow asynchronously
    */
   onError?: (error: unknown) => void
+  /** The application's reducers, folded per channel beside the built-in state. @default none */
+  events?: AnyEventDefinitions
+  /** Receives what a reducer threw (its state stays as it was). @default rethrow asynchronously */
+  onReducerError?: (name: string, error: unknown) => void
 }
 
 export function createStore(options: StoreOptions = {}): Store {
   const schedule = options.schedule ?? ((flush: () => void) => queueMicrotask(flush))
   const onError = options.onError ?? ((error: unknown) => queueMicrotask(() => { throw error }))
+  const events = options.events && Object.keys(options.events.reducers).length > 0 ? options.events : undefined
+  const onReducerError = options.onReducerError ?? ((_name: string, error: unknown) => onError(error))
+  /** Each channel's reducer states, made on the channel's first event or snapshot. */
+  const reducedStates = new Map<string, Readonly<Record<string, unknown>>>()
 
   // Drafts, not states: between two reads, each collection and entity is copied at most once
   // and later events change the copy in place; reading (`current()`) freezes what was built,
@@ -147,12 +175,28 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     },
     apply(channel, event) {
+      if ('untyped' in event) return
+      if (events !== undefined) {
+        const before = reducedStates.get(channel)
+        const after = applyReducers(events, before, event, channel, onReducerError)
+        if (after !== before && after !== undefined) {
+          reducedStates.set(channel, after)
+          changed()
+        }
+      }
+      if (!isEventType(event.type)) return
       holders = undefined
       const own = channelDraft(channel)
-      if (own !== merged) own.apply(event)
-      if (merged.apply(event)) changed()
+      if (own !== merged) own.apply(event as AgentEvent)
+      if (merged.apply(event as AgentEvent)) changed()
     },
-    replace(channel, snapshot) {
+    reduced: (channel) => reducedStates.get(channel),
+    replace(channel, snapshot, reduced) {
+      if (events !== undefined) {
+        if (reduced !== undefined) reducedStates.set(channel, reduced)
+        else reducedStates.delete(channel)
+        changed()
+      }
       const own = channels.get(channel)
       const state = merged.current()
       const previous = own?.current()
@@ -184,12 +228,14 @@ export function createStore(options: StoreOptions = {}): Store {
     forget(channel) {
       holders = undefined
       channels.delete(channel)
+      reducedStates.delete(channel)
       if (channel === sole) sole = undefined
     },
     flush,
     clear() {
       holders = undefined
       channels.clear()
+      reducedStates.clear()
       sole = undefined
       fresh = true
       merged.reset(initialState())

@@ -1,12 +1,18 @@
 import type {
-  AgentEvent,
   AgentwireError,
   AgentwireState,
+  AnyCommandDefinitions,
+  AnyEventDefinitions,
+  AnyEventOf,
+  ClientEvent,
   Codec,
-  EventOf,
-  EventType,
+  CommandName,
+  CommandPayload,
+  CommandResult,
+  KnownEventType,
+  ReducedStates,
+  Registered,
   RequestView,
-  UntypedEvent,
   WireFrame,
 } from 'agentwire/protocol'
 
@@ -201,6 +207,19 @@ export interface ClientOptions {
    * @default { ttlMs: 300000, maxCommands: 20, maxLength: 65536 }
    */
   steering?: { ttlMs?: number; maxCommands?: number; maxLength?: number } | false
+  /**
+   * The application's own event types and reducers (`defineEvents` from `agentwire/protocol`):
+   * their events are validated on receipt and typed in `on`, and each reducer's state is kept
+   * per channel (`client.reduced`). Pass the same definitions to the gateway.
+   * @default the registered ones' types (see `Register`), none at run time
+   */
+  events?: AnyEventDefinitions
+  /**
+   * The application's own commands (`defineCommands`): `client.command(name, payload)` is
+   * typed with them and checks the payload before it is queued.
+   * @default none: `command` sends any name and the gateway decides
+   */
+  commands?: AnyCommandDefinitions
 }
 
 /** A cancel or feedback the last page left unanswered, taken over by this client at creation. */
@@ -276,24 +295,47 @@ export interface ClientStats {
   reconnects: number
 }
 
-export type EventHandler<T extends EventType> = (event: EventOf<T>, context: EventContext) => void
+/** A handler of one event type, built-in or the application's. */
+export type EventHandler<T extends string, E = Registered['events']> = (event: AnyEventOf<E, T>, context: EventContext) => void
 
-export interface ClientEvents {
+export interface ClientEvents<E = Registered['events']> {
   state: (change: StateChange) => void
   error: (error: AgentwireError) => void
   resync: (info: ResyncInfo) => void
   /**
-   * Every event, whatever its type: canonical ones, and a foreign frame no canonical event
-   * fits as an {@link UntypedEvent} (`type` `{codec}:{frame type}`, `untyped: true`).
+   * Every event, whatever its type: built-in ones, the application's (`events`), and any other
+   * as an {@link UntypedEvent} with its payload as it came (`untyped: true`, `type`
+   * `{codec}:{type}`: `agentwire:deploy.finished` for a native event nobody registered here,
+   * `webgui:user_typing` for a foreign frame no canonical event fits).
    */
-  event: (event: AgentEvent | UntypedEvent, context: EventContext) => void
+  event: (event: ClientEvent<E>, context: EventContext) => void
 }
 
-export interface Client {
+/** Per-call options of `client.command`. */
+export interface CommandOptions {
+  /** Reject when no reply came in this time. @default the client's `requestTimeoutMs` */
+  timeoutMs?: number
+  /** The idempotency key: a command re-sent with the same id is applied once by the gateway. @default a fresh id */
+  id?: string
+}
+
+/**
+ * A client. `E` and `C` are the application's event and command definitions
+ * (`defineEvents`, `defineCommands`), taken from the options or the registered ones.
+ */
+export interface Client<E = Registered['events'], C = Registered['commands']> {
   readonly state: ConnectionStatus
   readonly stats: Readonly<ClientStats>
-  on<K extends keyof ClientEvents>(type: K, handler: ClientEvents[K]): () => void
-  on<T extends EventType>(type: T, handler: EventHandler<T>): () => void
+  on<K extends keyof ClientEvents<E>>(type: K, handler: ClientEvents<E>[K]): () => void
+  on<T extends KnownEventType<E>>(type: T, handler: EventHandler<T, E>): () => void
+  /**
+   * Sends one of the application's commands (`commands`) and resolves with the gateway's reply
+   * (`onCommand`'s return value). Queued in the outbox while offline and sent once with its
+   * id; rejects with a typed error (`unknown_command`, `bad_request`, `timeout`, …).
+   */
+  command<N extends CommandName<C>>(name: N, payload: CommandPayload<C, N>, options?: CommandOptions): Promise<CommandResult<C, N>>
+  /** The state of the reducer `name` (`defineEvents(…).reducer`) on `channel`: its `initial` before any event. */
+  reduced<N extends keyof ReducedStates<E> & string>(name: N, channel: string): ReducedStates<E>[N]
   subscribe(channel: string): Subscription
   start(input: StartInput): Run
   cancel(requestId: string, reason?: string): Promise<void>

@@ -103,6 +103,10 @@ export function isLimitClose(code: number): boolean {
 export const ErrorCode = {
   BadRequest: 'bad_request',
   UnknownType: 'unknown_type',
+  /** A command name the gateway has no schema for (`commands`), answered without closing. */
+  UnknownCommand: 'unknown_command',
+  /** An event type the gateway has no schema for (`events`), refused at `publish`. */
+  UnknownEvent: 'unknown_event',
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
   NotFound: 'not_found',

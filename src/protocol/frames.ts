@@ -1,5 +1,6 @@
 import * as z from 'zod/mini'
-import { AgentEventSchema } from './events'
+import type { UserEvent } from './define'
+import { AgentEventSchema, type AgentEvent, type UntypedEvent } from './events'
 
 /**
  * Native frames: JSON text, one object per WebSocket message, discriminated on `type`.
@@ -66,6 +67,17 @@ export const AckFrame = z.object({
   messageId: z.optional(id),
   kind: z.optional(z.enum(['received', 'read'])),
 })
+/**
+ * One of the application's own commands (`defineCommands`): the gateway validates `payload`
+ * against the schema registered under `name` and hands it to `onCommand`; an unknown name is
+ * answered `unknown_command`.
+ */
+export const CommandFrame = z.object({
+  type: z.literal('command'),
+  id,
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
+  payload: z.optional(z.unknown()),
+})
 export const PingFrame = z.object({ type: z.literal('ping'), t: z.optional(z.number()) })
 export const PongFrame = z.object({ type: z.literal('pong'), t: z.optional(z.number()) })
 
@@ -79,6 +91,7 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   CancelFrame,
   FeedbackFrame,
   AckFrame,
+  CommandFrame,
   PingFrame,
   PongFrame,
 ])
@@ -153,6 +166,8 @@ export const StateFrame = z.object({
   reason: z.enum(['initial', 'window', 'epoch', 'gap', 'rejoin']),
   requestId: z.optional(id),
   state: record,
+  /** The application's reducer states on this channel, by reducer name (`defineEvents(…).reducer`). */
+  reduced: z.optional(record),
 })
 export const ErrorFrame = z.object({ type: z.literal('error'), error: ErrorBodySchema, id: z.optional(id) })
 /** The gateway asks for a fresh token before `expiresAt` (ms since epoch); answer with `auth`. */
@@ -180,7 +195,16 @@ export type ErrorMessage = z.infer<typeof ErrorFrame>
  * An event as a codec hands it to the client. Native frames always carry `epoch` and `seq`;
  * backends that have no positions (see `Capabilities.positions`) leave them out.
  */
-export type EventMessage = Omit<z.infer<typeof EventFrame>, 'epoch' | 'seq'> & { epoch?: string; seq?: number }
+export type EventMessage = Omit<z.infer<typeof EventFrame>, 'epoch' | 'seq' | 'event'> & {
+  epoch?: string
+  seq?: number
+  /**
+   * A built-in event, one of the application's (`defineEvents`, validated against its schema),
+   * or an event of a type nobody registered, passed on untyped (`agentwire:{type}`) with its
+   * position, so it is counted, ordered and deduplicated like any other.
+   */
+  event: AgentEvent | UserEvent | UntypedEvent
+}
 
 /** What a codec decodes a frame into: native server frames, with positions optional on events. */
 export type ServerMessage = Exclude<ServerFrame, { type: 'event' }> | EventMessage

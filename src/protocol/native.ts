@@ -2,10 +2,12 @@ import * as z from 'zod/mini'
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from './codec'
 import { ErrorCode } from './codes'
 import { AgentwireError, ProtocolError } from './errors'
-import { eventSchemas, isEventType, type EventType } from './events'
+import { isUserEventType, type AnyEventDefinitions } from './define'
+import { eventSchemas, isEventType, type EventType, type UntypedEvent } from './events'
 import {
   AckFrame,
   AuthFrame,
+  CommandFrame,
   CancelFrame,
   ErrorFrame,
   EventFrame,
@@ -55,6 +57,13 @@ export interface AgentwireCodecOptions {
    * @default undefined (schemas run as built)
    */
   compile?: SchemaCompiler
+  /**
+   * The application's own event types (`defineEvents`): their events are validated against
+   * their schemas like built-in ones. An event of a type neither built in nor here is passed
+   * on untyped, as `agentwire:{type}`, with its position.
+   * @default undefined (built-in events only)
+   */
+  events?: AnyEventDefinitions
 }
 
 const SERVER_SCHEMAS = {
@@ -77,6 +86,7 @@ const CLIENT_SCHEMAS = {
   cancel: CancelFrame,
   feedback: FeedbackFrame,
   ack: AckFrame,
+  command: CommandFrame,
   ping: PingFrame,
   pong: PongFrame,
 } as const satisfies Record<ClientFrame['type'], AnySchema>
@@ -102,8 +112,8 @@ type EventCheck = (value: unknown, maxDepth: number) => unknown
 /** How every event frame the gateway writes begins (`encodeServerFrame` of a frame built type first). */
 const HOT_PREFIX = '{"type":"event",'
 
-/** The prefix of `DecodeResult.unknown` for an event frame whose `event.type` this version does not know. */
-export const UNKNOWN_EVENT_PREFIX = 'event:'
+/** An event frame of a type nobody registered: the envelope checked, the payload kept as it came. */
+const UntypedEventFrame = z.extend(EventFrame, { event: z.object({ type: z.string().check(z.minLength(1), z.maxLength(128)), payload: z.optional(z.unknown()) }) })
 
 /** A native codec with its own limits or a schema compiler. `dialects.agentwire` is `createAgentwireCodec()`. */
 export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec<string> {
@@ -116,6 +126,17 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const eventChecks = new Map<string, EventCheck | null>()
   const maxLength = limits?.maxLength ?? DEFAULT_MAX_JSON_LENGTH
   const maxDepth = limits?.maxDepth ?? DEFAULT_MAX_JSON_DEPTH
+  const events = options.events
+  /** The application's event frame schemas and the untyped envelope, made on first use. */
+  const userFrames = new Map<string, AnySchema>()
+  const userFrame = (type: string): AnySchema => {
+    let s = userFrames.get(type)
+    if (s === undefined) {
+      const event = z.object({ type: z.literal(type), payload: events!.schemas[type] as AnySchema })
+      userFrames.set(type, (s = compile(z.extend(EventFrame, { event }))))
+    }
+    return s
+  }
 
   const serverSchema = (type: string): AnySchema | undefined => {
     let s = serverSchemas.get(type)
@@ -180,8 +201,19 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
         if (typeof eventType !== 'string') {
           return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"event" expects event.type to be a string, got ${eventType === undefined ? 'nothing' : kindOf(eventType)}`, { path: ['event', 'type'] }) }
         }
-        // Forward compatible: a newer gateway may send event types this version does not know.
-        if (!isEventType(eventType)) return { ok: true, messages: [], unknown: UNKNOWN_EVENT_PREFIX + eventType }
+        if (isUserEventType(events, eventType)) {
+          const checked = validate(userFrame(eventType), value, 'event')
+          return checked.ok ? { ok: true, messages: [checked.value as ServerMessage] } : checked
+        }
+        // Forward compatible: a type nobody registered here (a newer gateway's, the
+        // application's own) is passed on untyped, with its position.
+        if (!isEventType(eventType)) {
+          const checked = validate(UntypedEventFrame, value, 'event')
+          if (!checked.ok) return checked
+          const frame = checked.value as unknown as { event: { type: string; payload?: unknown } } & Record<string, unknown>
+          const untyped: UntypedEvent = { type: `agentwire:${frame.event.type}`, payload: frame.event.payload, untyped: true }
+          return { ok: true, messages: [{ ...frame, event: untyped } as unknown as ServerMessage] }
+        }
         // The checker accepts only what zod accepts; zod decides every frame it defers, and words the error.
         const fast = eventCheck(eventType)?.(value, maxDepth)
         if (fast !== undefined) return { ok: true, messages: [fast as ServerMessage] }

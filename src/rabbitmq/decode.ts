@@ -1,4 +1,4 @@
-import { decodeWebguiRedis, dialects } from 'agentwire/protocol'
+import { decodeWebguiRedis, dialects, isEventType } from 'agentwire/protocol'
 import type { AgentEvent, DecodeResult } from 'agentwire/protocol'
 
 /** One AMQP message as the decoder sees it: its routing key and its body as UTF-8 text. */
@@ -45,7 +45,7 @@ export function decodeExchangeMessage(dialect: ExchangeDialect, message: Exchang
     return { ok: false, reason: `${result.error.code}${at}` }
   }
   const events: Array<{ channel: string; event: AgentEvent }> = []
-  for (const m of result.messages) if (m.type === 'event') events.push({ channel: m.channel, event: m.event })
+  for (const m of result.messages) if (m.type === 'event' && isEventType(m.event.type)) events.push({ channel: m.channel, event: m.event as AgentEvent })
   // A `state` answer, a type with no canonical event: nothing to position.
   if (events.length === 0) return { ok: true, events: [], ignored: true }
   return { ok: true, events }

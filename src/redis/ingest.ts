@@ -1,5 +1,5 @@
 import { createClient } from 'redis'
-import { decodeRoutingRedis, decodeWebguiRedis } from 'agentwire/protocol'
+import { decodeRoutingRedis, decodeWebguiRedis, isEventType } from 'agentwire/protocol'
 import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker } from 'agentwire/server'
 import { brokerError } from './broker-error'
@@ -136,7 +136,7 @@ export function decodeSeedMessage(redisChannel: string, text: string): SeedDecod
     return { ok: false, reason: `${result.error.code}${at}` }
   }
   const events: Array<{ channel: string; event: AgentEvent }> = []
-  for (const message of result.messages) if (message.type === 'event') events.push({ channel: message.channel, event: message.event })
+  for (const message of result.messages) if (message.type === 'event' && isEventType(message.event.type)) events.push({ channel: message.channel, event: message.event as AgentEvent })
   // A heartbeat, an `error` report or a type with no canonical event.
   if (events.length === 0) return { ok: true, events: [], ignored: true }
   return { ok: true, events }

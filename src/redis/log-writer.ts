@@ -1,9 +1,9 @@
-import { ErrorCode, initialState, reduce } from 'agentwire/protocol'
-import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
+import { ErrorCode, applyReducers, initialState, reduce } from 'agentwire/protocol'
+import type { AgentEvent, AgentwireState, AnyEventDefinitions } from 'agentwire/protocol'
 import type { StoredEvent } from 'agentwire/server'
 import { BrokerError, brokerError } from './broker-error'
 import type { RedisClient } from './connection'
-import { newEpoch, parseState, run, SCRIPTS, type Keys } from './redis-log'
+import { newEpoch, parseStored, run, SCRIPTS, storeText, type Keys } from './redis-log'
 
 export interface LogWriterOptions {
   readonly keys: Keys
@@ -16,10 +16,14 @@ export interface LogWriterOptions {
   readonly maxBatch?: number
   /** Channels whose last state is kept in memory to skip a read before publishing. @default 1000 */
   readonly maxCachedChannels?: number
+  /** The application's reducers, folded into each channel's stored state. @default none */
+  readonly events?: AnyEventDefinitions
 }
 
 export interface LogWriter {
   publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  /** The application's reducers from now on (`Broker.define`). */
+  define(events: AnyEventDefinitions): void
   /** Rejects what is queued; later publishes reject too. */
   close(): void
 }
@@ -32,7 +36,7 @@ interface Pending {
 }
 
 interface ChannelLog {
-  view: { epoch: string; seq: number; state: AgentwireState } | undefined
+  view: { epoch: string; seq: number; state: AgentwireState; reduced?: Readonly<Record<string, unknown>> } | undefined
   readonly queue: Pending[]
   running: boolean
 }
@@ -58,6 +62,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
    * fails, when it is unknown whether one did), so no two lives of a channel share an epoch.
    */
   let candidate = newEpoch()
+  let events = options.events && Object.keys(options.events.reducers).length > 0 ? options.events : undefined
 
   function logOf(channel: string): ChannelLog {
     let log = logs.get(channel)
@@ -108,12 +113,17 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       if (closed) throw new BrokerError('publish after close()', { code: ErrorCode.Closed, retryable: false })
       const view = log.view
       let state = view?.state ?? initialState()
-      for (const p of batch) state = reduce(state, p.event)
+      let reduced = view?.reduced
+      for (const p of batch) {
+        state = reduce(state, p.event)
+        // A reducer that throws keeps its state: the event is stored all the same.
+        if (events !== undefined) reduced = applyReducers(events, reduced, p.event, channel)
+      }
       const time = options.now()
       const args = [
         view?.epoch ?? '',
         String(view?.seq ?? -1),
-        JSON.stringify(state),
+        storeText(state, reduced),
         candidate,
         String(time),
         String(options.size),
@@ -126,10 +136,10 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       const [ok, epoch, seq] = reply
       if (epoch === candidate) candidate = newEpoch()
       if (ok === 1) {
-        log.view = { epoch, seq: seq + batch.length - 1, state }
+        log.view = { epoch, seq: seq + batch.length - 1, state, ...(reduced ? { reduced } : {}) }
         return batch.map((p, i) => ({ channel, epoch, seq: seq + i, time, event: p.event }))
       }
-      log.view = { epoch, seq: Number(seq), state: parseState(reply[3] ?? '') }
+      log.view = { epoch, seq: Number(seq), ...parseStored(reply[3] ?? '') }
     }
     throw new BrokerError(`publish on ${channel} lost ${MAX_ATTEMPTS} races with other writers in a row`, { code: ErrorCode.Conflict })
   }
@@ -142,6 +152,11 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         log.queue.push({ event, text: JSON.stringify(event), resolve, reject })
         if (!log.running) void drain(channel, log)
       })
+    },
+    define(definitions) {
+      events = Object.keys(definitions.reducers).length > 0 ? definitions : undefined
+      // Cached views were reduced without these reducers: read them again.
+      for (const log of logs.values()) if (!log.running) log.view = undefined
     },
     close() {
       closed = true

@@ -1,6 +1,6 @@
 import { createClient } from 'redis'
-import { AgentEventSchema, AgentwireError, ErrorCode, parseChannel } from 'agentwire/protocol'
-import type { AgentEvent } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, createEventCheck, parseChannel } from 'agentwire/protocol'
+import type { AgentEvent, AnyEventDefinitions, UserEvent } from 'agentwire/protocol'
 import type { RetentionOptions, StoredEvent } from 'agentwire/server'
 import { brokerError } from './broker-error'
 import { closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './connection'
@@ -31,6 +31,13 @@ export interface PublisherOptions {
   onError?: (error: Error) => void
   /** The clock that stamps `StoredEvent.time`. @default Date.now */
   now?: () => number
+  /**
+   * The application's event types and reducers (`defineEvents`), as the gateways have them:
+   * their events are validated here, and the reducers' state goes into the snapshot. Any
+   * other type is refused (`unknown_event`).
+   * @default built-in events only
+   */
+  events?: AnyEventDefinitions
 }
 
 export interface Publisher {
@@ -40,7 +47,7 @@ export interface Publisher {
    * `bad_request`) before anything is sent, or a `BrokerError` while Redis is unreachable (the
    * event may or may not have been stored if the connection dropped mid-call).
    */
-  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  publish(channel: string, event: AgentEvent | UserEvent): Promise<StoredEvent>
   /** Quits the connection; queued publishes reject. */
   close(): Promise<void>
 }
@@ -58,7 +65,9 @@ export function createPublisher(options: PublisherOptions): Publisher {
     size: options.retention?.size ?? 1000,
     maxAgeMs: options.retention?.maxAgeMs ?? 120_000,
     now: options.now ?? Date.now,
+    ...(options.events ? { events: options.events } : {}),
   })
+  const checkEvent = createEventCheck(options.events)
   let closed = false
 
   return {
@@ -66,17 +75,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const check = parseChannel(channel)
       if (!check.ok) throw new AgentwireError(ErrorCode.InvalidChannel, check.reason)
       if (check.pattern) throw new AgentwireError(ErrorCode.InvalidChannel, `publish needs a concrete channel, got the pattern "${check.channel}"`)
-      const parsed = AgentEventSchema.safeParse(event)
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]
-        const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : ''
-        throw new AgentwireError(ErrorCode.BadRequest, `publish expects a canonical event${where}: ${issue?.message ?? 'invalid'}`, {
-          path: (issue?.path ?? []).filter((p): p is string | number => typeof p !== 'symbol'),
-        })
-      }
+      const checked = checkEvent(event)
       if (closed) throw new AgentwireError(ErrorCode.Closed, 'publish after close(); create a new publisher')
       await connecting
-      return writer.publish(check.channel, parsed.data as AgentEvent)
+      return writer.publish(check.channel, checked as AgentEvent)
     },
     async close() {
       if (closed) return

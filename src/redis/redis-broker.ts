@@ -71,6 +71,8 @@ export interface RedisBrokerOptions {
   onError?: (error: Error) => void
   /** The clock that stamps `StoredEvent.time` and ages the window. @default Date.now */
   now?: () => number
+  /** The application's reducers, kept in each channel's snapshot (a gateway given `events` sets them too). @default none */
+  events?: import('agentwire/protocol').AnyEventDefinitions
 }
 
 /** A Redis broker: the Broker contract plus what operations need. */
@@ -94,7 +96,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
   data.on('error', (err: Error) => report(brokerError('redis (data connection)', err)))
   sub.on('error', (err: Error) => report(brokerError('redis (subscriber connection)', err)))
 
-  const writer = createLogWriter(data, { keys, size, maxAgeMs, now })
+  const writer = createLogWriter(data, { keys, size, maxAgeMs, now, ...(options.events ? { events: options.events } : {}) })
   const listeners = createListenerIndex(report)
   const cursors = createCursors({
     read: (channel, fromSeq, count) => readLog(data, keys, channel, fromSeq, count),
@@ -295,7 +297,7 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       await ready()
       try {
         const s = await readSnapshot(data, keys, canon)
-        return { channel: canon, epoch: s.epoch, seq: s.seq, state: s.state }
+        return { channel: canon, epoch: s.epoch, seq: s.seq, state: s.state, ...(s.reduced ? { reduced: s.reduced } : {}) }
       } catch (err) {
         throw brokerError(`snapshot(${canon})`, err)
       }
@@ -325,6 +327,10 @@ export function redisBroker(options: RedisBrokerOptions): RedisBroker {
       const out = new Map<string, number>()
       for (let i = 0; i + 1 < flat.length; i += 2) if (channelMatches(canon, flat[i]!)) out.set(flat[i]!, Number(flat[i + 1]))
       return out
+    },
+
+    define(events) {
+      writer.define(events)
     },
 
     async close() {

@@ -195,6 +195,23 @@ export async function run(client: RedisClient, s: Script, keys: string[], args: 
  * Stored state back to the shape `reduce` builds: the keyed collections are null-prototype
  * objects there (so an id like `__proto__` is an ordinary key), which JSON cannot carry.
  */
+/** Where a channel's stored state keeps the application's reducer states (beside the built-in keys). */
+const REDUCED_KEY = '$reduced'
+
+/** A state and the application's reducer states as one stored text. */
+export function storeText(state: AgentwireState, reduced: Readonly<Record<string, unknown>> | undefined): string {
+  return JSON.stringify(reduced === undefined ? state : { ...state, [REDUCED_KEY]: reduced })
+}
+
+/** A stored text back to the state and the reducer states it carries. */
+export function parseStored(text: string): { state: AgentwireState; reduced?: Readonly<Record<string, unknown>> } {
+  const state = parseState(text)
+  if (text === '' || !text.includes(REDUCED_KEY)) return { state }
+  const value = (JSON.parse(text) as Record<string, unknown>)[REDUCED_KEY]
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { state }
+  return { state, reduced: Object.assign(Object.create(null) as Record<string, unknown>, value) }
+}
+
 export function parseState(text: string): AgentwireState {
   const initial = initialState()
   if (text === '') return initial
@@ -238,9 +255,13 @@ export async function readLog(client: RedisClient, keys: Keys, channel: string, 
   return { epoch, head: Number(head), events }
 }
 
-export async function readSnapshot(client: RedisClient, keys: Keys, channel: string): Promise<{ epoch: string; seq: number; state: AgentwireState }> {
+export async function readSnapshot(
+  client: RedisClient,
+  keys: Keys,
+  channel: string,
+): Promise<{ epoch: string; seq: number; state: AgentwireState; reduced?: Readonly<Record<string, unknown>> }> {
   const [epoch, seq, state] = (await run(client, SCRIPTS.snapshot, [keys.meta(channel), keys.log(channel)], [newEpoch()])) as [string, string, string]
-  return { epoch, seq: Number(seq), state: parseState(state) }
+  return { epoch, seq: Number(seq), ...parseStored(state) }
 }
 
 /** Parses one notify message: `channel\nepoch\nseq\ntime\nevent-json`. */

@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
+import type { AgentEvent, AgentwireState, AnyEventDefinitions } from 'agentwire/protocol'
 
 /** An event as the broker stored it: positioned on its channel. */
 export interface StoredEvent {
@@ -28,6 +28,8 @@ export type ReadResult =
 export interface ChannelSnapshot extends Head {
   readonly channel: string
   readonly state: AgentwireState
+  /** The application's reducer states on the channel, by name (`defineEvents(…).reducer`); absent: none folded. */
+  readonly reduced?: Readonly<Record<string, unknown>>
 }
 
 export interface BrokerListener {
@@ -68,6 +70,12 @@ export interface Broker {
    * mark is of another epoch), each with its birth number.
    */
   bornAfter?(pattern: string, mark: Head): Promise<Map<string, number>>
+  /**
+   * The application's event definitions: from now on each publish also folds the event into
+   * the channel's reducer states, kept in its snapshot. The gateway calls it with its `events`.
+   * A broker without it keeps built-in state only.
+   */
+  define?(events: AnyEventDefinitions): void
   close(): Promise<void>
 }
 

@@ -1,5 +1,5 @@
-import { AgentwireError, ErrorCode, encodeServerFrame } from 'agentwire/protocol'
-import type { ReplyMessage } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, commandSchemas, encodeServerFrame, printable, validate } from 'agentwire/protocol'
+import type { AnyCommandDefinitions, CommandSpec, ReplyMessage } from 'agentwire/protocol'
 import type { ServerClock } from './clock'
 import type { AuthorizeAction, CommandContext, CommandFrame, GatewayLogger, GatewayPublish, Principal } from './options'
 
@@ -16,6 +16,8 @@ export interface CommandRunnerOptions {
   publish: GatewayPublish
   authorize: (principal: Principal, channel: string, action: AuthorizeAction) => Promise<boolean>
   onCommand?: (command: CommandFrame, context: CommandContext) => unknown
+  /** The application's commands and their schemas. */
+  commands?: AnyCommandDefinitions | Readonly<Record<string, CommandSpec>>
   idempotencyTtlMs: number
   clock: ServerClock
   log: GatewayLogger
@@ -29,6 +31,22 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
   // Insertion order is time order, so expiry and the size cap both trim from the front.
   const replies = new Map<string, { at: number; reply: Promise<string> }>()
   const owners = new Map<string, string>()
+  const specs: Readonly<Record<string, CommandSpec>> = (options.commands as AnyCommandDefinitions | undefined)?.kind === 'agentwire.commands' ? (options.commands as AnyCommandDefinitions).specs : ((options.commands ?? {}) as Readonly<Record<string, CommandSpec>>)
+  const commandNames = Object.keys(specs)
+
+  /** The application's command, its name known and its payload valid, or the typed error why not. */
+  function checkCommand(command: Extract<CommandFrame, { type: 'command' }>): Extract<CommandFrame, { type: 'command' }> {
+    if (!Object.prototype.hasOwnProperty.call(specs, command.name)) {
+      throw new AgentwireError(
+        ErrorCode.UnknownCommand,
+        `unknown command "${printable(command.name)}": ${commandNames.length ? `expected one of ${commandNames.join(', ')}` : 'this gateway defines no commands (createGateway({ commands }))'}`,
+        { retryable: false },
+      )
+    }
+    const checked = validate(commandSchemas(specs[command.name]!).payload as never, command.payload, command.name)
+    if (!checked.ok) throw checked.error
+    return checked.value === undefined ? { type: 'command', id: command.id, name: command.name } : { type: 'command', id: command.id, name: command.name, payload: checked.value }
+  }
 
   function remember(key: string, reply: Promise<string>): void {
     const now = clock.now()
@@ -66,12 +84,14 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
       }
       case 'ack':
         return undefined
+      case 'command':
+        throw new AgentwireError(ErrorCode.Unsupported, `the command "${printable(command.name)}" has no handler on this gateway (createGateway({ onCommand }))`, { retryable: false })
     }
   }
 
   /** Refuses a command on a request that belongs to someone else; audited without secrets. */
   async function checkOwnership(command: CommandFrame, principal: Principal, session: string): Promise<void> {
-    if (command.type === 'ack') return
+    if (command.type === 'ack' || command.type === 'command') return
     const owner = owners.get(command.requestId)
     if (command.type === 'start') {
       if (owner === undefined) return
@@ -88,6 +108,7 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
   async function execute(command: CommandFrame, principal: Principal, session: string): Promise<string> {
     const id = command.id ?? ''
     try {
+      if (command.type === 'command') command = checkCommand(command)
       await checkOwnership(command, principal, session)
       if (command.type === 'start') setOwner(command.requestId, principal.id)
       const context: CommandContext = {

@@ -318,7 +318,8 @@ export function createConnection(host: ConnectionHost, socket: GatewaySocket, ha
       case 'start':
       case 'cancel':
       case 'feedback':
-      case 'ack': {
+      case 'ack':
+      case 'command': {
         const text = await host.commands.run(msg, principal, session)
         if (msg.type === 'ack' && msg.id === undefined) return
         if (isOpen()) sendText(text)

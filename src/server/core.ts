@@ -1,5 +1,5 @@
-import { AgentEventSchema, AgentwireError, CloseCode, ErrorCode, ProtocolError, parseChannel, reconnectHintReason, sanitizeValue } from 'agentwire/protocol'
-import type { AgentEvent } from 'agentwire/protocol'
+import { AgentwireError, CloseCode, ErrorCode, createEventCheck, parseChannel, reconnectHintReason } from 'agentwire/protocol'
+import type { AgentEvent, UserEvent } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
 import { realClock } from './clock'
 import { createCommandRunner } from './commands'
@@ -31,8 +31,8 @@ export interface GatewayCore {
   canAccept(): boolean
   /** A new socket. Returns `undefined` (after closing it with 1013) when it cannot be accepted. */
   accept(socket: GatewaySocket, handshake: HandshakeInfo): GatewayConnection | undefined
-  /** Validates the channel and the event, then publishes through the broker. */
-  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  /** Validates the channel and the event (built-in, or one of `events`), then publishes through the broker. */
+  publish(channel: string, event: AgentEvent | UserEvent): Promise<StoredEvent>
   /** Closes every connection of a principal (logout, revoked grant) with 4401; returns how many. */
   revoke(principal: Principal | string): number
   /** Counts a refusal that happened before a connection existed (origin, oversized frame in the binding). */
@@ -77,7 +77,11 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
   const token = { ...DEFAULT_TOKEN_EXPIRY, ...options.token }
   const log = options.logger ?? (() => undefined)
   const ownsBroker = options.broker === undefined
-  const broker = options.broker ?? memoryBroker(options.retention ? { retention: options.retention, clock } : { clock })
+  const definitions = options.events
+  const broker = options.broker ?? memoryBroker({ clock, ...(options.retention ? { retention: options.retention } : {}), ...(definitions ? { events: definitions } : {}) })
+  // A broker of the application's: it keeps the reducers' state in snapshots from now on.
+  if (definitions !== undefined && options.broker !== undefined) options.broker.define?.(definitions)
+  const checkEvent = createEventCheck(definitions)
   const startedAt = clock.now()
 
   const all = new Set<Connection>()
@@ -102,25 +106,19 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
     onError: () => log({ level: 'error', message: 'broker unsubscribe failed' }),
   })
 
-  async function publish(channel: string, event: AgentEvent): Promise<StoredEvent> {
+  async function publish(channel: string, event: AgentEvent | UserEvent): Promise<StoredEvent> {
     const parsed = parseChannel(channel)
     if (!parsed.ok) throw new AgentwireError(ErrorCode.InvalidChannel, parsed.reason)
     if (parsed.pattern) throw new AgentwireError(ErrorCode.InvalidChannel, `publish needs a concrete channel, got the pattern "${parsed.channel}"`)
-    // Events from in-process code are checked like frames from the network: the same schema, no prototype keys.
-    const clean = sanitizeValue(event)
-    if (!clean.ok) throw clean.error
-    const checked = AgentEventSchema.safeParse(clean.value)
-    if (!checked.success) {
-      const issue = checked.error.issues[0]
-      throw new ProtocolError(ErrorCode.BadRequest, `publish expects a canonical event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : 'invalid'}`)
-    }
-    return broker.publish(parsed.channel, checked.data as AgentEvent)
+    // Events from in-process code are checked like frames from the network: the same schemas, no prototype keys.
+    return broker.publish(parsed.channel, checkEvent(event) as AgentEvent)
   }
 
   const commands = createCommandRunner({
     publish,
     authorize: (principal, channel, action) => authorize(principal, channel, action),
     onCommand: options.onCommand,
+    commands: options.commands,
     idempotencyTtlMs: options.idempotencyTtlMs ?? 300_000,
     clock,
     log,

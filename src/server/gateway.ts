@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { AgentEvent } from 'agentwire/protocol'
+import type { AgentEvent, Registered, UserEventOf, UserEventType } from 'agentwire/protocol'
 import { aguiEndpoint } from './agui-endpoint'
 import { aguiSource, type AguiSource } from './agui-source'
 import type { Broker, StoredEvent } from './broker'
@@ -9,8 +9,11 @@ import type { GatewayOptions, Principal } from './options'
 import type { GatewayStats } from './stats'
 import { bindWebSocket } from './ws'
 
+/** What `publish` takes: a built-in event, or one of the application's (`events`). */
+export type PublishEvent<E = Registered['events']> = AgentEvent | UserEventOf<E, UserEventType<E>>
+
 /** A running gateway: an HTTP server with the WebSocket endpoint, `GET /stats`, and the core. */
-export interface Gateway {
+export interface Gateway<E = Registered['events']> {
   /** Resolves once the server listens (at once for a `server` that already does). */
   readonly ready: Promise<void>
   /** The WebSocket URL, e.g. `ws://127.0.0.1:8787/ws`. Read it after `ready`. */
@@ -20,8 +23,12 @@ export interface Gateway {
   readonly broker: Broker
   /** The socket-level core, for binding more runtimes to the same gateway. */
   readonly core: GatewayCore
-  /** Publishes a canonical event on a concrete channel; returns it with its position. */
-  publish(channel: string, event: AgentEvent): Promise<StoredEvent>
+  /**
+   * Publishes an event on a concrete channel, built-in or one of `events` (validated against
+   * its schema: an invalid one rejects with `bad_request`, an unknown type with
+   * `unknown_event`); returns it with its position.
+   */
+  publish(channel: string, event: PublishEvent<E>): Promise<StoredEvent>
   /** Closes every connection of a principal (logout) with 4401; returns how many. */
   revoke(principal: Principal | string): number
   stats(): GatewayStats
@@ -39,7 +46,7 @@ export interface Gateway {
  * it creates one on `host:port` that also answers `GET /stats` and passes other requests to the
  * `http` hook (the dashboard).
  */
-export function createGateway(options: GatewayOptions = {}): Gateway {
+export function createGateway<E = Registered['events']>(options: GatewayOptions & { events?: E } = {}): Gateway<E> {
   const agui: AguiSource | undefined = options.agui === undefined ? undefined : aguiSource(options.agui, options.logger, options.onCommand)
   const core = createGatewayCore(agui ? { ...options, onCommand: agui.onCommand } : options)
   const ownsServer = options.server === undefined

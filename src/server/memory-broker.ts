@@ -1,4 +1,4 @@
-import { channelMatches, initialState, reduce } from 'agentwire/protocol'
+import { applyReducers, channelMatches, initialState, reduce, type AnyEventDefinitions } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
 import type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
 import { realClock, type ServerClock } from './clock'
@@ -6,6 +6,8 @@ import { realClock, type ServerClock } from './clock'
 export interface MemoryBrokerOptions {
   /** The replay window kept per channel. @default { size: 1000, maxAgeMs: 120000 } */
   retention?: RetentionOptions
+  /** The application's reducers, kept in each channel's snapshot (see `Broker.define`). @default none */
+  events?: AnyEventDefinitions
   /** Where the broker reads the time (event `time`, window age). @default the real clock */
   clock?: Pick<ServerClock, 'now'>
   /**
@@ -30,6 +32,8 @@ interface ChannelLog {
   ring: StoredEvent[]
   start: number
   state: AgentwireState
+  /** The application's reducer states (`define`), made on the first event a reducer folds. */
+  reduced?: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -44,6 +48,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   const clock = options.clock ?? realClock
   const epoch = options.epoch ?? globalThis.crypto.randomUUID()
   const logs = new Map<string, ChannelLog>()
+  let events = options.events && Object.keys(options.events.reducers).length > 0 ? options.events : undefined
   // Exact channels are looked up directly; only patterns are scanned on each publish.
   const exact = new Map<string, Set<BrokerListener>>()
   const patterns = new Map<string, Set<BrokerListener>>()
@@ -99,6 +104,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
         log.start = (log.start + 1) % size
       }
       log.state = reduce(log.state, event)
+      if (events !== undefined) log.reduced = applyReducers(events, log.reduced, event, channel, (_name, error) => options.onListenerError?.(error))
       emit(exact.get(channel), stored)
       for (const [pattern, listeners] of patterns) if (channelMatches(pattern, channel)) emit(listeners, stored)
       return Promise.resolve(stored)
@@ -137,7 +143,8 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
 
     snapshot(channel: string): Promise<ChannelSnapshot> {
       const log = logs.get(channel)
-      return Promise.resolve({ channel, epoch, seq: log?.seq ?? 0, state: log?.state ?? initialState() })
+      const reduced = log?.reduced
+      return Promise.resolve({ channel, epoch, seq: log?.seq ?? 0, state: log?.state ?? initialState(), ...(reduced ? { reduced } : {}) })
     },
 
     channels(pattern: string): Promise<string[]> {
@@ -156,6 +163,10 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
       const out = new Map<string, number>()
       for (const [channel, log] of logs) if (log.born > after && channelMatches(pattern, channel)) out.set(channel, log.born)
       return Promise.resolve(out)
+    },
+
+    define(definitions) {
+      events = Object.keys(definitions.reducers).length > 0 ? definitions : undefined
     },
 
     close(): Promise<void> {

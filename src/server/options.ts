@@ -30,7 +30,8 @@ export interface HandshakeInfo {
   readonly request?: IncomingMessage
 }
 
-export type CommandFrame = ClientFrameOf<'start'> | ClientFrameOf<'cancel'> | ClientFrameOf<'feedback'> | ClientFrameOf<'ack'>
+/** A command the gateway runs: the built-in ones, and the application's own (`type: 'command'`, `name`, `payload` validated against `commands`). */
+export type CommandFrame = ClientFrameOf<'start'> | ClientFrameOf<'cancel'> | ClientFrameOf<'feedback'> | ClientFrameOf<'ack'> | ClientFrameOf<'command'>
 
 /** What a command handler may use. */
 export interface CommandContext {
@@ -43,7 +44,8 @@ export interface CommandContext {
   defaultHandler(): Promise<unknown>
 }
 
-export type GatewayPublish = (channel: string, event: import('agentwire/protocol').AgentEvent) => Promise<import('./broker').StoredEvent>
+/** Publishes a built-in event or one of the application's (`events`), validated like a frame from the network. */
+export type GatewayPublish = (channel: string, event: import('agentwire/protocol').AgentEvent | import('agentwire/protocol').UserEvent) => Promise<import('./broker').StoredEvent>
 
 export interface LogEntry {
   readonly level: 'debug' | 'info' | 'warn' | 'error'
@@ -123,6 +125,22 @@ export interface GatewayCoreOptions {
    * feedback `request.feedback`; ack is accepted and ignored
    */
   onCommand?: (command: CommandFrame, context: CommandContext) => unknown
+  /**
+   * The application's own event types and reducers (`defineEvents`): `publish` validates their
+   * payloads (and refuses any type neither built in nor here with `unknown_event`), and the
+   * broker keeps each reducer's state in every channel's snapshot, so a client that resyncs
+   * gets it back. The gateway hands them to its broker (`Broker.define`).
+   * @default built-in events only
+   */
+  events?: import('agentwire/protocol').AnyEventDefinitions
+  /**
+   * The application's own commands (`defineCommands`, or `{ pause: schema }`): a `command`
+   * frame is validated against its schema and handed to `onCommand` with the caller's principal;
+   * its return value is the reply's `result`. An unknown name is answered `unknown_command`,
+   * an invalid payload `bad_request`; neither closes the connection.
+   * @default none
+   */
+  commands?: import('agentwire/protocol').AnyCommandDefinitions | Readonly<Record<string, import('agentwire/protocol').CommandSpec>>
   limits?: GatewayLimits
   heartbeat?: GatewayHeartbeat
   token?: TokenExpiryOptions

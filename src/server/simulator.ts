@@ -82,7 +82,7 @@ export interface Simulator {
    * A refused command rejects with an `AgentwireError` (`not_found`, `conflict`), which the
    * gateway sends back as a typed error reply; `ack` keeps the gateway's default.
    */
-  onCommand(command: SimulatorCommand | { type: 'ack' }, context: SimulatorCommandContext): Promise<unknown>
+  onCommand(command: SimulatorCommand | { type: 'ack' } | { type: 'command' }, context: SimulatorCommandContext): Promise<unknown>
   /** Stops the simulation; no timer is left. Idempotent. */
   stop(): void
   /**
@@ -152,7 +152,8 @@ export function startSimulator(target: SimulatorTarget, options: SimulatorOption
       return running
     },
     async onCommand(command, context) {
-      if (command.type === 'ack') return context.defaultHandler()
+      // Acks, and the application's own commands, are the gateway's: its default answers them.
+      if (command.type === 'ack' || command.type === 'command') return context.defaultHandler()
       const result = simulator.handleCommand(command)
       if (!result.ok) throw new AgentwireError(result.code === 'conflict' ? ErrorCode.Conflict : ErrorCode.NotFound, result.message)
       return undefined

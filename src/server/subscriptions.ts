@@ -117,6 +117,7 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
       ...(requestId === undefined ? {} : { requestId }),
       // The wire form keeps ids such as `__proto__`, which the safe JSON reader drops from keys.
       state: serializeState(snapshot.state) as unknown as Record<string, unknown>,
+      ...(snapshot.reduced ? { reduced: snapshot.reduced as Record<string, unknown> } : {}),
     }
   }
 

@@ -92,7 +92,7 @@ describe('client lifecycle', () => {
     two.unsubscribe()
     await settle()
     expect(gateway.framesOf('unsubscribe', gateway.current!).map((f) => f.channels)).toEqual([['agent:a']])
-    expect(() => client.subscribe('nope:x')).toThrow(/unknown channel family "nope".*Pass a channel such as/)
+    expect(() => client.subscribe('9nope:x')).toThrow(/invalid channel "9nope:x".*Pass a channel such as/)
     client.close()
   })
 

@@ -95,8 +95,10 @@ describe('unknown types and fields (B3)', () => {
     expect(decode('{"type":"presence","who":"a"}')).toEqual({ ok: true, messages: [], unknown: 'presence' })
   })
 
-  it('skips an event of an unknown event type, forward compatible', () => {
-    expect(decode(event({ event: { type: 'agent.teleported', payload: {} } }))).toEqual({ ok: true, messages: [], unknown: 'event:agent.teleported' })
+  it('passes an event of a type nobody registered on untyped, with its position (forward compatible)', () => {
+    const decoded = decode(event({ event: { type: 'agent.teleported', payload: { to: 'mars' } } }))
+    expect(decoded).toMatchObject({ ok: true, messages: [{ type: 'event', event: { type: 'agentwire:agent.teleported', payload: { to: 'mars' }, untyped: true } }] })
+    expect(decoded.ok && 'unknown' in decoded).toBe(false)
   })
 
   it('strips unknown fields from what handlers see', () => {

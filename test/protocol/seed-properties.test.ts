@@ -9,6 +9,7 @@ import {
   initialState,
   reduce,
   routing,
+  type AgentEvent,
   type AgentwireState,
   type Codec,
   type DecodeResult,
@@ -55,7 +56,7 @@ function decoded(r: DecodeResult): { events: EventMessage[]; state: AgentwireSta
   let state = initialState()
   for (const m of events) {
     expect((m.event as { raw?: unknown }).raw).toBeDefined()
-    state = reduce(state, m.event)
+    state = reduce(state, m.event as AgentEvent)
   }
   return { events, state }
 }
@@ -142,7 +143,7 @@ describe('webgui: every kind of update the ADR names decodes into the store', ()
         const joined = decoded(decode(codec, envelope('user_joined', { user_id: user, username }, sid)))
         expect(joined.state.sessions[str(sid)]?.users).toEqual([str(user)])
         const left = decoded(decode(codec, envelope('user_left', { user_id: user }, sid)))
-        expect(reduce(joined.state, left.events[0]!.event).sessions[str(sid)]?.users).toEqual([])
+        expect(reduce(joined.state, left.events[0]!.event as AgentEvent).sessions[str(sid)]?.users).toEqual([])
       }),
       { numRuns: RUNS },
     )
