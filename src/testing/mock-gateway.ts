@@ -15,6 +15,13 @@
  * (replay from a position in the same epoch, else a snapshot built with `reduce`), replies to
  * commands, pong to ping. No auth, limits or heartbeats of its own.
  *
+ * With the application's definitions it checks and folds them as the gateway does:
+ *
+ * ```ts
+ * const gateway = createMockGateway({ events, commands, onCommand: (c) => ({ paused: c.payload }) })
+ * gateway.publish('deploys:prod', { type: 'deploy.finished', payload: { service: 'api', ok: true } })
+ * ```
+ *
  * To extend it (a refused channel, a slow reply, a command that publishes events), pass
  * `onFrame`: it sees each decoded client frame first and returns `true` when it answered the
  * frame itself through `connection.send(...)`; return nothing to fall through to the defaults.
@@ -22,24 +29,45 @@
  */
 import { Server, WebSocket as MockWebSocket, type Client as MockSocket } from 'mock-socket'
 import {
+  AgentwireError,
+  ErrorCode,
   PROTOCOL_VERSION,
+  applyReducers,
   channelMatches,
+  commandSchemas,
+  createEventCheck,
   decodeClientFrame,
   encodeServerFrame,
   initialState,
   parseChannel,
   reduce,
   serializeState,
+  validate,
   type AgentEvent,
   type AgentwireState,
+  type AnyCommandDefinitions,
+  type AnyEventDefinitions,
   type ClientFrame,
+  type ClientFrameOf,
+  type Registered,
+  type UserEventOf,
+  type UserEventType,
   type ServerFrame,
   type SubscribeItem,
   type SubscribeResult,
 } from 'agentwire/protocol'
 import type { WebSocketConstructor } from 'agentwire'
 
-export interface MockGatewayOptions {
+/** What `publish` takes: a built-in event or one of the application's (`events`). */
+export type PublishableEvent<E = Registered['events']> = AgentEvent | UserEventOf<E, UserEventType<E>>
+
+/** The second argument of `onCommand`. */
+export interface MockCommandContext {
+  /** The connection the command came on. */
+  readonly connection: MockConnection
+}
+
+export interface MockGatewayOptions<E = Registered['events'], C = Registered['commands']> {
   /** Each gateway needs its own URL in the process. @default a fresh `ws://agentwire.test/{n}` */
   url?: string
   /** Sent in `welcome`. @default 30000 */
@@ -48,6 +76,16 @@ export interface MockGatewayOptions {
   window?: number
   /** Sees every client frame first; return `true` if it answered the frame itself. */
   onFrame?: (frame: ClientFrame, connection: MockConnection) => boolean | void
+  /** The application's event types and reducers (`defineEvents`): `publish` checks them, `state` frames carry the reducers' states. */
+  events?: E & AnyEventDefinitions
+  /** The application's commands (`defineCommands`): a `command` frame of another name is answered `unknown_command`, an invalid payload `bad_request`. */
+  commands?: C & AnyCommandDefinitions
+  /**
+   * Answers a valid `command` frame (its payload parsed by the schema): the reply carries what
+   * it returns or resolves to; a thrown `AgentwireError` is replied with its code, anything
+   * else as `internal`. Without it a valid command is answered ok with no result.
+   */
+  onCommand?: (command: ClientFrameOf<'command'>, context: MockCommandContext) => unknown
 }
 
 /** One client's connection to the mock. */
@@ -59,14 +97,19 @@ export interface MockConnection {
   close(code?: number, reason?: string): void
 }
 
-export interface MockGateway {
+export interface MockGateway<E = Registered['events']> {
   readonly url: string
   /** mock-socket's WebSocket: pass it as `createClient({ WebSocket })`. */
   readonly WebSocket: WebSocketConstructor
   /** Changes on `restart({ replay: false })`. */
   readonly epoch: string
-  /** Stores the event at the channel's next position and sends it to every matching subscriber. */
-  publish(channel: string, event: AgentEvent): { channel: string; epoch: string; seq: number }
+  /**
+   * Checks the event as the gateway's `publish` does, stores it at the channel's next position
+   * (any channel `parseChannel` accepts, not a pattern) and sends it to every matching
+   * subscriber. Throws the typed error for an unknown type (`unknown_event`), an invalid
+   * payload (`bad_request`) or channel (`invalid_channel`).
+   */
+  publish(channel: string, event: PublishableEvent<E>): { channel: string; epoch: string; seq: number }
   /** Closes every connection (default 1006, as a dropped network shows). */
   drop(code?: number, reason?: string): void
   /** Drops every connection; `replay: false` also loses the log, so clients resync from snapshots. */
@@ -79,6 +122,8 @@ export interface MockGateway {
   readonly connections: readonly MockConnection[]
   /** The state a channel's events built (what a snapshot sends). */
   stateOf(channel: string): AgentwireState
+  /** The reducer states a channel's events built, by reducer name (`undefined` before any event, or without reducers). */
+  reducedOf(channel: string): Readonly<Record<string, unknown>> | undefined
   close(): void
 }
 
@@ -86,6 +131,7 @@ interface Log {
   events: Array<{ seq: number; event: AgentEvent; time: number }>
   seq: number
   state: AgentwireState
+  reduced: Readonly<Record<string, unknown>> | undefined
   /** Its birth (first event) in the count of channels born, a pattern's position; 0 before. */
   born: number
 }
@@ -95,7 +141,7 @@ type Conn = MockConnection & { subs: Set<string>; welcomed: boolean }
 let urls = 0
 const newEpoch = () => Math.random().toString(36).slice(2, 10)
 
-export function createMockGateway(options: MockGatewayOptions = {}): MockGateway {
+export function createMockGateway<E = Registered['events'], C = Registered['commands']>(options: MockGatewayOptions<E, C> = {}): MockGateway<E> {
   const url = options.url ?? `ws://agentwire.test/${++urls}`
   const windowSize = options.window ?? 1000
   const server = new Server(url, { mock: false })
@@ -106,10 +152,12 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
   let epoch = newEpoch()
   let births = 0
   let ids = 0
+  const check = createEventCheck(options.events)
+  const specs = options.commands?.specs ?? {}
 
   const logOf = (channel: string): Log => {
     let log = logs.get(channel)
-    if (!log) logs.set(channel, (log = { events: [], seq: 0, state: initialState(), born: 0 }))
+    if (!log) logs.set(channel, (log = { events: [], seq: 0, state: initialState(), reduced: undefined, born: 0 }))
     return log
   }
 
@@ -139,14 +187,19 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       const lost = !p ? 'initial' : p.epoch !== epoch || p.seq > log.seq ? 'epoch' : p.seq < oldest - 1 ? 'window' : undefined
       if (lost) {
         recovered &&= lost === 'initial'
-        then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: rejoin ? 'rejoin' : lost, ...(rejoin ? { requestId: rejoin } : {}), state: serializeState(log.state) as unknown as Record<string, unknown> })
+        then.push({ type: 'state', channel: c, epoch, seq: log.seq, reason: rejoin ? 'rejoin' : lost, ...(rejoin ? { requestId: rejoin } : {}), state: serializeState(log.state) as unknown as Record<string, unknown>, ...(log.reduced ? { reduced: { ...log.reduced } } : {}) })
       } else for (const e of log.events) if (e.seq > p!.seq) then.push({ type: 'event', channel: c, epoch, seq: e.seq, time: e.time, event: e.event })
     }
     conn.subs.add(channel)
     return { result: { ok: true, channel, recovered, ...(parsed.pattern ? { position: { epoch, seq: Math.min(births, first - 1) } } : {}) }, then }
   }
 
-  function publish(channel: string, event: AgentEvent): { channel: string; epoch: string; seq: number } {
+  function publish(name: string, input: PublishableEvent<E>): { channel: string; epoch: string; seq: number } {
+    const parsed = parseChannel(name)
+    if (!parsed.ok || parsed.pattern) throw new AgentwireError(ErrorCode.InvalidChannel, `publish needs a channel, not ${parsed.ok ? 'a pattern' : parsed.reason}`, { retryable: false })
+    const channel = parsed.channel
+    // Built-in and user events travel in the same frame; the frame type names the built-in ones.
+    const event = check(input) as AgentEvent
     const log = logOf(channel)
     const seq = ++log.seq
     if (seq === 1) log.born = ++births
@@ -154,6 +207,7 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
     log.events.push({ seq, event, time })
     if (log.events.length > windowSize) log.events.shift()
     log.state = reduce(log.state, event)
+    log.reduced = applyReducers(options.events, log.reduced, event, channel)
     for (const conn of connections) {
       if (conn.welcomed && [...conn.subs].some((s) => channelMatches(s, channel))) conn.send({ type: 'event', channel, epoch, seq, time, event })
     }
@@ -205,6 +259,27 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
       case 'feedback':
         publish(`request:${frame.requestId}`, { type: 'request.feedback', payload: { requestId: frame.requestId, questionId: frame.questionId, answer: frame.answer } })
         return ok(frame.id, { requestId: frame.requestId })
+      case 'command':
+        return void command(conn, frame).then((reply) => conn.send(reply))
+    }
+  }
+
+  /** The application's command, checked as the gateway does, then `onCommand`; the reply frame. */
+  async function command(conn: Conn, frame: ClientFrameOf<'command'>): Promise<ServerFrame> {
+    const fail = (code: string, message: string, retryable = false): ServerFrame => ({ type: 'reply', id: frame.id, ok: false, error: { code, message, retryable } })
+    if (!Object.prototype.hasOwnProperty.call(specs, frame.name)) {
+      const names = Object.keys(specs)
+      return fail(ErrorCode.UnknownCommand, `unknown command "${frame.name.slice(0, 64)}": ${names.length ? `expected one of ${names.join(', ')}` : 'this gateway defines no commands'}`)
+    }
+    const checked = validate(commandSchemas(specs[frame.name]!).payload as never, frame.payload, frame.name)
+    if (!checked.ok) return fail(checked.error.code, checked.error.message.slice(0, 1024))
+    const valid: ClientFrameOf<'command'> = checked.value === undefined ? { type: 'command', id: frame.id, name: frame.name } : { ...frame, payload: checked.value }
+    try {
+      const result = options.onCommand ? await options.onCommand(valid, { connection: conn }) : undefined
+      return result === undefined ? { type: 'reply', id: frame.id, ok: true } : { type: 'reply', id: frame.id, ok: true, result }
+    } catch (error) {
+      if (error instanceof AgentwireError) return fail(error.code, error.message.slice(0, 1024), error.retryable)
+      return fail(ErrorCode.Internal, `${frame.name} failed on the mock gateway`, true)
     }
   }
 
@@ -274,6 +349,7 @@ export function createMockGateway(options: MockGatewayOptions = {}): MockGateway
     },
     connections,
     stateOf: (channel) => logOf(channel).state,
+    reducedOf: (channel) => logs.get(channel)?.reduced,
     close() {
       drop(1001, 'gateway closed')
       server.stop()
