@@ -1,7 +1,21 @@
 'use client'
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
-import type { AgentView, AgentwireState, ChannelFamily, EventType, MessageView, RequestView, SessionView, TaskView } from 'agentwire/protocol'
+import { shallowEqual, type ClientEvents, type CommandOptions, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
+import type {
+  AgentView,
+  AgentwireState,
+  ChannelFamily,
+  CommandName,
+  CommandPayload,
+  CommandResult,
+  KnownEventType,
+  MessageView,
+  ReducedStates,
+  Registered,
+  RequestView,
+  SessionView,
+  TaskView,
+} from 'agentwire/protocol'
 import { useAgentwire, useClient } from './context'
 
 // On the server effects never run; useLayoutEffect would only warn there (React 18).
@@ -120,12 +134,18 @@ export function useMessages(requestId: string | null | undefined): readonly Mess
   return useStore((s) => (requestId ? s.requests[requestId]?.messages : undefined) ?? NO_MESSAGES)
 }
 
+type Events = Registered['events']
+type Commands = Registered['commands']
+/** The registered reducers' states by name (`Register`). */
+type States = ReducedStates<Events>
+
 /**
- * Calls `handler` for each event of `type` (a canonical event type, or `state`, `error`,
- * `resync`, `event`). Always the handler of the latest render, without resubscribing.
+ * Calls `handler` for each event of `type`: a built-in event type, one of the application's
+ * (typed through `Register`), or `state`, `error`, `resync`, `event`. Always the handler of
+ * the latest render, without resubscribing.
  */
-export function useEvent<T extends EventType>(type: T, handler: EventHandler<T>): void
-export function useEvent<K extends keyof ClientEvents>(type: K, handler: ClientEvents[K]): void
+export function useEvent<T extends KnownEventType<Events>>(type: T, handler: EventHandler<T, Events>): void
+export function useEvent<K extends keyof ClientEvents<Events>>(type: K, handler: ClientEvents<Events>[K]): void
 export function useEvent(type: string, handler: (...args: never[]) => void): void {
   const client = useClient()
   const latest = useRef(handler)
@@ -136,4 +156,39 @@ export function useEvent(type: string, handler: (...args: never[]) => void): voi
     const on = client.on as (type: string, fn: (...args: unknown[]) => void) => () => void
     return on(type, (...args) => (latest.current as (...a: unknown[]) => void)(...args))
   }, [client, type])
+}
+
+/**
+ * The state of the reducer `name` (`defineEvents(…).reducer`) on `channel`, following that
+ * channel (as `useChannel`; a concrete channel, not a pattern), or what `selector` picks from
+ * it. Re-renders only when that value changes (one level deep, as `useStore`). `undefined`
+ * while `channel` is `null` or `undefined`.
+ */
+export function useReduced<N extends keyof States & string>(name: N, channel: string): States[N]
+export function useReduced<N extends keyof States & string, T>(name: N, channel: string, selector: (state: States[N]) => T): T
+export function useReduced<N extends keyof States & string>(name: N, channel: string | null | undefined): States[N] | undefined
+export function useReduced<N extends keyof States & string, T>(name: N, channel: string | null | undefined, selector: (state: States[N]) => T): T | undefined
+export function useReduced(name: string, channel: string | null | undefined, selector?: (state: unknown) => unknown): unknown {
+  const { client, subscribe } = useAgentwire()
+  useChannel(channel)
+  const last = useRef<{ value: unknown } | null>(null)
+  const read = (): unknown => {
+    const state = channel ? (client.reduced as (name: string, channel: string) => unknown)(name, channel) : undefined
+    const next = selector && channel ? selector(state) : state
+    const prev = last.current
+    if (prev && shallowEqual(prev.value, next)) return prev.value
+    last.current = { value: next }
+    return next
+  }
+  return useSyncExternalStore(subscribe, read, read)
+}
+
+/**
+ * One of the application's commands (`Register`'s `commands`) as a function that sends it:
+ * `const pause = useCommand('pause'); pause({ agent: 'planner' })`. The same function across
+ * renders for the same client and name.
+ */
+export function useCommand<N extends CommandName<Commands>>(name: N): (payload: CommandPayload<Commands, N>, options?: CommandOptions) => Promise<CommandResult<Commands, N>> {
+  const client = useClient()
+  return useCallback((payload: CommandPayload<Commands, N>, options?: CommandOptions) => client.command(name, payload, options), [client, name])
 }

@@ -4,7 +4,7 @@
  * react is an optional peer; nothing else in agentwire imports it.
  */
 export { AgentwireProvider, type AgentwireProviderProps } from './provider'
-export { useClient, type Schedule } from './context'
+export { useClient, type AnyClient, type Schedule } from './context'
 export {
   useStore,
   useChannel,
@@ -16,5 +16,7 @@ export {
   useRequest,
   useMessages,
   useEvent,
+  useReduced,
+  useCommand,
   type RequestHandle,
 } from './hooks'

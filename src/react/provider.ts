@@ -2,7 +2,7 @@
 import { createElement, useEffect, useMemo, useRef, useState, type ReactNode } from 'react'
 import { createClient, type Client, type ClientOptions } from 'agentwire'
 import { frame, relayStore, type Schedule } from 'agentwire'
-import { ClientContext } from './context'
+import { ClientContext, type AnyClient } from './context'
 
 export type AgentwireProviderProps = {
   children?: ReactNode
@@ -18,8 +18,11 @@ export type AgentwireProviderProps = {
   schedule?: Schedule
 } & (
   /** A client you created and own: the provider neither connects nor closes it. */
-  | { client: Client; options?: undefined }
-  /** Options for a client the provider creates, connects after mounting and closes on unmount. Read once. */
+  | { client: AnyClient; options?: undefined }
+  /**
+   * Options for a client the provider creates, connects after mounting and closes on unmount,
+   * `events` and `commands` included. Read once.
+   */
   | { options: ClientOptions; client?: undefined }
 )
 
@@ -45,7 +48,8 @@ export function AgentwireProvider(props: AgentwireProviderProps): ReactNode {
       })
     }
   }, [owned])
-  const client = (props.client ?? owned)!
+  // The hooks read it typed by `Register`, whatever definitions it was made with.
+  const client = (props.client ?? owned)! as Client
   const [schedule] = useState(() => props.schedule ?? frame)
   const value = useMemo(() => ({ client, subscribe: relayStore(client, schedule) }), [client, schedule])
   return createElement(ClientContext.Provider, { value }, props.children)
