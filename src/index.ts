@@ -11,6 +11,8 @@ export { webSocketTransport } from './client/websocket-transport'
 export { share, shareKey, type BroadcastChannelLike, type LockManagerLike, type ShareOptions, type Shared } from './client/share'
 export * from './client/transports/index'
 export { shallowEqual } from './client/select'
+// Augment it to type the hooks with the application's own events and commands (see defineEvents).
+export type { Register, Registered } from 'agentwire/protocol'
 export { createStore, type Store, type StoreOptions } from './client/store'
 export { frame, relayStore, type Schedule } from './client/relay'
 // The errors a client's promises reject with and its `error` event carries, and the codes they hold.

@@ -193,19 +193,29 @@ export function createRequests(
   function named(name: string, payload: unknown, callOptions: CommandOptions = {}): Promise<unknown> {
     if (typeof name !== 'string' || name.length === 0) return Promise.reject(new TypeError("agentwire: client.command(name, payload) needs a command name, e.g. client.command('pause', { agent: 'planner' })"))
     let checked = payload
+    let resultSchema: unknown
     const specs = options.commands?.specs
     if (specs !== undefined) {
       // Strict at home: a name or payload the definitions refuse never leaves the client.
       if (!Object.prototype.hasOwnProperty.call(specs, name)) {
         return Promise.reject(new AgentwireError(ErrorCode.UnknownCommand, `unknown command "${name}": expected one of ${Object.keys(specs).join(', ') || '(none defined)'}`))
       }
-      const result = validate(commandSchemas(specs[name]!).payload as never, payload, name)
+      const schemas = commandSchemas(specs[name]!)
+      const result = validate(schemas.payload as never, payload, name)
       if (!result.ok) return Promise.reject(result.error)
       checked = result.value
+      resultSchema = schemas.result
     }
     const timeoutMs = callOptions.timeoutMs !== undefined && callOptions.timeoutMs > 0 ? callOptions.timeoutMs : undefined
     const frame: CommandFrame = { type: 'command', id: callOptions.id ?? createId(), name, ...(checked === undefined ? {} : { payload: checked }) }
-    return command(frame, timeoutMs)
+    const sent = command(frame, timeoutMs)
+    if (resultSchema === undefined) return sent
+    // The reply is input too: held to the `result` schema like any frame.
+    return sent.then((value) => {
+      const reply = validate(resultSchema as never, value, `${name} result`)
+      if (!reply.ok) throw reply.error
+      return reply.value
+    })
   }
 
   return {

@@ -143,12 +143,16 @@ export interface CommandDefinitions<C extends CommandSpecs = CommandSpecs> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCommandDefinitions = CommandDefinitions<any>
 
+/** The specs of a definition set, or of a plain `{ name: schema }` record. */
+type SpecsOf<C> = C extends CommandDefinitions<infer S> ? S : C extends CommandSpecs ? C : never
 /** The command names of a definition set. */
-export type CommandName<C> = C extends CommandDefinitions<infer S> ? keyof S & string : never
+export type CommandName<C> = keyof SpecsOf<C> & string
 /** The payload a command takes. */
-export type CommandPayload<C, N extends string> = C extends CommandDefinitions<infer S> ? (S[N] extends { readonly payload: infer P } ? Output<P> : Output<S[N]>) : never
+export type CommandPayload<C, N extends string> = N extends keyof SpecsOf<C> ? (SpecsOf<C>[N] extends { readonly payload: infer P } ? Output<P> : Output<SpecsOf<C>[N]>) : never
 /** What a command's reply carries: its `result` schema's output, else `unknown`. */
-export type CommandResult<C, N extends string> = C extends CommandDefinitions<infer S> ? (S[N] extends { readonly result: infer R } ? Output<R> : unknown) : unknown
+export type CommandResult<C, N extends string> = N extends keyof SpecsOf<C> ? (SpecsOf<C>[N] extends { readonly result: infer R } ? Output<R> : unknown) : unknown
+/** One of the application's commands as the gateway's `onCommand` gets it: `name` narrows `payload`. */
+export type AppCommand<C = Registered['commands']> = { [N in CommandName<C>]: { type: 'command'; id: string; name: N; payload: CommandPayload<C, N> } }[CommandName<C>]
 
 /** Names of the native protocol's own client frames: not available as command names. */
 const RESERVED_COMMANDS = new Set(['hello', 'auth', 'subscribe', 'unsubscribe', 'rejoin', 'start', 'cancel', 'feedback', 'ack', 'ping', 'pong', 'command'])

@@ -34,6 +34,16 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
   const specs: Readonly<Record<string, CommandSpec>> = (options.commands as AnyCommandDefinitions | undefined)?.kind === 'agentwire.commands' ? (options.commands as AnyCommandDefinitions).specs : ((options.commands ?? {}) as Readonly<Record<string, CommandSpec>>)
   const commandNames = Object.keys(specs)
 
+  /** A handler's result held to the command's `result` schema, when it has one: strict at home. */
+  function checkResult(name: string, result: unknown): unknown {
+    const schema = commandSchemas(specs[name]!).result
+    if (schema === undefined) return result
+    const checked = validate(schema as never, result, `${name} result`)
+    if (checked.ok) return checked.value
+    log({ level: 'error', message: 'command result refused by its schema', data: { command: name, path: checked.error.path.join('.') } })
+    throw new AgentwireError(ErrorCode.Internal, `the "${printable(name)}" handler returned a result its schema refuses`, { retryable: false })
+  }
+
   /** The application's command, its name known and its payload valid, or the typed error why not. */
   function checkCommand(command: Extract<CommandFrame, { type: 'command' }>): Extract<CommandFrame, { type: 'command' }> {
     if (!Object.prototype.hasOwnProperty.call(specs, command.name)) {
@@ -117,7 +127,8 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
         publish: options.publish,
         defaultHandler: () => defaultHandler(command, principal),
       }
-      const result = options.onCommand ? await options.onCommand(command, context) : await defaultHandler(command, principal)
+      let result = options.onCommand ? await options.onCommand(command, context) : await defaultHandler(command, principal)
+      if (command.type === 'command') result = checkResult(command.name, result)
       const reply: ReplyMessage = result === undefined ? { type: 'reply', id, ok: true } : { type: 'reply', id, ok: true, result }
       return encodeServerFrame(reply)
     } catch (error) {

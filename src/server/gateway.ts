@@ -1,16 +1,30 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { AgentEvent, Registered, UserEventOf, UserEventType } from 'agentwire/protocol'
+import type { AgentEvent, AppCommand, Registered, UserEventOf, UserEventType } from 'agentwire/protocol'
 import { aguiEndpoint } from './agui-endpoint'
 import { aguiSource, type AguiSource } from './agui-source'
 import type { Broker, StoredEvent } from './broker'
 import { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'
-import type { GatewayOptions, Principal } from './options'
+import type { CommandContext, CommandFrame, GatewayOptions, Principal } from './options'
 import type { GatewayStats } from './stats'
 import { bindWebSocket } from './ws'
 
 /** What `publish` takes: a built-in event, or one of the application's (`events`). */
 export type PublishEvent<E = Registered['events']> = AgentEvent | UserEventOf<E, UserEventType<E>>
+
+/** What `onCommand` gets: a built-in command, or one of the application's with its payload typed by `commands`. */
+export type GatewayCommand<C = Registered['commands']> = Exclude<CommandFrame, { type: 'command' }> | AppCommand<C>
+
+/** The gateway's options, typed by the application's definitions. */
+export type TypedGatewayOptions<E, C> = Omit<GatewayOptions, 'events' | 'commands' | 'onCommand'> & {
+  events?: E & GatewayOptions['events']
+  commands?: C & GatewayOptions['commands']
+  /**
+   * Handles `start`, `cancel`, `feedback`, `ack` and the application's commands (`commands`,
+   * validated before it is called). Its return value is the reply's `result`.
+   */
+  onCommand?: (command: GatewayCommand<C>, context: CommandContext) => unknown
+}
 
 /** A running gateway: an HTTP server with the WebSocket endpoint, `GET /stats`, and the core. */
 export interface Gateway<E = Registered['events']> {
@@ -46,7 +60,8 @@ export interface Gateway<E = Registered['events']> {
  * it creates one on `host:port` that also answers `GET /stats` and passes other requests to the
  * `http` hook (the dashboard).
  */
-export function createGateway<E = Registered['events']>(options: GatewayOptions & { events?: E } = {}): Gateway<E> {
+export function createGateway<E = Registered['events'], C = Registered['commands']>(typed: TypedGatewayOptions<E, C> = {}): Gateway<E> {
+  const options = typed as GatewayOptions
   const agui: AguiSource | undefined = options.agui === undefined ? undefined : aguiSource(options.agui, options.logger, options.onCommand)
   const core = createGatewayCore(agui ? { ...options, onCommand: agui.onCommand } : options)
   const ownsServer = options.server === undefined

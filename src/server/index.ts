@@ -1,6 +1,6 @@
 export type { Broker, BrokerListener, ChannelSnapshot, Head, ReadResult, RetentionOptions, StoredEvent } from './broker'
 export { memoryBroker, DEFAULT_RETENTION_MAX_AGE_MS, DEFAULT_RETENTION_SIZE, type MemoryBrokerOptions } from './memory-broker'
-export { createGateway, type Gateway, type PublishEvent } from './gateway'
+export { createGateway, type Gateway, type GatewayCommand, type PublishEvent, type TypedGatewayOptions } from './gateway'
 export { aguiSource, type AguiSource, type AguiSourceOptions } from './agui-source'
 export { aguiEndpoint, type AguiEndpoint, type AguiEndpointOptions } from './agui-endpoint'
 export { createGatewayCore, type GatewayCloseOptions, type GatewayCore } from './core'

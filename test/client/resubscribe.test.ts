@@ -60,7 +60,7 @@ describe('a gap asks again from the last position, and the asking never stops sh
   it('a re-subscribe the gateway never answers (shed under load) is asked again after requestTimeoutMs, and the channel catches up', async () => {
     const { gateway, client, errors } = setup({ requestTimeoutMs: 2000 }, {
       // The first re-subscribe is lost: the gateway sheds it without a reply.
-      onFrame: (frame, connection) => (frame.type === 'subscribe' && gateway.framesOf('subscribe', connection).length === 1 ? false : undefined),
+      onFrame: (frame, connection): boolean | undefined => (frame.type === 'subscribe' && gateway.framesOf('subscribe', connection).length === 1 ? false : undefined),
     })
     client.subscribe('agent:a')
     const seen: number[] = []

@@ -1,6 +1,6 @@
 import { vi } from 'vitest'
 import { WebSocket } from 'mock-socket'
-import { createClient, type Client, type ClientOptions, type StateChange, type WebSocketConstructor } from 'agentwire'
+import { createClient, type Client, type ClientOptions, type Registered, type StateChange, type WebSocketConstructor } from 'agentwire'
 import { createFakeGateway, type FakeGatewayOptions } from './fake-gateway'
 
 /** CI-like timings from RELIABILITY.md: H = T = 250 ms, B = 50 ms, C = 1 s. */
@@ -9,11 +9,11 @@ export const T = 250
 export const B = 50
 export const C = 1000
 
-export function setup(options: Partial<ClientOptions> = {}, gatewayOptions: FakeGatewayOptions = {}) {
+export function setup<E = Registered['events'], C = Registered['commands']>(options: Partial<ClientOptions> & { events?: E; commands?: C } = {}, gatewayOptions: FakeGatewayOptions = {}) {
   const gateway = createFakeGateway(gatewayOptions)
   const states: StateChange[] = []
   const errors: Error[] = []
-  const client: Client = createClient({
+  const client: Client<E, C> = createClient<E, C>({
     url: gateway.url,
     WebSocket: WebSocket as unknown as WebSocketConstructor,
     environment: null,
