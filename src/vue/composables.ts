@@ -1,6 +1,20 @@
 import { getCurrentScope, onScopeDispose, shallowReadonly, shallowRef, toValue, watch, type MaybeRefOrGetter, type ShallowRef } from 'vue'
-import { shallowEqual, type ClientEvents, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
-import type { AgentView, AgentwireState, ChannelFamily, EventType, MessageView, RequestView, SessionView, TaskView } from 'agentwire/protocol'
+import { shallowEqual, type ClientEvents, type CommandOptions, type ConnectionStatus, type EventHandler, type SubscriptionStatus } from 'agentwire'
+import type {
+  AgentView,
+  AgentwireState,
+  ChannelFamily,
+  CommandName,
+  CommandPayload,
+  CommandResult,
+  KnownEventType,
+  MessageView,
+  ReducedStates,
+  Registered,
+  RequestView,
+  SessionView,
+  TaskView,
+} from 'agentwire/protocol'
 import { storeOf, useClient } from './plugin'
 
 /** A ref the composable updates and the caller only reads. */
@@ -147,10 +161,57 @@ export function useRequest(id: MaybeRefOrGetter<string>) {
   }
 }
 
-/** Calls `handler` for each event of `type` (a canonical event type, or `state`, `error`, `resync`, `event`) until the scope ends. */
-export function useEvent<T extends EventType>(type: T, handler: EventHandler<T>): void
-export function useEvent<K extends keyof ClientEvents>(type: K, handler: ClientEvents[K]): void
+type Events = Registered['events']
+type Commands = Registered['commands']
+/** The registered reducers' states by name (`Register`). */
+type States = ReducedStates<Events>
+
+/**
+ * Calls `handler` for each event of `type` until the scope ends: a built-in event type, one of
+ * the application's (typed through `Register`), or `state`, `error`, `resync`, `event`.
+ */
+export function useEvent<T extends KnownEventType<Events>>(type: T, handler: EventHandler<T, Events>): void
+export function useEvent<K extends keyof ClientEvents<Events>>(type: K, handler: ClientEvents<Events>[K]): void
 export function useEvent(type: string, handler: (...args: never[]) => void): void {
   const on = useClient().on as (type: string, fn: (...args: never[]) => void) => () => void
   onDispose('useEvent', on(type, handler))
+}
+
+/**
+ * A readonly ref over the state of the reducer `name` (`defineEvents(…).reducer`) on
+ * `channel`, following that channel (a concrete one, not a pattern; a new value moves it), or
+ * over what `selector` picks from it. The ref changes only when that value does (one level
+ * deep). `undefined` while the channel is `null` or `undefined`.
+ */
+export function useReduced<N extends keyof States & string>(name: N, channel: MaybeRefOrGetter<string>): ReadonlyRef<States[N]>
+export function useReduced<N extends keyof States & string, T>(name: N, channel: MaybeRefOrGetter<string>, selector: (state: States[N]) => T): ReadonlyRef<T>
+export function useReduced<N extends keyof States & string>(name: N, channel: Id): ReadonlyRef<States[N] | undefined>
+export function useReduced<N extends keyof States & string, T>(name: N, channel: Id, selector: (state: States[N]) => T): ReadonlyRef<T | undefined>
+export function useReduced(name: string, channel: Id, selector?: (state: unknown) => unknown): ReadonlyRef<unknown> {
+  const client = useClient()
+  const key = () => toValue(channel) || null
+  useChannel(key, 'useReduced')
+  const read = (): unknown => {
+    const k = key()
+    if (!k) return undefined
+    const state = (client.reduced as (name: string, channel: string) => unknown)(name, k)
+    return selector ? selector(state) : state
+  }
+  const out = shallowRef(read())
+  const update = () => {
+    const next = read()
+    if (!shallowEqual(out.value, next)) out.value = next
+  }
+  onDispose('useReduced', storeOf(client)(update))
+  onDispose('useReduced', watch(key, update))
+  return ro(out)
+}
+
+/**
+ * One of the application's commands (`Register`'s `commands`) as a function that sends it:
+ * `const pause = useCommand('pause'); pause({ agent: 'planner' })`.
+ */
+export function useCommand<N extends CommandName<Commands>>(name: N): (payload: CommandPayload<Commands, N>, options?: CommandOptions) => Promise<CommandResult<Commands, N>> {
+  const client = useClient()
+  return (payload, options) => client.command(name, payload, options)
 }

@@ -3,7 +3,7 @@
  * returning readonly refs over the client's store. vue is an optional peer; nothing else in
  * agentwire imports it.
  */
-export { agentwire, provideAgentwire, useClient, clientKey, type ClientOrOptions, type Schedule } from './plugin'
+export { agentwire, provideAgentwire, useClient, clientKey, type AnyClient, type ClientOrOptions, type Schedule } from './plugin'
 export {
   useStore,
   useChannel,
@@ -15,5 +15,7 @@ export {
   useRequest,
   useMessages,
   useEvent,
+  useReduced,
+  useCommand,
   type ReadonlyRef,
 } from './composables'

@@ -1,12 +1,21 @@
 import { getCurrentScope, inject, onScopeDispose, provide, type App, type InjectionKey } from 'vue'
 import { createClient, frame, relayStore, type Client, type ClientOptions, type Schedule } from 'agentwire'
+import type { AnyCommandDefinitions, AnyEventDefinitions } from 'agentwire/protocol'
 
 /** Where the plugin and `provideAgentwire` put the client. */
 export const clientKey: InjectionKey<Client> = Symbol('agentwire')
 
 export type { Schedule } from 'agentwire'
 
-export type ClientOrOptions = (ClientOptions | { client: Client }) & {
+/**
+ * A client of any definitions, as the plugin takes it. The composables are typed by
+ * `Register`, not by the client: `createClient({ events, commands })` fits whether or not it
+ * is registered.
+ */
+export type AnyClient = Client<AnyEventDefinitions, AnyCommandDefinitions>
+
+/** Options (`events` and `commands` included) for a client the plugin creates, or your own client. */
+export type ClientOrOptions = (ClientOptions | { client: AnyClient }) & {
   /**
    * When the composables' refs follow the store. By default once per animation frame
    * (`requestAnimationFrame`; where there is none, as on Node or in jsdom, a timer of ~1/60 s):
@@ -29,7 +38,7 @@ export function storeOf(client: Client, schedule: Schedule = frame): (listener: 
 
 // On the server a client is created without connecting: SSR renders state, never opens sockets.
 const make = ({ schedule, ...input }: ClientOrOptions): [Client, boolean] => {
-  const made: [Client, boolean] = 'client' in input ? [input.client, false] : [createClient({ autoConnect: typeof window !== 'undefined', ...input }), true]
+  const made: [Client, boolean] = 'client' in input ? [input.client as Client, false] : [createClient({ autoConnect: typeof window !== 'undefined', ...input }), true]
   if (schedule) relays.delete(made[0]), storeOf(made[0], schedule)
   return made
 }
@@ -50,7 +59,7 @@ export const agentwire = {
  * Provides a client to this component's descendants (call in `setup`). A client created here
  * from options is closed when the component's scope is disposed. Returns the client.
  */
-export function provideAgentwire(input: Client | ClientOrOptions): Client {
+export function provideAgentwire(input: AnyClient | ClientOrOptions): Client {
   const [client, owned] = 'subscribeStore' in input ? [input as Client, false] : make(input as ClientOrOptions)
   provide(clientKey, client)
   if (owned && getCurrentScope()) onScopeDispose(() => client.close())
