@@ -1,6 +1,6 @@
 import WebSocket from 'ws'
 import { createClient, type Client, type ClientOptions } from 'agentwire'
-import { AgentwireError, ClientClosedError, dialects, ErrorCode, TimeoutError, type Codec } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, dialects, ErrorCode, TimeoutError, type Codec, type Registered } from 'agentwire/protocol'
 import { eventStream, type ChannelEvent, type EventStreamOptions } from './events'
 
 export interface NodeClientOptions extends Omit<ClientOptions, 'dialect'> {
@@ -13,8 +13,11 @@ export interface NodeClientOptions extends Omit<ClientOptions, 'dialect'> {
   dialect?: string | Codec
 }
 
-/** The client, plus what a script needs: waiting for the connection and events as async iterators. */
-export interface NodeClient extends Client {
+/**
+ * The client, plus what a script needs: waiting for the connection and events as async
+ * iterators. `E` and `C` are the application's definitions, as for `Client`.
+ */
+export interface NodeClient<E = Registered['events'], C = Registered['commands']> extends Client<E, C> {
   /**
    * Resolves once the connection is open (at once if it is). Rejects with `TimeoutError` after
    * `timeoutMs`, with `ClientClosedError` if the client closes, and with an `AgentwireError`
@@ -26,12 +29,15 @@ export interface NodeClient extends Client {
    * `for await (const { event, channel, seq } of client.events('agent:*'))`: see
    * {@link eventStream} for ordering, buffering and the overflow policy.
    */
-  events(pattern: string, options?: EventStreamOptions): AsyncIterableIterator<ChannelEvent>
+  events(pattern: string, options?: EventStreamOptions): AsyncIterableIterator<ChannelEvent<E>>
 }
 
-/** `createClient` on Node: `ws` (a dependency) is the WebSocket unless options give another. */
-export function createNodeClient(options: NodeClientOptions): NodeClient {
-  const client = createClient({ WebSocket, ...options, dialect: codecOf(options.dialect) })
+/**
+ * `createClient` on Node: `ws` (a dependency) is the WebSocket unless options give another.
+ * `events` and `commands` (`defineEvents`, `defineCommands`) type it as they type `createClient`.
+ */
+export function createNodeClient<E = Registered['events'], C = Registered['commands']>(options: NodeClientOptions & { events?: E; commands?: C }): NodeClient<E, C> {
+  const client = createClient<E, C>({ WebSocket, ...options, dialect: codecOf(options.dialect) })
   const clock = options.clock ?? { setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>) }
   const ready = (timeoutMs = 10_000): Promise<void> =>
     new Promise((resolve, reject) => {
@@ -52,7 +58,7 @@ export function createNodeClient(options: NodeClientOptions): NodeClient {
       if (client.state === 'idle') client.connect()
       check()
     })
-  const events = (pattern: string, opts?: EventStreamOptions) => eventStream(client, pattern, opts)
+  const events = (pattern: string, opts?: EventStreamOptions) => eventStream<E, C>(client, pattern, opts)
   return Object.assign(client, { ready, events })
 }
 

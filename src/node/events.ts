@@ -1,9 +1,13 @@
-import { AgentwireError, ErrorCode, channelMatches, type AgentEvent, type UntypedEvent } from 'agentwire/protocol'
-import type { Client } from 'agentwire'
+import { AgentwireError, ErrorCode, channelMatches, type ClientEvent, type Registered } from 'agentwire/protocol'
+import type { Client, EventContext } from 'agentwire'
 
 /** One event as an iterator yields it. */
-export interface ChannelEvent {
-  readonly event: AgentEvent | UntypedEvent
+export interface ChannelEvent<E = Registered['events']> {
+  /**
+   * A built-in event, one of the application's (`events`), or an untyped one (`untyped: true`,
+   * type `agentwire:{type}`) of a type this client was not given.
+   */
+  readonly event: ClientEvent<E>
   /** The concrete channel it came on (the pattern may be `agent:*`). */
   readonly channel: string
   /** Its position on the channel; absent for backends without positions. */
@@ -40,7 +44,7 @@ export class EventOverflowError extends AgentwireError {
   }
 }
 
-type Item = { -readonly [K in keyof ChannelEvent]: ChannelEvent[K] }
+type Item<E> = { -readonly [K in keyof ChannelEvent<E>]: ChannelEvent<E>[K] }
 
 /**
  * Events on channels matching `pattern`, in arrival order (per channel: position order),
@@ -48,11 +52,11 @@ type Item = { -readonly [K in keyof ChannelEvent]: ChannelEvent[K] }
  * and removes the handlers. The iterator ends when the client is closed. After a resync the
  * skipped events are not replayed here; the store holds the converged state.
  */
-export function eventStream(client: Client, pattern: string, options: EventStreamOptions = {}): AsyncIterableIterator<ChannelEvent> {
+export function eventStream<E = Registered['events'], C = Registered['commands']>(client: Client<E, C>, pattern: string, options: EventStreamOptions = {}): AsyncIterableIterator<ChannelEvent<E>> {
   const size = options.bufferSize ?? 1000
   const dropOldest = options.overflow === 'drop-oldest'
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`events(): bufferSize must be a positive integer, got ${size}`)
-  const queue: Item[] = []
+  const queue: Item<E>[] = []
   let waiting: Array<() => void> = []
   let failure: Error | undefined
   let open = true
@@ -62,7 +66,8 @@ export function eventStream(client: Client, pattern: string, options: EventStrea
     for (const fn of w) fn()
   }
   const sub = client.subscribe(pattern)
-  const offEvent = client.on('event', (event, ctx) => {
+  const on = client.on as (type: 'event', handler: (event: ClientEvent<E>, context: EventContext) => void) => () => void
+  const offEvent = on('event', (event, ctx) => {
     if (!open || !channelMatches(pattern, ctx.channel)) return
     if (!dropOldest && queue.length >= size) {
       failure = new EventOverflowError(pattern, size)
@@ -93,8 +98,8 @@ export function eventStream(client: Client, pattern: string, options: EventStrea
     sub.unsubscribe()
     wake()
   }
-  const done = (): IteratorResult<ChannelEvent> => ({ done: true, value: undefined })
-  const iterator: AsyncIterableIterator<ChannelEvent> = {
+  const done = (): IteratorResult<ChannelEvent<E>> => ({ done: true, value: undefined })
+  const iterator: AsyncIterableIterator<ChannelEvent<E>> = {
     async next() {
       for (;;) {
         const item = queue.shift()
