@@ -1,4 +1,4 @@
-import { isEventType, isUserEventType, reducedState, type AgentwireState, type Registered } from 'agentwire/protocol'
+import { isEventType, type AgentwireState, type Registered } from 'agentwire/protocol'
 import { createConnection } from './connection'
 import { createCore } from './core'
 import { createDelivery } from './delivery'
@@ -91,7 +91,7 @@ export function createClient<E = Registered['events'], C = Registered['commands'
     },
     on(type: string, handler: (...args: never[]) => void): () => void {
       if (typeof handler !== 'function') throw new TypeError(`agentwire: client.on("${String(type)}", handler) needs a function as handler`)
-      if (!CLIENT_EVENTS.has(type) && !isEventType(type) && !isUserEventType(options.events, type)) {
+      if (!CLIENT_EVENTS.has(type) && !isEventType(type) && !options.events?.has(type)) {
         throw new TypeError(
           `agentwire: client.on("${String(type)}"): unknown event. Use 'state', 'error', 'resync', 'event' (every event), an event type such as 'agent.status', or one of your own passed as options.events (defineEvents).`,
         )
@@ -100,7 +100,7 @@ export function createClient<E = Registered['events'], C = Registered['commands'
     },
     subscribe: (channel: string) => subscribe(channel),
     command: requests.named as Client<E, C>['command'],
-    reduced: ((name: string, channel: string) => reducedState(options.events, store.reduced(canonicalChannel(channel).channel), name)) as Client<E, C>['reduced'],
+    reduced: ((name: string, channel: string) => options.events?.stateOf(store.reduced(canonicalChannel(channel).channel), name)) as Client<E, C>['reduced'],
     start: requests.start,
     cancel: requests.cancel,
     feedback: requests.feedback,

@@ -3,7 +3,6 @@ import {
   ErrorCode,
   isEventType,
   parseState,
-  readReduced,
   type AgentEvent,
   ProtocolError,
   type DecodeResult,
@@ -176,7 +175,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
       report(parsed.error)
       return
     }
-    store.replace(channel, parsed.state, readReduced(options.events, message.reduced))
+    store.replace(channel, parsed.state, options.events?.read(message.reduced))
     if (!channel.endsWith('*')) positions.reset(channel, message.epoch, message.seq)
     if (RESYNC_REASONS.has(message.reason)) emitter.emit('resync', { channel, reason: message.reason as ResyncInfo['reason'] } satisfies ResyncInfo)
     const requestId = message.requestId ?? (channel.startsWith('request:') ? channel.slice('request:'.length) : undefined)

@@ -1,4 +1,4 @@
-import { AgentwireError, ErrorCode, initialState, readReduced } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, initialState } from 'agentwire/protocol'
 import { positive, type ClientCore } from './core'
 import { messageOf } from './errors'
 import { createRecovery, defaultStorageKey, type SavedChannel } from './recovery'
@@ -31,7 +31,7 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
   return {
     restore() {
       for (const saved of recovery.load()) {
-        if (saved.state) store.replace(saved.channel, saved.state, readReduced(options.events, saved.reduced))
+        if (saved.state) store.replace(saved.channel, saved.state, options.events?.read(saved.reduced))
         positions.reset(saved.channel, saved.epoch, saved.seq)
       }
     },

@@ -1,4 +1,4 @@
-import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, commandSchemas, framesOf, validate, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, framesOf, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -192,30 +192,21 @@ export function createRequests(
 
   function named(name: string, payload: unknown, callOptions: CommandOptions = {}): Promise<unknown> {
     if (typeof name !== 'string' || name.length === 0) return Promise.reject(new TypeError("agentwire: client.command(name, payload) needs a command name, e.g. client.command('pause', { agent: 'planner' })"))
-    let checked = payload
-    let resultSchema: unknown
-    const specs = options.commands?.specs
-    if (specs !== undefined) {
-      // Strict at home: a name or payload the definitions refuse never leaves the client.
-      if (!Object.prototype.hasOwnProperty.call(specs, name)) {
-        return Promise.reject(new AgentwireError(ErrorCode.UnknownCommand, `unknown command "${name}": expected one of ${Object.keys(specs).join(', ') || '(none defined)'}`))
-      }
-      const schemas = commandSchemas(specs[name]!)
-      const result = validate(schemas.payload as never, payload, name)
-      if (!result.ok) return Promise.reject(result.error)
-      checked = result.value
-      resultSchema = schemas.result
-    }
+    const defs = options.commands
+    // Strict at home: a name or payload the definitions refuse never leaves the client.
+    const checked = defs ? defs.check(name, payload) : { ok: true as const, value: payload }
+    if (!checked.ok) return Promise.reject(checked.error)
     const timeoutMs = callOptions.timeoutMs !== undefined && callOptions.timeoutMs > 0 ? callOptions.timeoutMs : undefined
-    const frame: CommandFrame = { type: 'command', id: callOptions.id ?? createId(), name, ...(checked === undefined ? {} : { payload: checked }) }
+    const frame: CommandFrame = { type: 'command', id: callOptions.id ?? createId(), name, ...(checked.value === undefined ? {} : { payload: checked.value }) }
     const sent = command(frame, timeoutMs)
-    if (resultSchema === undefined) return sent
     // The reply is input too: held to the `result` schema like any frame.
-    return sent.then((value) => {
-      const reply = validate(resultSchema as never, value, `${name} result`)
-      if (!reply.ok) throw reply.error
-      return reply.value
-    })
+    return defs
+      ? sent.then((value) => {
+          const reply = defs.checkResult(name, value)
+          if (!reply.ok) throw reply.error
+          return reply.value
+        })
+      : sent
   }
 
   return {

@@ -1,5 +1,4 @@
 import {
-  applyReducers,
   createDraft,
   initialState,
   isEventType,
@@ -178,7 +177,7 @@ export function createStore(options: StoreOptions = {}): Store {
       if ('untyped' in event) return
       if (events !== undefined) {
         const before = reducedStates.get(channel)
-        const after = applyReducers(events, before, event, channel, onReducerError)
+        const after = events.fold(before, event, channel, onReducerError)
         if (after !== before && after !== undefined) {
           reducedStates.set(channel, after)
           changed()

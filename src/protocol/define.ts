@@ -1,6 +1,9 @@
 import type * as z from 'zod/mini'
+import { ErrorCode } from './codes'
+import { ProtocolError } from './errors'
 import type { AgentEvent, EventOf, EventType, UntypedEvent } from './events'
 import { isEventType } from './events'
+import { validate, type Validated } from './validate'
 
 /**
  * The open protocol: event types, reducers and commands of the application's own, declared
@@ -76,7 +79,19 @@ export interface EventDefinitions<S extends Schemas = Schemas, R extends Readonl
    * `client.reduced(name, channel)`, `useReduced` or `useReduced` in Vue.
    */
   reducer<N extends string, T>(name: N, definition: ReducerDefinition<T, DefinedEvent<S>>): EventDefinitions<S, R & { readonly [K in N]: T }>
+  // What the client and the brokers call, carried by the definitions so a bundle without them carries none of it.
+  /** Whether `type` is one of these event types. */
+  has(type: unknown): boolean
+  /** {@link applyReducers} with these reducers. */
+  fold(states: ReducerStates | undefined, event: { readonly type: string; readonly payload: unknown }, channel: string, onError?: (name: string, error: unknown) => void): ReducerStates | undefined
+  /** {@link readReduced} for these reducers. */
+  read(value: unknown): ReducerStates | undefined
+  /** {@link reducedState} for these reducers. */
+  stateOf(states: ReducerStates | undefined, name: string): unknown
 }
+
+/** A channel's reducer states, by reducer name. */
+export type ReducerStates = Readonly<Record<string, unknown>>
 
 /** Any definition set (what options accept). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -116,10 +131,15 @@ export function defineEvents<const S extends Schemas>(schemas: S): EventDefiniti
 function build<S extends Schemas>(schemas: S, list: ReadonlyArray<readonly [string, ReducerDefinition<unknown, never>]>): EventDefinitions<S, never> {
   const reducers = Object.create(null) as Record<string, ReducerDefinition<unknown, never>>
   for (const [name, r] of list) reducers[name] = r
-  return Object.freeze({
+  const set = Object.freeze({
     kind: 'agentwire.events' as const,
     schemas,
     reducers: Object.freeze(reducers),
+    has: (type: unknown) => isUserEventType(set, type),
+    fold: (states: ReducerStates | undefined, event: { readonly type: string; readonly payload: unknown }, channel: string, onError?: (name: string, error: unknown) => void) =>
+      applyReducers(set, states, event, channel, onError),
+    read: (value: unknown) => readReduced(set, value),
+    stateOf: (states: ReducerStates | undefined, name: string) => reducedState(set, states, name),
     reducer(name: string, definition: ReducerDefinition<unknown, never>) {
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) throw new TypeError('agentwire: reducer(name, …) needs a name of 1–128 characters')
       if (Object.prototype.hasOwnProperty.call(reducers, name)) throw new TypeError(`agentwire: a reducer named "${name}" is already defined`)
@@ -128,7 +148,8 @@ function build<S extends Schemas>(schemas: S, list: ReadonlyArray<readonly [stri
       }
       return build(schemas, [...list, [name, definition]])
     },
-  }) as unknown as EventDefinitions<S, never>
+  }) as unknown as AnyEventDefinitions
+  return set as EventDefinitions<S, never>
 }
 
 /** A command's payload schema, or its payload and result schemas. */
@@ -139,6 +160,12 @@ type CommandSpecs = Readonly<Record<string, CommandSpec>>
 export interface CommandDefinitions<C extends CommandSpecs = CommandSpecs> {
   readonly kind: 'agentwire.commands'
   readonly specs: C
+  /** A command's payload and result schemas; undefined for a name not defined here. */
+  schemasOf(name: string): { payload: AnySchema; result?: AnySchema } | undefined
+  /** The payload as it will be sent, or why not (`unknown_command`, `bad_request`). */
+  check(name: string, payload: unknown): Validated<unknown>
+  /** A reply's result held to the command's `result` schema (any result when it has none). */
+  checkResult(name: string, result: unknown): Validated<unknown>
 }
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyCommandDefinitions = CommandDefinitions<any>
@@ -174,7 +201,23 @@ export function defineCommands<const C extends CommandSpecs>(specs: C): CommandD
     }
     own[name] = spec!
   }
-  return Object.freeze({ kind: 'agentwire.commands' as const, specs: Object.freeze(own) as unknown as C })
+  const schemasOf = (name: string) => (Object.prototype.hasOwnProperty.call(own, name) ? commandSchemas(own[name]!) : undefined)
+  return Object.freeze({
+    kind: 'agentwire.commands' as const,
+    specs: Object.freeze(own) as unknown as C,
+    schemasOf,
+    check(name: string, payload: unknown): Validated<unknown> {
+      const schemas = schemasOf(name)
+      if (schemas === undefined) {
+        return { ok: false, error: new ProtocolError(ErrorCode.UnknownCommand, `unknown command "${printable(name)}": expected one of ${Object.keys(own).join(', ') || '(none defined)'}`) }
+      }
+      return validate(schemas.payload as z.ZodMiniType, payload, name)
+    },
+    checkResult(name: string, result: unknown): Validated<unknown> {
+      const schema = schemasOf(name)?.result
+      return schema === undefined ? { ok: true, value: result } : validate(schema as z.ZodMiniType, result, `${name} result`)
+    },
+  })
 }
 
 /** A command's payload schema and optional result schema. */

@@ -2,7 +2,7 @@ import * as z from 'zod/mini'
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from './codec'
 import { ErrorCode } from './codes'
 import { AgentwireError, ProtocolError } from './errors'
-import { isUserEventType, type AnyEventDefinitions } from './define'
+import type { AnyEventDefinitions } from './define'
 import { eventSchemas, isEventType, type EventType, type UntypedEvent } from './events'
 import {
   AckFrame,
@@ -201,7 +201,7 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
         if (typeof eventType !== 'string') {
           return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"event" expects event.type to be a string, got ${eventType === undefined ? 'nothing' : kindOf(eventType)}`, { path: ['event', 'type'] }) }
         }
-        if (isUserEventType(events, eventType)) {
+        if (events?.has(eventType)) {
           const checked = validate(userFrame(eventType), value, 'event')
           return checked.ok ? { ok: true, messages: [checked.value as ServerMessage] } : checked
         }
