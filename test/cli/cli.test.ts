@@ -146,7 +146,7 @@ describe('agentwire watch, when it cannot', () => {
       run(['watch', 'http://127.0.0.1:8787/ws']),
       run(['watch', 'not a url']),
       run(['watch']),
-      run(['watch', 'ws://127.0.0.1:1/ws', '--channel', 'nope:x']),
+      run(['watch', 'ws://127.0.0.1:1/ws', '--channel', '9nope:x']),
     ]
     expect(await http.exited).toBe(2)
     expect(http.stderr()).toContain('expected a ws:// or wss:// URL, got http://… (did you mean ws://127.0.0.1:8787/ws?)')
@@ -155,7 +155,7 @@ describe('agentwire watch, when it cannot', () => {
     expect(await none.exited).toBe(2)
     expect(none.stderr()).toContain('missing <url>')
     expect(await badChannel.exited).toBe(2)
-    expect(badChannel.stderr()).toContain('unknown channel family "nope"')
+    expect(badChannel.stderr()).toContain('invalid channel "9nope:x"')
   })
 
   it('exits 3 when the token is refused, and never prints the token', async () => {
