@@ -46,6 +46,7 @@ import {
   type AgentEvent,
   type AgentwireState,
   type AnyCommandDefinitions,
+  type AppCommand,
   type AnyEventDefinitions,
   type ClientFrame,
   type ClientFrameOf,
@@ -85,7 +86,8 @@ export interface MockGatewayOptions<E = Registered['events'], C = Registered['co
    * it returns or resolves to; a thrown `AgentwireError` is replied with its code, anything
    * else as `internal`. Without it a valid command is answered ok with no result.
    */
-  onCommand?: (command: ClientFrameOf<'command'>, context: MockCommandContext) => unknown
+  /** The application's commands, checked first; `name` narrows `payload` as on the gateway. */
+  onCommand?: (command: AppCommand<C>, context: MockCommandContext) => unknown
 }
 
 /** One client's connection to the mock. */
@@ -275,7 +277,7 @@ export function createMockGateway<E = Registered['events'], C = Registered['comm
     if (!checked.ok) return fail(checked.error.code, checked.error.message.slice(0, 1024))
     const valid: ClientFrameOf<'command'> = checked.value === undefined ? { type: 'command', id: frame.id, name: frame.name } : { ...frame, payload: checked.value }
     try {
-      const result = options.onCommand ? await options.onCommand(valid, { connection: conn }) : undefined
+      const result = options.onCommand ? await options.onCommand(valid as AppCommand<C>, { connection: conn }) : undefined
       return result === undefined ? { type: 'reply', id: frame.id, ok: true } : { type: 'reply', id: frame.id, ok: true, result }
     } catch (error) {
       if (error instanceof AgentwireError) return fail(error.code, error.message.slice(0, 1024), error.retryable)
