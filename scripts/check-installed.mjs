@@ -6,6 +6,9 @@
 //      socket.io-client, mock-socket) must fail only for that peer, and load once the peer is
 //      there (linked from this repository's node_modules, so no download);
 //   2. bundle the root entry for a browser and find nothing of ws in it;
+//   2b. an event, a reducer and a command of the app's own (defineEvents, defineCommands):
+//      type-checked against the shipped declarations with the README's Register augmentation
+//      (a wrong payload must be an error), then run against a gateway on port 0;
 //   3. run the bin: `npx agentwire demo --port 0 --no-view`, fetch the dashboard and its script,
 //      read events with `npx agentwire watch <url> --json`, stop the demo with SIGINT (exit 0,
 //      the watcher sees 1012) and then the watcher (exit 0). The signal goes to the bin's own
@@ -215,6 +218,43 @@ async function main() {
   const nodeOnly = inputs.filter((input) => /(^|\/)node_modules\/(ws|isomorphic-ws)\//.test(input))
   if (nodeOnly.length > 0) fail(`the browser bundle of 'agentwire' pulls in ${nodeOnly.join(', ')}`)
   step(`a browser bundle of 'agentwire' (${inputs.length} files, ${(bundle.outputFiles[0].contents.length / 1024).toFixed(1)} KB minified) has nothing of ws`)
+
+  // ── the application's own events, reducer and command, as installed: run, then type-checked
+  // against the shipped declarations with the Register augmentation the README shows
+  const own = `import * as z from 'zod'
+import { defineCommands, defineEvents } from 'agentwire/protocol'
+import { createGateway } from 'agentwire/server'
+import { createNodeClient } from 'agentwire/node'
+export const events = defineEvents({ 'deploy.finished': z.object({ service: z.string(), ok: z.boolean() }) })
+  .reducer('deploys', { initial: { total: 0 }, reduce: (s, e) => (e.type === 'deploy.finished' ? { total: s.total + 1 } : s) })
+export const commands = defineCommands({ pause: z.object({ agent: z.string() }) })
+declare module 'agentwire' {
+  interface Register { events: typeof events; commands: typeof commands }
+}
+const gateway = createGateway({ port: 0, events, commands, onCommand: (c, ctx) => (c.type === 'command' ? { paused: c.payload.agent } : ctx.defaultHandler()) })
+await gateway.ready
+const client = createNodeClient({ url: gateway.url, events, commands })
+const services: string[] = []
+client.on('deploy.finished', (e) => void services.push(e.payload.service))
+await client.subscribe('deploys:prod').ready
+await gateway.publish('deploys:prod', { type: 'deploy.finished', payload: { service: 'api', ok: true } })
+// @ts-expect-error: the schema wants a boolean
+const refused = await gateway.publish('deploys:prod', { type: 'deploy.finished', payload: { service: 'api', ok: 'yes' } }).then(() => 'stored', (e: { code: string }) => e.code)
+const reply = await client.command('pause', { agent: 'planner' })
+while (services.length < 1) await new Promise((r) => setTimeout(r, 10))
+console.log(JSON.stringify({ services, refused, reply, reduced: client.reduced('deploys', 'deploys:prod') }))
+client.close()
+await gateway.close({ drainMs: 100 })
+`
+  writeFileSync(join(app, 'own.mts'), own)
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, outDir: 'out', types: [] }, files: ['own.mts'] }))
+  const typed = await run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { timeoutMs: 120_000 })
+  if (typed.code !== 0) fail(`the own-events example does not type-check against the installed declarations:\n${typed.stdout}${typed.stderr}`)
+  const stripped = await run(process.execPath, [join('out', 'own.mjs')], { timeoutMs: 60_000 })
+  const result = stripped.code === 0 ? JSON.parse(stripped.stdout.trim().split('\n').at(-1)) : undefined
+  const want = JSON.stringify({ services: ['api'], refused: 'bad_request', reply: { paused: 'planner' }, reduced: { total: 1 } })
+  if (JSON.stringify(result) !== want) fail(`the own-events example printed ${stripped.stdout}${stripped.stderr} (exit ${stripped.code}); expected ${want}`)
+  step(`an event, reducer and command of the app's own: typed by Register against the shipped types, and run: ${want}`)
 
   // ── the bin
   const demo = start(['demo', '--port', '0', '--no-view'])
