@@ -3,7 +3,7 @@ import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
 import { realClock } from './clock'
 import { createCommandRunner } from './commands'
-import { createConnection, type Connection, type GatewayConnection, type GatewaySocket } from './connection'
+import { ServerConnection, type Connection, type GatewayConnection, type GatewaySocket } from './connection'
 import { createFanout } from './fanout'
 import { memoryBroker } from './memory-broker'
 import {
@@ -209,7 +209,7 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
         socket.close(CloseCode.TryAgainLater, closing ? 'gateway closing' : 'too many pending handshakes')
         return undefined
       }
-      const connection = createConnection(host, socket, handshake, globalThis.crypto.randomUUID())
+      const connection: Connection = new ServerConnection(host, socket, handshake, globalThis.crypto.randomUUID())
       const shared = (socket as { readonly shared?: object }).shared
       if (shared) socketOf.set(connection, shared)
       all.add(connection)
