@@ -4,12 +4,12 @@
 // objects stay out of it), the difference per connection by node type and constructor or
 // function name, biggest first. Run after `npm run build` (it loads dist through
 // `agentwire/server`); `--raw` profiles the raw `ws` server of the memory benchmark instead.
-// node --expose-gc bench/profile-memory.mjs [--n=1000] [--top=40] [--raw]
+// node --expose-gc bench/profile-memory.mjs [--n=1000] [--top=40] [--raw] [--auth] [--chain=<type name>]
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
-import { writeHeapSnapshot } from 'node:v8'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import { WebSocketServer } from 'ws'
 import { settledMemory, spawnCase } from './lib.mjs'
 
@@ -17,6 +17,9 @@ const arg = (name, fallback) => process.argv.slice(2).find((a) => a.startsWith(`
 const n = Math.min(5000, Number(arg('n', '1000')))
 const top = Number(arg('top', '40'))
 const raw = process.argv.includes('--raw')
+// With an authenticate hook (answering anonymous): the connection then keeps its handshake.
+const auth = process.argv.includes('--auth')
+const chainOf = arg('chain', undefined)
 if (!globalThis.gc) throw new Error('run with node --expose-gc')
 
 let port
@@ -36,7 +39,8 @@ if (raw) {
 } else {
   const { createGateway, memoryBroker } = await import('agentwire/server')
   const limits = { maxConnectionsPerPrincipal: 1e9, maxPendingHandshakes: 1e9, maxBufferedBytes: 64 << 20, maxQueuedFrames: 1e9 }
-  const gateway = createGateway({ port: 0, host: '127.0.0.1', broker: memoryBroker(), limits, heartbeat: { intervalMs: 600_000 } })
+  const authenticate = auth ? () => ({ id: 'anonymous', anonymous: true }) : undefined
+  const gateway = createGateway({ port: 0, host: '127.0.0.1', broker: memoryBroker(), limits, heartbeat: { intervalMs: 600_000 }, authenticate })
   await gateway.ready
   port = gateway.port
   subscriptions = () => gateway.stats().subscriptions.total
@@ -107,8 +111,14 @@ function census(file, known) {
   if (known) {
     for (let i = 0; i < nodes.length; i += fields.length) if (!known.has(nodes[i + I]) && nodes[i + S] >= 16_384) biggest.push(i)
     biggest.sort((a, b) => nodes[b + S] - nodes[a + S])
+    biggest.splice(12)
+    // --chain=<text>: a few new objects whose "type name" contains it, with their holders.
+    let found = 0
+    for (let i = 0; i < nodes.length && chainOf && found < 3; i += fields.length) {
+      if (!known.has(nodes[i + I]) && label(i).includes(chainOf) && ++found) biggest.push(i)
+    }
   }
-  const chains = biggest.slice(0, 12).map((i) => {
+  const chains = biggest.map((i) => {
     const path = [`${label(i)} (${nodes[i + S]} B)`]
     for (let at = i, depth = 0; depth < 6; depth++) {
       const h = holder.get(at)
@@ -121,13 +131,18 @@ function census(file, known) {
   return { byLabel, ids, fresh, chains }
 }
 
-const mem0 = await settledMemory()
+/** After GC: heap used and RSS, and what each V8 space holds in physical memory (RSS beyond the heap used). */
+const memory = async () => ({
+  ...(await settledMemory()),
+  spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), s.physical_space_size])),
+})
+const mem0 = await memory()
 const beforeFile = snapshot('before')
 const clients = spawnCase('cases/fanout-clients.mjs', ['raw', String(port), String(n)])
 try {
   await clients.next('ready', 120_000)
   for (let i = 0; i < 100 && subscriptions() < n; i++) await new Promise((r) => setTimeout(r, 50))
-  const memN = await settledMemory()
+  const memN = await memory()
   const afterFile = snapshot('after')
   const before = census(beforeFile)
   const after = census(afterFile, before.ids)
@@ -140,8 +155,11 @@ try {
   }
   rows.sort((x, y) => y.bytes - x.bytes)
   const total = rows.reduce((s, r) => s + r.bytes, 0)
-  console.log(`${raw ? 'raw ws server' : 'gateway'}, ${n} idle connections${raw ? '' : ' (welcomed, one channel)'}`)
+  console.log(`${raw ? 'raw ws server' : `gateway${auth ? ' with authenticate' : ''}`}, ${n} idle connections${raw ? '' : ' (welcomed, one channel)'}`)
+  // RSS includes what writing the first snapshot took: the benchmark's figure is the one to quote.
   console.log(`heapUsed ${((memN.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((memN.rss - mem0.rss) / n / 1024).toFixed(1)} KB, external ${((memN.external - mem0.external) / n / 1024).toFixed(2)} KB per connection`)
+  const spaces = Object.keys(memN.spaces).map((k) => [k, (memN.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024]).filter(([, kb]) => Math.abs(kb) >= 0.05)
+  console.log(`physical heap by space: ${spaces.map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`).join(', ')} per connection`)
   console.log(`snapshot: ${total.toFixed(0)} B per connection in the rows below (self sizes, objects per connection)`)
   for (const r of rows.slice(0, top)) console.log(`${r.bytes.toFixed(0).padStart(7)} B  ${r.count.toFixed(2).padStart(6)}  ${r.key}`)
   // The same objects by holder: what keeps them (the first strong reference in the snapshot);
@@ -150,7 +168,7 @@ try {
   held.sort((x, y) => y.bytes - x.bytes)
   console.log('\nnew objects per connection by holder (type name <- holder.edge):')
   for (const r of held.slice(0, top)) console.log(`${r.bytes.toFixed(0).padStart(7)} B  ${r.count.toFixed(2).padStart(6)}  ${r.key}`)
-  console.log('\nbiggest new objects (tables that grow with N), with what holds them:')
+  console.log('\nbiggest new objects (tables that grow with N) and --chain matches, with what holds them:')
   for (const chain of after.chains) console.log(`  ${chain}`)
 } finally {
   await clients.stop()
