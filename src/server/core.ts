@@ -3,7 +3,7 @@ import type { AgentEvent, UserEvent } from 'agentwire/protocol'
 import type { Broker, StoredEvent } from './broker'
 import { realClock } from './clock'
 import { createCommandRunner } from './commands'
-import { createConnection, type Connection, type GatewayConnection, type GatewaySocket } from './connection'
+import { ServerConnection, type Connection, type GatewayConnection, type GatewaySocket } from './connection'
 import { createFanout } from './fanout'
 import { memoryBroker } from './memory-broker'
 import {
@@ -57,6 +57,9 @@ export interface GatewayCloseOptions {
    */
   reconnectWindowMs?: number
 }
+
+/** What a connection keeps of its handshake when the gateway has no `authenticate` to give it to. */
+const NO_HANDSHAKE: HandshakeInfo = Object.freeze({ headers: Object.freeze({}) })
 
 /** The reconnect rate a drain asks for by default: its window is the connection count over this. */
 const DRAIN_RECONNECTS_PER_SECOND = 1000
@@ -207,7 +210,9 @@ export function createGatewayCore(options: GatewayCoreOptions = {}): GatewayCore
         socket.close(CloseCode.TryAgainLater, closing ? 'gateway closing' : 'too many pending handshakes')
         return undefined
       }
-      const connection = createConnection(host, socket, handshake, globalThis.crypto.randomUUID())
+      // Only `authenticate` reads the handshake: without one, a connection keeps none (its headers, and the request until hello).
+      const kept = options.authenticate ? handshake : NO_HANDSHAKE
+      const connection: Connection = new ServerConnection(host, socket, kept, globalThis.crypto.randomUUID())
       const shared = (socket as { readonly shared?: object }).shared
       if (shared) socketOf.set(connection, shared)
       all.add(connection)

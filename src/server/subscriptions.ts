@@ -4,6 +4,7 @@ import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
 import type { Fanout, FanoutReceiver } from './fanout'
 import { eventFrameText } from './fanout'
 import { createGrants, type Grants } from './grants'
+import { SmallMap } from './small-map'
 import type { AuthorizeAction, GatewayLogger } from './options'
 
 /**
@@ -25,7 +26,7 @@ export interface Subscriptions {
   reauthorized(): void
   /** Drops every subscription (the connection closed). */
   clear(): void
-  /** Subscriptions held. A method: a getter would put the object in dictionary mode (~450 bytes a connection). */
+  /** Subscriptions held. */
   size(): number
 }
 
@@ -36,21 +37,27 @@ export interface Prepared {
   commit(): Head[]
 }
 
-export interface SubscriptionsOptions {
-  broker: Broker
-  fanout: Fanout
-  receiver: FanoutReceiver
-  maxChannels: number
-  authorize(channel: string, action: AuthorizeAction): Promise<boolean>
+/**
+ * What the subscriptions need from their connection. The connection passes itself: the
+ * subscriptions hold one reference instead of a dozen callbacks (closures per connection).
+ * It is also the fan-out receiver their channels are followed with.
+ */
+export interface SubscriptionsOwner extends FanoutReceiver {
+  readonly host: {
+    readonly broker: Broker
+    readonly fanout: Fanout
+    readonly log: GatewayLogger
+    readonly limits: { readonly maxChannels: number }
+  }
+  readonly session: string
+  authorizeChannel(channel: string, action: AuthorizeAction): Promise<boolean>
   isOpen(): boolean
-  sendEvent(event: StoredEvent, text: string): void
+  sendText(text: string): void
   send(frame: ServerFrame): void
-  log: GatewayLogger
-  session: string
   /** Live events piled up past {@link MAX_SYNC_BUFFER} while a replay was being read: the connection is given up (1013). */
-  onOverflow(): void
+  overflow(): void
   /** `authorize` said "not now" for a channel under a pattern: the connection is given up (1013), to be resumed. */
-  onAuthorizeUnavailable(): void
+  authorizeUnavailable(): void
 }
 
 /** Live events held per subscription while its replay or snapshot is read; a broker slower than this gives up the connection. */
@@ -81,61 +88,57 @@ const failure = (channel: string, code: ErrorCode, message: string, retryable = 
   result: { ok: false, channel: channel.slice(0, 160) || '?', error: { code, message, retryable } },
 })
 
-export function createSubscriptions(options: SubscriptionsOptions): Subscriptions {
-  const { broker, fanout, receiver } = options
-  const subs = new Map<string, Subscription>()
+/**
+ * A class: its methods live once on the prototype, and what a connection holds is four fields,
+ * the maps made with the first channel.
+ */
+export class ConnectionSubscriptions implements Subscriptions {
+  private readonly subs = new SmallMap<string, Subscription>()
   /** The last position sent per concrete channel: the dedupe that makes overlap between replay and live harmless. */
-  const delivered = new Map<string, { epoch: string; seq: number }>()
+  private readonly delivered = new SmallMap<string, { epoch: string; seq: number }>()
   /** What the concrete channels under this connection's patterns may send; made with the first pattern. */
-  let grants: Grants | undefined
-  const patternGrants = (): Grants =>
-    (grants ??= createGrants({
-      authorize: options.authorize,
-      log: options.log,
-      session: options.session,
-      maxHeld: MAX_SYNC_BUFFER,
-      onOverflow: options.onOverflow,
-      onUnavailable: options.onAuthorizeUnavailable,
-    }))
+  private grants: Grants | undefined = undefined
 
-  function deliver(event: StoredEvent, text?: string): void {
-    const last = delivered.get(event.channel)
+  constructor(private readonly owner: SubscriptionsOwner) {}
+
+  private patternGrants(): Grants {
+    const owner = this.owner
+    return (this.grants ??= createGrants({
+      authorize: (channel, action) => owner.authorizeChannel(channel, action),
+      log: owner.host.log,
+      session: owner.session,
+      maxHeld: MAX_SYNC_BUFFER,
+      onOverflow: () => owner.overflow(),
+      onUnavailable: () => owner.authorizeUnavailable(),
+    }))
+  }
+
+  private deliver(event: StoredEvent, text?: string): void {
+    const last = this.delivered.get(event.channel)
     if (last && last.epoch === event.epoch) {
       if (event.seq <= last.seq) return
       last.seq = event.seq
-    } else delivered.set(event.channel, { epoch: event.epoch, seq: event.seq })
-    options.sendEvent(event, text ?? eventFrameText(event))
+    } else this.delivered.set(event.channel, { epoch: event.epoch, seq: event.seq })
+    this.owner.sendText(text ?? eventFrameText(event))
   }
 
-  function stateFrame(snapshot: ChannelSnapshot, reason: StateReason, requestId?: string): ServerFrame {
-    return {
-      type: 'state',
-      channel: snapshot.channel,
-      epoch: snapshot.epoch,
-      seq: snapshot.seq,
-      reason,
-      ...(requestId === undefined ? {} : { requestId }),
-      // The wire form keeps ids such as `__proto__`, which the safe JSON reader drops from keys.
-      state: serializeState(snapshot.state) as unknown as Record<string, unknown>,
-      ...(snapshot.reduced ? { reduced: snapshot.reduced as Record<string, unknown> } : {}),
-    }
-  }
-
-  function drop(key: string): boolean {
-    if (!subs.delete(key)) return false
-    fanout.release(key, receiver)
+  private drop(key: string): boolean {
+    if (!this.subs.delete(key)) return false
+    this.owner.host.fanout.release(key, this.owner)
     return true
   }
 
-  function pruneDelivered(): void {
-    for (const channel of delivered.keys()) {
+  private pruneDelivered(): void {
+    const keys = this.subs.keys()
+    for (const channel of this.delivered.keys()) {
       let covered = false
-      for (const key of subs.keys()) if (channelMatches(key, channel)) covered = true
-      if (!covered) delivered.delete(channel)
+      for (const key of keys) if (channelMatches(key, channel)) covered = true
+      if (!covered) this.delivered.delete(channel)
     }
   }
 
-  async function readFrom(channel: string, from: Head): Promise<{ step: Step; recovered: boolean }> {
+  private async readFrom(channel: string, from: Head): Promise<{ step: Step; recovered: boolean }> {
+    const broker = this.owner.host.broker
     const read = await broker.read(channel, from)
     if (read.ok) return { step: { kind: 'replay', channel, from, events: read.events }, recovered: true }
     // No partial replay: a position the broker cannot honour gets the whole state instead.
@@ -143,12 +146,14 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     return { step: { kind: 'state', snapshot: await broker.snapshot(channel), reason: read.reason === 'window' ? 'window' : 'epoch' }, recovered: false }
   }
 
-  async function prepareOne(item: SubscribeItem, rejoin: { readonly requestId: string } | undefined): Promise<Outcome> {
+  private async prepareOne(item: SubscribeItem, rejoin: { readonly requestId: string } | undefined): Promise<Outcome> {
+    const { owner, subs } = this
+    const { broker, fanout, log, limits } = owner.host
     const parsed = parseChannel(item.channel)
     if (!parsed.ok) return failure(item.channel, ErrorCode.InvalidChannel, parsed.reason)
     const key = parsed.channel
-    if (!subs.has(key) && subs.size >= options.maxChannels) {
-      return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
+    if (!subs.has(key) && subs.size >= limits.maxChannels) {
+      return failure(key, ErrorCode.TooManyChannels, `at most ${limits.maxChannels} channels per connection`)
     }
     const positions: Array<Head & { channel: string }> = []
     /** The pattern's own position: the births it covered (docs/PROTOCOL.md §4). */
@@ -161,26 +166,26 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     const action: AuthorizeAction = rejoin ? 'rejoin' : positions.length > 0 || mark ? 'resume' : 'subscribe'
     let allowed = false
     try {
-      allowed = await options.authorize(key, action)
+      allowed = await owner.authorizeChannel(key, action)
     } catch (error) {
-      options.log({ level: 'error', message: 'authorize threw; refusing', data: { session: options.session, channel: key } })
+      log({ level: 'error', message: 'authorize threw; refusing', data: { session: owner.session, channel: key } })
       // A hook that says "not now" (overloaded, rate limited, timeout) gets a temporary refusal
       // the client retries with backoff; anything else it throws is a plain refusal.
       if (error instanceof AgentwireError && error.retryable) return failure(key, error.code, `could not ${action} ${key} now; try again`, true)
     }
-    if (!options.isOpen()) return failure(key, ErrorCode.Closed, 'connection closed')
+    if (!owner.isOpen()) return failure(key, ErrorCode.Closed, 'connection closed')
     // The answer for a concrete channel is the channel's: a pattern bringing it asks no more.
-    if (!parsed.pattern) grants?.record(key, allowed)
+    if (!parsed.pattern) this.grants?.record(key, allowed)
     if (!allowed) {
       // A grant can be withdrawn: re-subscribing a channel no longer allowed stops it too.
-      if (drop(key)) pruneDelivered()
+      if (this.drop(key)) this.pruneDelivered()
       return failure(key, ErrorCode.Forbidden, `not allowed to ${action} ${key}`)
     }
     let sub = subs.get(key)
     let created = false
     if (sub) sub.buffer ??= []
     else {
-      if (subs.size >= options.maxChannels) return failure(key, ErrorCode.TooManyChannels, `at most ${options.maxChannels} channels per connection`)
+      if (subs.size >= limits.maxChannels) return failure(key, ErrorCode.TooManyChannels, `at most ${limits.maxChannels} channels per connection`)
       sub = { key, pattern: parsed.pattern, buffer: [] }
       subs.set(key, sub)
       created = true
@@ -188,14 +193,14 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
     try {
       // Read before following: a channel born after it is then followed live or listed below.
       const watermark = parsed.pattern ? await broker.watermark?.() : undefined
-      if (created) await fanout.acquire(key, receiver)
+      if (created) await fanout.acquire(key, owner)
       const steps: Step[] = []
       let recovered = false
       let position: Head | undefined
       if (!parsed.pattern) {
         const position = positions[0]
         if (position && !rejoin) {
-          const r = await readFrom(key, position)
+          const r = await this.readFrom(key, position)
           steps.push(r.step)
           recovered = r.recovered
         } else steps.push({ kind: 'state', snapshot: await broker.snapshot(key), reason: rejoin ? 'rejoin' : 'initial' })
@@ -210,10 +215,10 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
           const position = byChannel.get(channel)
           const birth = position ? undefined : born?.get(channel)
           // Each channel under the pattern is authorized on its own, asked anew on resume.
-          if (!(await patternGrants().check(channel, position ? 'resume' : 'subscribe', position !== undefined))) continue
+          if (!(await this.patternGrants().check(channel, position ? 'resume' : 'subscribe', position !== undefined))) continue
           if (position || birth !== undefined) {
             // Seq 0 reads from the first event; a window that lost it gives the state, with a resync.
-            const r = await readFrom(channel, position ?? { epoch: '', seq: 0 })
+            const r = await this.readFrom(channel, position ?? { epoch: '', seq: 0 })
             steps.push(r.step)
             recovered &&= r.recovered
             if (birth !== undefined) firstBorn = Math.min(firstBorn, birth)
@@ -223,95 +228,114 @@ export function createSubscriptions(options: SubscriptionsOptions): Subscription
         // connection before it has them gets them again next time, not an `initial` snapshot.
         if (watermark) position = { epoch: watermark.epoch, seq: Math.min(watermark.seq, firstBorn - 1) }
       }
-      if (!options.isOpen() || subs.get(key) !== sub) return failure(key, ErrorCode.Closed, 'connection closed')
+      if (!owner.isOpen() || subs.get(key) !== sub) return failure(key, ErrorCode.Closed, 'connection closed')
       return { result: { ok: true, channel: key, recovered, ...(position ? { position } : {}) }, plan: { sub, steps, requestId: rejoin?.requestId } }
     } catch {
-      options.log({ level: 'error', message: 'broker failed during subscribe', data: { session: options.session, channel: key } })
-      if (created && subs.get(key) === sub) drop(key)
+      log({ level: 'error', message: 'broker failed during subscribe', data: { session: owner.session, channel: key } })
+      if (created && subs.get(key) === sub) this.drop(key)
       // A re-subscribe of a channel already followed: it stays followed as it was, so what was
       // held back for the replay goes out now rather than waiting for a retry that may never come.
-      else if (subs.get(key) === sub && options.isOpen()) commit({ sub, steps: [], requestId: undefined })
+      else if (subs.get(key) === sub && owner.isOpen()) this.commit({ sub, steps: [], requestId: undefined })
       return failure(key, ErrorCode.Internal, 'the broker failed; try again', true)
     }
   }
 
   /** A live event the subscription `key` may receive: held while its replay is read, else sent. */
-  function follow(key: string, event: StoredEvent, text: string): void {
-    const sub = subs.get(key)
+  private follow(key: string, event: StoredEvent, text: string): void {
+    const sub = this.subs.get(key)
     if (!sub) return
-    if (!sub.buffer) return deliver(event, text)
-    if (sub.buffer.length >= MAX_SYNC_BUFFER) return options.onOverflow()
+    if (!sub.buffer) return this.deliver(event, text)
+    if (sub.buffer.length >= MAX_SYNC_BUFFER) return this.owner.overflow()
     sub.buffer.push(event)
   }
 
-  function commit(plan: Plan): Head {
+  private commit(plan: Plan): Head {
     let position: Head = { epoch: '', seq: 0 }
     for (const step of plan.steps) {
       if (step.kind === 'replay') {
-        delivered.set(step.channel, { epoch: step.from.epoch, seq: step.from.seq })
-        for (const event of step.events) deliver(event)
+        this.delivered.set(step.channel, { epoch: step.from.epoch, seq: step.from.seq })
+        for (const event of step.events) this.deliver(event)
         const last = step.events[step.events.length - 1]
         position = last ? { epoch: last.epoch, seq: last.seq } : step.from
       } else {
-        options.send(stateFrame(step.snapshot, step.reason, plan.requestId))
-        delivered.set(step.snapshot.channel, { epoch: step.snapshot.epoch, seq: step.snapshot.seq })
+        this.owner.send(stateFrame(step.snapshot, step.reason, plan.requestId))
+        this.delivered.set(step.snapshot.channel, { epoch: step.snapshot.epoch, seq: step.snapshot.seq })
         position = { epoch: step.snapshot.epoch, seq: step.snapshot.seq }
       }
     }
     const buffer = plan.sub.buffer ?? []
     plan.sub.buffer = null
-    for (const event of buffer) deliver(event)
+    for (const event of buffer) this.deliver(event)
     return position
   }
 
+  async prepare(items: readonly SubscribeItem[], rejoin?: { readonly requestId: string }): Promise<Prepared> {
+    const outcomes: Outcome[] = []
+    for (const item of items) outcomes.push(await this.prepareOne(item, rejoin))
+    return {
+      results: outcomes.map((o) => o.result),
+      commit: () => outcomes.flatMap((o) => (o.plan && this.owner.isOpen() ? [this.commit(o.plan)] : [])),
+    }
+  }
+
+  remove(channels: readonly string[]): string[] {
+    const removed: string[] = []
+    for (const channel of channels) {
+      const parsed = parseChannel(channel)
+      if (parsed.ok && this.drop(parsed.channel)) removed.push(parsed.channel)
+    }
+    if (removed.length > 0) this.pruneDelivered()
+    return removed
+  }
+
+  live(key: string, event: StoredEvent, text: string): void {
+    const sub = this.subs.get(key)
+    if (!sub) return
+    if (sub.pattern) this.patternGrants().gate(event.channel, () => this.follow(key, event, text))
+    else this.follow(key, event, text)
+  }
+
+  async resync(key: string, channel: string, reason: 'epoch' | 'gap'): Promise<void> {
+    const { owner, subs } = this
+    const sub = subs.get(key)
+    if (!sub || sub.buffer) return
+    sub.buffer = []
+    try {
+      const allowed = !sub.pattern || (await this.patternGrants().check(channel, 'subscribe'))
+      const snapshot = allowed ? await owner.host.broker.snapshot(channel) : undefined
+      if (!owner.isOpen() || subs.get(key) !== sub) return
+      this.commit({ sub, steps: snapshot ? [{ kind: 'state', snapshot, reason }] : [], requestId: undefined })
+    } catch {
+      owner.host.log({ level: 'error', message: 'broker failed during resync', data: { session: owner.session, channel } })
+      if (subs.get(key) === sub) this.commit({ sub, steps: [], requestId: undefined })
+    }
+  }
+
+  reauthorized(): void {
+    this.grants?.forget()
+  }
+
+  clear(): void {
+    for (const key of this.subs.keys()) this.drop(key)
+    this.delivered.clear()
+    this.grants?.clear()
+  }
+
+  size(): number {
+    return this.subs.size
+  }
+}
+
+function stateFrame(snapshot: ChannelSnapshot, reason: StateReason, requestId?: string): ServerFrame {
   return {
-    async prepare(items, rejoin) {
-      const outcomes: Outcome[] = []
-      for (const item of items) outcomes.push(await prepareOne(item, rejoin))
-      return {
-        results: outcomes.map((o) => o.result),
-        commit: () => outcomes.flatMap((o) => (o.plan && options.isOpen() ? [commit(o.plan)] : [])),
-      }
-    },
-    remove(channels) {
-      const removed: string[] = []
-      for (const channel of channels) {
-        const parsed = parseChannel(channel)
-        if (parsed.ok && drop(parsed.channel)) removed.push(parsed.channel)
-      }
-      if (removed.length > 0) pruneDelivered()
-      return removed
-    },
-    live(key, event, text) {
-      const sub = subs.get(key)
-      if (!sub) return
-      if (sub.pattern) patternGrants().gate(event.channel, () => follow(key, event, text))
-      else follow(key, event, text)
-    },
-    async resync(key, channel, reason) {
-      const sub = subs.get(key)
-      if (!sub || sub.buffer) return
-      sub.buffer = []
-      try {
-        const allowed = !sub.pattern || (await patternGrants().check(channel, 'subscribe'))
-        const snapshot = allowed ? await broker.snapshot(channel) : undefined
-        if (!options.isOpen() || subs.get(key) !== sub) return
-        commit({ sub, steps: snapshot ? [{ kind: 'state', snapshot, reason }] : [], requestId: undefined })
-      } catch {
-        options.log({ level: 'error', message: 'broker failed during resync', data: { session: options.session, channel } })
-        if (subs.get(key) === sub) commit({ sub, steps: [], requestId: undefined })
-      }
-    },
-    reauthorized() {
-      grants?.forget()
-    },
-    clear() {
-      for (const key of [...subs.keys()]) drop(key)
-      delivered.clear()
-      grants?.clear()
-    },
-    size() {
-      return subs.size
-    },
+    type: 'state',
+    channel: snapshot.channel,
+    epoch: snapshot.epoch,
+    seq: snapshot.seq,
+    reason,
+    ...(requestId === undefined ? {} : { requestId }),
+    // The wire form keeps ids such as `__proto__`, which the safe JSON reader drops from keys.
+    state: serializeState(snapshot.state) as unknown as Record<string, unknown>,
+    ...(snapshot.reduced ? { reduced: snapshot.reduced as Record<string, unknown> } : {}),
   }
 }

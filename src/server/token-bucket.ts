@@ -1,21 +1,24 @@
-/** A token bucket: `burst` frames at once, refilled at `perSecond`. Time comes from the caller, so tests need no timers. */
-export interface TokenBucket {
-  /** Takes one token if there is one. */
-  take(now: number): boolean
-}
+/**
+ * A token bucket: `burst` frames at once, refilled at `perSecond`. Time and rates come from the
+ * caller (tests need no timers, and a connection keeps two numbers, not its limits).
+ */
+export class TokenBucket {
+  private tokens: number
+  private last: number
 
-export function createTokenBucket(perSecond: number, burst: number, now: number): TokenBucket {
-  let tokens = burst
-  let last = now
-  return {
-    take(at: number): boolean {
-      if (at > last) {
-        tokens = Math.min(burst, tokens + ((at - last) * perSecond) / 1000)
-        last = at
-      }
-      if (tokens < 1) return false
-      tokens -= 1
-      return true
-    },
+  constructor(burst: number, now: number) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token if there is one. */
+  take(now: number, perSecond: number, burst: number): boolean {
+    if (now > this.last) {
+      this.tokens = Math.min(burst, this.tokens + ((now - this.last) * perSecond) / 1000)
+      this.last = now
+    }
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
   }
 }

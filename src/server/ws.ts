@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { WebSocket, WebSocketServer } from 'ws'
 import type { GatewayCore } from './core'
 import type { GatewayConnection, GatewaySocket } from './connection'
 import { acceptMux } from './mux'
@@ -45,6 +45,7 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
     // No subprotocol is ever selected: ws would echo the first one offered, and some clients put
     // a bearer token there. Tokens travel in `hello`, never in a header that is echoed or logged.
     handleProtocols: () => false,
+    WebSocket: GatewayWebSocket,
   })
 
   function onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -69,28 +70,24 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
     wss.handleUpgrade(request, socket, head, (ws) => accept(ws, request, socket))
   }
 
-  // One set of listeners for every socket (the connection rides on the ws object), rather
-  // than four closures per connection: at thousands of idle sockets, per-connection closures
-  // are a good part of what the gateway holds beyond ws itself.
-  function onError(this: WebSocket, error: Error & { code?: string }): void {
-    // ws closes the socket itself (1009 for too big, 1002/1008 for broken framing); we count it.
-    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') core.drop('message_too_big')
-    else core.drop('bad_frame')
-    log({ level: 'warn', message: 'websocket error', data: { session: connectionOf(this).session, code: error.code ?? 'unknown' } })
-  }
-
   function accept(ws: WebSocket, request: IncomingMessage, raw: Duplex): void {
     const handshake = { headers: request.headers, remoteAddress: request.socket.remoteAddress, url: request.url, request }
     // `?mux=1`: the tabs of one browser sharing this socket, one logical connection each (./mux).
     const mux = /[?&]mux=1(&|$)/.test(request.url ?? '')
     const connection = mux ? acceptMux(core, new WsSocket(ws, raw), handshake) : core.accept(new WsSocket(ws, raw), handshake)
     if (!connection) return
-    const bound = ws as BoundWebSocket
-    bound[CONNECTION] = connection
-    ws.on('message', onMessage)
-    ws.on('pong', onPong)
-    ws.on('close', onClose)
-    ws.on('error', onError)
+    const bound = ws as GatewayWebSocket
+    bound.connection = connection
+    bound.binding = events
+  }
+
+  const events: BindingEvents = {
+    error(connection, error) {
+      // ws closes the socket itself (1009 for too big, 1002/1008 for broken framing); we count it.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') core.drop('message_too_big')
+      else core.drop('bad_frame')
+      log({ level: 'warn', message: 'websocket error', data: { session: connection.session, code: error.code ?? 'unknown' } })
+    },
   }
 
   server.on('upgrade', onUpgrade)
@@ -102,22 +99,47 @@ export function bindWebSocket(server: Server, core: GatewayCore, options: WebSoc
   }
 }
 
-const CONNECTION = Symbol('agentwire.connection')
-type BoundWebSocket = WebSocket & { [CONNECTION]: GatewayConnection }
-
-const connectionOf = (ws: WebSocket) => (ws as BoundWebSocket)[CONNECTION]
-
-function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  const connection = connectionOf(this)
-  if (isBinary) connection.receive({ kind: 'binary', bytes: data.length })
-  else if (!isUtf8(data)) connection.receive({ kind: 'invalid_utf8', bytes: data.length })
-  else connection.receive(data.toString('utf8'))
+/** What the binding does with a socket's error; one for all its sockets. */
+interface BindingEvents {
+  error(connection: GatewayConnection, error: Error & { code?: string }): void
 }
-function onPong(this: WebSocket): void {
-  connectionOf(this).pong()
-}
-function onClose(this: WebSocket): void {
-  connectionOf(this).closed()
+
+/**
+ * The binding's WebSocket: the connection rides on it as a field, and its events go straight
+ * to the connection rather than through listeners. Four listeners per socket made ws keep an
+ * events table of ~250 bytes in dictionary mode, and a property added after construction a
+ * properties array of its own; at thousands of idle sockets these are a good part of what the
+ * gateway holds beyond ws itself. Before it is bound (or when it never is) it is a plain ws socket.
+ */
+class GatewayWebSocket extends WebSocket {
+  connection: GatewayConnection | undefined = undefined
+  binding: BindingEvents | undefined = undefined
+
+  // ws emits 'message' (data, isBinary), 'pong' (data), 'close' (code, reason), 'error' (error).
+  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
+    const connection = this.connection
+    if (connection === undefined) return b === undefined ? (a === undefined ? super.emit(event) : super.emit(event, a)) : super.emit(event, a, b)
+    switch (event) {
+      case 'message': {
+        const data = a as Buffer
+        if (b) connection.receive({ kind: 'binary', bytes: data.length })
+        else if (!isUtf8(data)) connection.receive({ kind: 'invalid_utf8', bytes: data.length })
+        else connection.receive(data.toString('utf8'))
+        return true
+      }
+      case 'pong':
+        connection.pong()
+        return true
+      case 'close':
+        connection.closed()
+        return true
+      case 'error':
+        this.binding?.error(connection, a as Error & { code?: string })
+        return true
+      default:
+        return super.emit(event, a, b)
+    }
+  }
 }
 
 /**
