@@ -2,7 +2,8 @@
 // argv: kind (raw | agentwire), ports (comma-separated), n
 // kind raw: raw `ws` sockets speaking the native hello; agentwire: full agentwire Node clients.
 import { WebSocket } from 'ws'
-import { onParent, percentile, report, wallNow } from '../lib.mjs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { cpuMicros, onParent, percentile, report, wallNow } from '../lib.mjs'
 
 const [kind, portsArg, nArg] = process.argv.slice(2)
 const ports = portsArg.split(',').map(Number)
@@ -12,6 +13,8 @@ let count = 0
 let first = 0
 let latencies = []
 let recordLatency = false
+/** While latencies are recorded: this process's CPU and event-loop delay, to tell where the tail comes from. */
+let window = null
 
 const onEvent = (stamp) => {
   if (count === 0) first = performance.now()
@@ -57,11 +60,18 @@ onParent({
     count = 0
     latencies = []
     recordLatency = Boolean(latency)
+    if (latency) {
+      const loop = monitorEventLoopDelay({ resolution: 5 })
+      loop.enable()
+      window = { loop, cpu0: cpuMicros(), t0: performance.now() }
+    }
     report({ type: 'armed' })
   },
   latencies: () => {
     const s = latencies.sort((a, b) => a - b)
-    report({ type: 'latencies', count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1] })
+    const process = window ? { cpuShare: (cpuMicros() - window.cpu0) / ((performance.now() - window.t0) * 1000), loopDelayP99Ms: window.loop.percentile(99) / 1e6 } : {}
+    window?.loop.disable()
+    report({ type: 'latencies', count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1], ...process })
   },
 })
 process.on('SIGTERM', () => process.exit(0))
