@@ -320,6 +320,12 @@ export interface CommandOptions {
 }
 
 /**
+ * A client of any definitions, as the React provider and the Vue plugin take it (the hooks
+ * are typed by `Register`, not by the client they are given).
+ */
+export type AnyClient = Client<AnyEventDefinitions, AnyCommandDefinitions>
+
+/**
  * A client. `E` and `C` are the application's event and command definitions
  * (`defineEvents`, `defineCommands`), taken from the options or the registered ones.
  */

@@ -1,15 +1,8 @@
 'use client'
 import { createContext, useContext } from 'react'
-import type { Client } from 'agentwire'
-import type { AnyCommandDefinitions, AnyEventDefinitions } from 'agentwire/protocol'
+import type { AnyClient, Client } from 'agentwire'
 
-export type { Schedule } from 'agentwire'
-
-/**
- * A client of any definitions, as the provider takes it. The hooks are typed by `Register`,
- * not by the client: `createClient({ events, commands })` fits whether or not it is registered.
- */
-export type AnyClient = Client<AnyEventDefinitions, AnyCommandDefinitions>
+export type { AnyClient, Schedule } from 'agentwire'
 
 /** What `AgentwireProvider` puts here: its client, and the store subscription its hooks share. */
 export interface Agentwire {

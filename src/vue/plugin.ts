@@ -1,18 +1,10 @@
 import { getCurrentScope, inject, onScopeDispose, provide, type App, type InjectionKey } from 'vue'
-import { createClient, frame, relayStore, type Client, type ClientOptions, type Schedule } from 'agentwire'
-import type { AnyCommandDefinitions, AnyEventDefinitions } from 'agentwire/protocol'
+import { createClient, frame, relayStore, type AnyClient, type Client, type ClientOptions, type Schedule } from 'agentwire'
 
 /** Where the plugin and `provideAgentwire` put the client. */
 export const clientKey: InjectionKey<Client> = Symbol('agentwire')
 
-export type { Schedule } from 'agentwire'
-
-/**
- * A client of any definitions, as the plugin takes it. The composables are typed by
- * `Register`, not by the client: `createClient({ events, commands })` fits whether or not it
- * is registered.
- */
-export type AnyClient = Client<AnyEventDefinitions, AnyCommandDefinitions>
+export type { AnyClient, Schedule } from 'agentwire'
 
 /** Options (`events` and `commands` included) for a client the plugin creates, or your own client. */
 export type ClientOrOptions = (ClientOptions | { client: AnyClient }) & {
