@@ -18,6 +18,7 @@ export default defineConfig([
       testing: 'src/testing/index.ts',
       'socket.io': 'src/socket.io/index.ts',
       agui: 'src/agui/index.ts',
+      recovery: 'src/recovery/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -8,7 +8,7 @@ export default defineConfig({
     // Tests import the public specifiers; these point them at the sources.
     alias: [
       { find: /^agentwire$/, replacement: src('index.ts') },
-      { find: /^agentwire\/(protocol|react|vue|node|server|redis|rabbitmq|testing|socket\.io|agui)$/, replacement: src('$1/index.ts') },
+      { find: /^agentwire\/(protocol|react|vue|node|server|redis|rabbitmq|testing|socket\.io|agui|recovery)$/, replacement: src('$1/index.ts') },
     ],
   },
   test: {

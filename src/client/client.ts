@@ -3,10 +3,8 @@ import { createConnection } from './connection'
 import { createCore } from './core'
 import { createDelivery } from './delivery'
 import { createId } from './ids'
-import { createPersistence } from './persistence'
-import { defaultStorageKey } from './recovery'
 import { createRequests } from './requests'
-import { createSteering } from './steering'
+import type { RecoveryParts } from './recovery-plugin'
 import { canonicalChannel } from './subscription'
 import type { Client, ClientOptions, ClientStats, ConnectionStatus, ResyncInfo } from './types'
 import { createWireSubscriptions } from './wire'
@@ -27,6 +25,9 @@ export function createClient<E = Registered['events'], C = Registered['commands'
   if (typeof options.url !== 'string' || options.url.length === 0) {
     throw new TypeError("agentwire: createClient needs options.url, the gateway's WebSocket URL, e.g. 'ws://localhost:8787/ws'")
   }
+  if (options.storage && (options.recovery as RecoveryParts | undefined)?.kind !== 'agentwire.recovery') {
+    throw new TypeError("agentwire: options.storage needs the recovery code, imported only by apps that use it: import { recovery } from 'agentwire/recovery' and spread it, createClient({ url, ...recovery({ storage: sessionStorage }) })")
+  }
   const core = createCore(options)
   const { caps, emitter, store, stats } = core
 
@@ -43,13 +44,14 @@ export function createClient<E = Registered['events'], C = Registered['commands'
     state: (change) => emitter.emit('state', change),
   })
   const wire = createWireSubscriptions(core, connection, (channel, error) => requests.failed(channel, error))
+  const parts = options.recovery as RecoveryParts | undefined
   const steering =
-    options.storage && options.steering !== false
-      ? createSteering(core, options.storage, `${options.storageKey ?? defaultStorageKey(options.url, options.instance ?? 'default')}:steering`, options.steering)
+    parts && options.storage && options.steering !== false
+      ? parts.steering(core, options.storage, `${options.storageKey ?? parts.defaultKey(options.url, options.instance ?? 'default')}:steering`, options.steering)
       : undefined
   const requests = createRequests(core, connection, wire, subscribe, steering)
   const delivery = createDelivery(core, connection, wire, requests)
-  const persistence = createPersistence(core, wire.registry)
+  const persistence = parts?.persistence(core, wire.registry)
 
   /** The connection is ready: restore subscriptions, catch up where the backend replays nothing, flush the outbox. */
   function ready(generation: number, reconnected: boolean): void {

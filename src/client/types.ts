@@ -171,9 +171,13 @@ export interface ClientOptions {
    * `visibilitychange` to hidden; never per event) and restored when the client is created, so
    * the reloaded page shows the saved state at once and resumes every channel from its last
    * seq (exactly once, in order, while the gateway's replay window still reaches back).
+   * Set it, and the options below, with `...recovery({ storage })` from `agentwire/recovery`,
+   * which brings the code that does it: an app without recovery does not load it.
    * @default undefined (nothing is saved)
    */
   storage?: StorageLike | null
+  /** The recovery code, set by `recovery()` from `agentwire/recovery`. @default none */
+  recovery?: RecoveryPlugin
   /**
    * The key of this client's recovery data in `storage`.
    * @default `agentwire:<url without query>#<instance>`
@@ -220,6 +224,11 @@ export interface ClientOptions {
    * @default none: `command` sends any name and the gateway decides
    */
   commands?: AnyCommandDefinitions
+}
+
+/** What `recovery()` from `agentwire/recovery` adds to the options (opaque). */
+export interface RecoveryPlugin {
+  readonly kind: 'agentwire.recovery'
 }
 
 /** A cancel or feedback the last page left unanswered, taken over by this client at creation. */

@@ -20,7 +20,7 @@ const seen: CommandFrame[] = []
 const problems: string[] = []
 
 beforeAll(async () => {
-  const outfile = await buildBrowserModule('reload', "export { createClient } from 'agentwire'")
+  const outfile = await buildBrowserModule('reload', "export { createClient } from 'agentwire'\nexport { recovery } from 'agentwire/recovery'")
   const script = readFileSync(outfile, 'utf8')
   server = createServer((request, response) => {
     if (request.url === '/reload.js') {
@@ -32,8 +32,8 @@ beforeAll(async () => {
     response.writeHead(200, { 'content-type': 'text/html' })
     response.end(`<!doctype html><meta charset="utf-8"><title>reload</title>
 <script type="module">
-import { createClient } from '/reload.js'
-const client = createClient({ url: ${JSON.stringify(url)}, token: 'alice', user: 'alice', storage: sessionStorage, autoConnect: ${!offline} })
+import { createClient, recovery } from '/reload.js'
+const client = createClient({ url: ${JSON.stringify(url)}, token: 'alice', ...recovery({ storage: sessionStorage, user: 'alice' }), autoConnect: ${!offline} })
 window.page = { client, outcome: undefined }
 if (${offline}) client.feedback('r-1', 'q-1', { choice: 'ship it' }).catch(() => {})
 else for (const c of client.restoredCommands()) c.result.then(() => (window.page.outcome = 'sent ' + c.id), (e) => (window.page.outcome = e.code))

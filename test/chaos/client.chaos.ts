@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { EnvironmentLike } from 'agentwire'
+import { recovery } from 'agentwire/recovery'
 import { startFaultProxy } from '../support/fault-proxy'
 import { agentEvent, createAudit, stateMismatches, tierA } from './support/audit'
 import { recordFigures, until } from './support/results'
@@ -68,7 +69,7 @@ describe('C7 on the real stack: a page reload inside the replay window', () => {
     const audit = createAudit()
     const channels = ['agent:c7a', 'agent:c7b']
     const first = fakePage()
-    const before = chaosClient(gateway.url, { environment: first.env, storage })
+    const before = chaosClient(gateway.url, { environment: first.env, ...recovery({ storage }) })
     defer(() => before.close())
     audit.attach(before)
     await Promise.all(channels.map((c) => before.subscribe(c).ready))
@@ -82,7 +83,7 @@ describe('C7 on the real stack: a page reload inside the replay window', () => {
     const savedBytes = [...storage.items.values()].reduce((n, v) => n + v.length, 0)
     await until(() => pub.count() > 600, () => 'publishing while no page is open')
     const second = fakePage()
-    const after = chaosClient(gateway.url, { environment: second.env, storage })
+    const after = chaosClient(gateway.url, { environment: second.env, ...recovery({ storage }) })
     defer(() => after.close())
     audit.attach(after)
     const resyncs: string[] = []

@@ -3,6 +3,7 @@ import * as z from 'zod'
 import { serializeState, initialState, defineCommands, defineEvents } from 'agentwire/protocol'
 import type { StorageLike } from 'agentwire'
 import { agentStatus } from './support/fake-gateway'
+import { recovery } from 'agentwire/recovery'
 import { fakeEnvironment, settle, setup } from './support/setup'
 
 beforeEach(() => {
@@ -152,7 +153,7 @@ describe('the open protocol in the client', () => {
     const saved = new Map<string, string>()
     const storage: StorageLike = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => void saved.set(k, v), removeItem: (k) => void saved.delete(k) }
     const env = fakeEnvironment()
-    const first = setup({ events, storage, environment: env, storageKey: 'reload' })
+    const first = setup({ events, ...recovery({ storage, storageKey: 'reload' }), environment: env })
     first.client.subscribe('deploys:a')
     await settle()
     first.gateway.publish('deploys:a', deploy('api'))
@@ -161,7 +162,7 @@ describe('the open protocol in the client', () => {
     env.fire('pagehide')
     first.client.close()
     expect([...saved.values()].join('')).toContain('"reduced"')
-    const second = setup({ events, storage, autoConnect: false, storageKey: 'reload' })
+    const second = setup({ events, ...recovery({ storage, storageKey: 'reload' }), autoConnect: false })
     expect(second.client.reduced('deploys', 'deploys:a')).toEqual({ total: 2, failed: ['web'] })
     second.client.close()
   })

@@ -3,6 +3,7 @@ import { WebSocket } from 'mock-socket'
 import { createClient, ErrorCode, type AgentwireError, type Client, type ClientOptions, type EventContext, type ResyncInfo, type WebSocketConstructor } from 'agentwire'
 import { agentStatus, type FakeGateway } from './support/fake-gateway'
 import { B, C, H, T, fakeEnvironment, settle, setup, until } from './support/setup'
+import { recovery } from 'agentwire/recovery'
 
 /**
  * RELIABILITY C7: a page reload within the recovery window. The first page saves each
@@ -48,6 +49,8 @@ function page(gateway: FakeGateway, options: Partial<ClientOptions> = {}) {
     reconnect: { initialDelayMs: B, maxDelayMs: C },
     heartbeat: { intervalMs: H, timeoutMs: T },
     ...options,
+    // The page's storage, through the entry that brings the code for it.
+    ...(options.storage ? recovery({ storage: options.storage }) : {}),
   })
   client.on('event', (_e, ctx: EventContext) => delivered.push([ctx.channel, ctx.seq!]))
   client.on('resync', (r) => resyncs.push(r))

@@ -4,6 +4,7 @@ import { createClient, type WebSocketConstructor } from 'agentwire'
 import { initialState, reduce } from 'agentwire/protocol'
 import { agentStatus } from './support/fake-gateway'
 import { fakeEnvironment, settle, setup, until } from './support/setup'
+import { recovery } from 'agentwire/recovery'
 
 /**
  * Channel snapshots arrive in `state` frames. The safe JSON reader drops keys named
@@ -106,7 +107,7 @@ describe('state frames', () => {
     const storage = { getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v), removeItem: (k: string) => void items.delete(k) }
     const env = fakeEnvironment()
     const { gateway } = setup({ autoConnect: false })
-    const options = { url: gateway.url, WebSocket: WebSocket as unknown as WebSocketConstructor, storage }
+    const options = { url: gateway.url, WebSocket: WebSocket as unknown as WebSocketConstructor, ...recovery({ storage }) }
     const first = createClient({ ...options, environment: env })
     first.subscribe('agent:*')
     await until(() => first.state === 'open')

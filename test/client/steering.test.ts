@@ -3,6 +3,7 @@ import { WebSocket } from 'mock-socket'
 import { createClient, ErrorCode, type AgentwireError, type Client, type ClientOptions, type WebSocketConstructor } from 'agentwire'
 import type { FakeGateway } from './support/fake-gateway'
 import { B, C, H, T, fakeEnvironment, settle, setup, until } from './support/setup'
+import { recovery } from 'agentwire/recovery'
 
 /**
  * Steering survives a reload: a cancel or a feedback made while offline (or whose reply the
@@ -38,6 +39,8 @@ function page(gateway: FakeGateway, options: Partial<ClientOptions> = {}) {
     reconnect: { initialDelayMs: B, maxDelayMs: C },
     heartbeat: { intervalMs: H, timeoutMs: T },
     ...options,
+    // The page's storage, through the entry that brings the code for it.
+    ...(options.storage ? recovery({ storage: options.storage }) : {}),
   })
   client.on('error', (e) => errors.push(e))
   /** The page is gone: offline for good, so it never sends again. */

@@ -5,6 +5,7 @@ import type { CommandFrame } from 'agentwire/server'
 import { fakeEnvironment } from '../client/support/setup'
 import { startGateway } from '../server/support/gateway'
 import { createRegistry } from '../server/support/registry'
+import { recovery } from 'agentwire/recovery'
 
 // Steering across a reload against the real gateway over real sockets: the command the next
 // page re-sends reaches the application's onCommand once (the scenarios under fake timers are
@@ -33,6 +34,8 @@ function page(url: string, options: Partial<ClientOptions>) {
     environment: env,
     reconnect: { initialDelayMs: 10, maxDelayMs: 200 },
     ...options,
+    // The page's storage, through the entry that brings the code for it.
+    ...(options.storage ? recovery({ storage: options.storage }) : {}),
   })
   registry.track(() => client.close())
   /** The page is gone: offline for good, its socket closed, it never sends again. */

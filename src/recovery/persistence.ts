@@ -1,20 +1,15 @@
 import { AgentwireError, ErrorCode, initialState } from 'agentwire/protocol'
-import { positive, type ClientCore } from './core'
-import { messageOf } from './errors'
-import { createRecovery, defaultStorageKey, type SavedChannel } from './recovery'
-import type { SubscriptionRegistry } from './subscription'
+import type { ClientCore } from '../client/core'
+import { messageOf } from '../client/errors'
+import type { Persistence } from '../client/recovery-plugin'
+import type { SubscriptionRegistry } from '../client/subscription'
+import { createRecovery, defaultStorageKey, type SavedChannel } from './storage'
 
 /**
  * Recovery across a reload (C7), as the client uses it: the last page's channels into the
  * store and positions at creation, each followed channel's position with its state on hide
  * (never per event), and the storage key held while the client lives.
  */
-export interface Persistence {
-  restore(): void
-  save(): void
-  release(): void
-}
-
 /** Without `options.storage`, nothing to persist: undefined. */
 export function createPersistence(core: ClientCore, registry: SubscriptionRegistry): Persistence | undefined {
   const { options, store, positions, report, debug } = core
@@ -23,7 +18,7 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
     storage: options.storage,
     key: options.storageKey ?? defaultStorageKey(options.url, options.instance ?? 'default'),
     user: options.user,
-    maxLength: positive(options.maxStorageLength, 1_048_576),
+    maxLength: positiveOr(options.maxStorageLength, 1_048_576),
   })
   /** Another live client held the storage key at a save: reported once; this one saves nothing while it does. */
   let keyConflictReported = false
@@ -68,4 +63,9 @@ export function createPersistence(core: ClientCore, registry: SubscriptionRegist
       keyConflictReported = false
     },
   }
+}
+
+/** A usable positive number, or the default. */
+function positiveOr(value: number | undefined, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback
 }

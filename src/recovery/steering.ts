@@ -1,8 +1,9 @@
 import { AgentwireError, ErrorCode, parseJson } from 'agentwire/protocol'
-import type { ClientCore } from './core'
-import { messageOf } from './errors'
-import type { CommandFrame, PendingRequest } from './request'
-import type { RestoredCommand, StorageLike } from './types'
+import type { ClientCore } from '../client/core'
+import { messageOf } from '../client/errors'
+import type { Steering } from '../client/recovery-plugin'
+import type { CommandFrame, PendingRequest } from '../client/request'
+import type { RestoredCommand, StorageLike } from '../client/types'
 
 /**
  * Steering that survives a reload: each `cancel` and `feedback` is written to `storage` when it
@@ -34,16 +35,6 @@ export interface SteeringOptions {
   maxCommands?: number
   /** Largest record written, in characters. @default 65536 */
   maxLength?: number
-}
-
-export interface Steering {
-  /** A steering command entered the outbox: stored until it settles. */
-  keep(request: PendingRequest): void
-  /** The stored commands of the last page, back into the outbox through `add`. */
-  restore(add: (frame: SteeringFrame) => Promise<unknown>): void
-  /** Why a restored command must not go out now (too old for the client or the gateway), or undefined. */
-  expired(frame: CommandFrame, gatewayTtlMs: number | undefined): AgentwireError | undefined
-  restored(): RestoredCommand[]
 }
 
 interface Entry {

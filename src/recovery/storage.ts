@@ -1,5 +1,5 @@
 import { parseChannel, parseJson, parseState, serializeState, type AgentwireState } from 'agentwire/protocol'
-import type { StorageLike } from './types'
+import type { StorageLike } from '../client/types'
 
 /**
  * Recovery across a page reload (RELIABILITY C7): each channel's position and its own state,
