@@ -64,6 +64,8 @@ export const TARGETS = [
   { name: 'agentwire/vue', contents: "export * from 'agentwire/vue'", external: ['agentwire', 'agentwire/protocol', 'vue'], note: 'core excluded' },
   { name: 'agentwire/socket.io', contents: "export * from 'agentwire/socket.io'", external: ['agentwire', 'agentwire/protocol', 'socket.io-client'], note: 'core and socket.io-client excluded' },
   { name: 'agentwire/recovery', contents: "export * from 'agentwire/recovery'", external: ['agentwire', 'agentwire/protocol'], note: 'core excluded: what keeping a reload costs on top of createClient' },
+  { name: 'agentwire/agui', contents: "export { agui } from 'agentwire/agui'", external: ['agentwire', 'agentwire/protocol'], note: 'the AG-UI client dialect, core excluded' },
+  { name: 'fallback and forge transports', contents: "export { fallbackTransport, forgeTransport } from 'agentwire'", external: ['agentwire/protocol'], note: 'imported only by apps that use them; protocol excluded' },
   { name: 'agentwire/testing', contents: "export * from 'agentwire/testing'", external: ['agentwire', 'agentwire/protocol', 'mock-socket'], note: 'core and mock-socket excluded' },
   ...DIALECTS.map(([name, symbol]) => ({ name: `dialect ${name}`, contents: `export { ${symbol} } from 'agentwire/protocol'`, external: [], dialect: symbol, note: 'alone, with zod/mini' })),
   { name: 'socket.io-client', contents: "export { io } from 'socket.io-client'", external: [], peer: true },
