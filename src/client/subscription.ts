@@ -131,6 +131,8 @@ export function createSubscriptionRegistry(onLastRelease: (wire: WireSubscriptio
       return out
     },
     covers(channel) {
+      // Every event asks: a channel subscribed by name is found by key, without a walk over every subscription.
+      if (wires.has(channel)) return true
       for (const wire of wires.values()) if (channelMatches(wire.channel, channel)) return true
       return false
     },

@@ -227,6 +227,13 @@ export const AgentEventSchema = z.discriminatedUnion(
   Object.values(eventSchemas) as unknown as [EventSchemas[EventType], ...EventSchemas[EventType][]],
 )
 
+/**
+ * A Set rather than `hasOwnProperty` on the schemas: a type read by `JSON.parse` is a fresh
+ * string, which a property lookup first looks up in V8's string table; a Set hashes it once.
+ * The receive path asks this for every event.
+ */
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES)
+
 export function isEventType(type: unknown): type is EventType {
-  return typeof type === 'string' && Object.prototype.hasOwnProperty.call(eventSchemas, type)
+  return typeof type === 'string' && EVENT_TYPE_SET.has(type)
 }
