@@ -4,10 +4,6 @@
  * gateway, and a type check of the hooks through `Register` (in a program of its own, since
  * augmenting `Register` types the whole program).
  */
-import { execFile } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { memo, useState } from 'react'
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import * as z from 'zod'
@@ -16,6 +12,7 @@ import type { EventHandler } from 'agentwire'
 import { defineCommands, defineEvents, type CommandPayload, type CommandResult, type KnownEventType, type ReducedStates } from 'agentwire/protocol'
 import { AgentwireProvider, useCommand, useEvent, useReduced } from 'agentwire/react'
 import { createMockGateway, type MockGateway } from 'agentwire/testing'
+import { typecheckFile } from '../support/typecheck'
 
 const events = defineEvents({
   'deploy.finished': z.object({ service: z.string(), ok: z.boolean() }),
@@ -127,17 +124,6 @@ describe('useEvent, useReduced and useCommand with the application’s definitio
   })
 })
 
-// A path, not `new URL`: happy-dom replaces URL in this environment.
-const root = `${resolve(dirname(fileURLToPath(import.meta.url)), '../..')}/`
-
-function tsc(project: string): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', project], { timeout: 240_000, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: stdout + stderr })
-    })
-  })
-}
-
 const FIXTURE = `import * as z from 'zod'
 import { defineCommands, defineEvents } from 'agentwire/protocol'
 import { useCommand, useEvent, useReduced } from 'agentwire/react'
@@ -179,13 +165,8 @@ export function Deploys(): string {
 
 describe('typing through Register', () => {
   it('types the hooks with the events, reducers and commands an app registers on agentwire', async () => {
-    const dir = `${root}test/artifacts/open-protocol/react`
-    rmSync(dir, { recursive: true, force: true })
-    mkdirSync(dir, { recursive: true })
-    writeFileSync(`${dir}/tsconfig.json`, JSON.stringify({ extends: '../../../../tsconfig.json', include: ['*.tsx'], exclude: [] }))
-    writeFileSync(`${dir}/deploys.tsx`, FIXTURE)
     // A program of its own: slow on a loaded machine, hence the long timeout.
-    const { code, output } = await tsc(`${dir}/tsconfig.json`)
+    const { code, output } = await typecheckFile('react', 'deploys.tsx', FIXTURE)
     expect(output).toBe('')
     expect(code).toBe(0)
   }, 300_000)
