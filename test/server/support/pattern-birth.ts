@@ -7,6 +7,7 @@ import { startFaultProxy, type FaultProxy } from '../../support/fault-proxy'
 import { connect, open, subscribe } from './client'
 import type { Registry } from './registry'
 import { until } from './core'
+import { recovery } from 'agentwire/recovery'
 
 /**
  * Hole 1 of issue 17: a client follows `task:*`, loses its link, and a channel `task:t-9` is
@@ -156,7 +157,7 @@ export function patternBirthSuite(brokerName: string, makeBroker?: MakeBirthBrok
           addEventListener: (type: string, l: () => void) => void (listeners.get(type) ?? listeners.set(type, new Set()).get(type)!).add(l),
           removeEventListener: (type: string, l: () => void) => void listeners.get(type)?.delete(l),
         }
-        const client = createNodeClient({ url: `${s.gateway.url}`, storage, environment })
+        const client = createNodeClient({ url: `${s.gateway.url}`, ...recovery({ storage }), environment })
         const seen: string[] = []
         const resyncs: ResyncInfo[] = []
         client.on('event', (_e, ctx) => void seen.push(`${ctx.channel}#${ctx.seq}`))
