@@ -129,12 +129,10 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const events = options.events
   /** The application's event frame schemas and the untyped envelope, made on first use. */
   const userFrames = new Map<string, AnySchema>()
+  const userEnvelope = (type: string): AnySchema => z.extend(EventFrame, { event: z.object({ type: z.literal(type), payload: events!.schemas[type] as AnySchema }) })
   const userFrame = (type: string): AnySchema => {
     let s = userFrames.get(type)
-    if (s === undefined) {
-      const event = z.object({ type: z.literal(type), payload: events!.schemas[type] as AnySchema })
-      userFrames.set(type, (s = compile(z.extend(EventFrame, { event }))))
-    }
+    if (s === undefined) userFrames.set(type, (s = compile(userEnvelope(type))))
     return s
   }
 
@@ -158,6 +156,8 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const eventCheck = (type: unknown): EventCheck | null | undefined => {
     let c = eventChecks.get(type as string)
     if (c === undefined && isEventType(type)) eventChecks.set(type, (c = compileCheck(z.extend(EventFrame, { event: eventSchemas[type] })) ?? null))
+    // The application's types take the same fast path, where their schema allows a checker.
+    else if (c === undefined && events?.has(type)) eventChecks.set(type as string, (c = compileCheck(userEnvelope(type as string)) ?? null))
     return c
   }
   /**
@@ -202,6 +202,8 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
           return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"event" expects event.type to be a string, got ${eventType === undefined ? 'nothing' : kindOf(eventType)}`, { path: ['event', 'type'] }) }
         }
         if (events?.has(eventType)) {
+          const fast = eventCheck(eventType)?.(value, maxDepth)
+          if (fast !== undefined) return { ok: true, messages: [fast as ServerMessage] }
           const checked = validate(userFrame(eventType), value, 'event')
           return checked.ok ? { ok: true, messages: [checked.value as ServerMessage] } : checked
         }

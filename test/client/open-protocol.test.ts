@@ -82,6 +82,21 @@ describe('the open protocol in the client', () => {
     client.close()
   })
 
+  it('checks the application events on the fast path as zod would: unknown keys stripped, a wrong field refused', async () => {
+    const { gateway, client, errors } = setup({ events })
+    const got: unknown[] = []
+    client.on('deploy.finished', (e) => got.push(e.payload))
+    client.subscribe('deploys:a')
+    await settle()
+    gateway.publish('deploys:a', { type: 'deploy.finished', payload: { service: 'api', ok: true, extra: { deep: 1 } } } as never)
+    gateway.publish('deploys:a', { type: 'deploy.finished', payload: { service: 'web', ok: 'no' } } as never)
+    await settle()
+    expect(got).toEqual([{ service: 'api', ok: true }])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ code: 'bad_request', message: expect.stringContaining('payload.ok to be a boolean, got string') })
+    client.close()
+  })
+
   it('reports a reducer that throws, keeps its state, and still delivers the event and folds the others', async () => {
     const { gateway, client, errors } = setup({ events })
     const got: string[] = []
