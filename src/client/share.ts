@@ -2,6 +2,7 @@ import { createId } from './ids'
 import { startHub, type ShareMessage } from './share-hub'
 import type { Transport, TransportConnection, TransportHandlers, WebSocketConstructor } from './types'
 import { resolveWebSocket, webSocketTransport } from './websocket-transport'
+import { urlBase } from './url'
 
 /**
  * Tabs share one connection: `createClient({ url, ...share() })`. The tabs of one origin that
@@ -80,14 +81,7 @@ interface TabLink {
 
 /** The key tabs share: the URL without query or credentials, and the name. */
 export function shareKey(url: string, name: string): string {
-  let base = url
-  try {
-    const u = new URL(url)
-    base = `${u.protocol}//${u.host}${u.pathname}`
-  } catch {
-    base = url.split(/[?#]/)[0] ?? url
-  }
-  return `agentwire:share:${base}#${name}`
+  return `agentwire:share:${urlBase(url)}#${name}`
 }
 
 /** This tab among the others: its lock (held while it lives), its channel, and its bid for leadership. */

@@ -1,5 +1,6 @@
 import { parseChannel, parseJson, parseState, serializeState, type AgentwireState } from 'agentwire/protocol'
 import type { StorageLike } from '../client/types'
+import { urlBase } from '../client/url'
 
 /**
  * Recovery across a page reload (RELIABILITY C7): each channel's position and its own state,
@@ -56,14 +57,7 @@ const claimed = new Set<string>()
  * credentials, plus the instance name, so two clients of one page each have their own.
  */
 export function defaultStorageKey(url: string, instance: string): string {
-  let base = url
-  try {
-    const u = new URL(url)
-    base = `${u.protocol}//${u.host}${u.pathname}`
-  } catch {
-    base = url.split(/[?#]/)[0] ?? url
-  }
-  return `agentwire:${base}#${instance}`
+  return `agentwire:${urlBase(url)}#${instance}`
 }
 
 export function createRecovery(options: RecoveryOptions): Recovery {
