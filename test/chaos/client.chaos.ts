@@ -5,6 +5,7 @@ import { startFaultProxy } from '../support/fault-proxy'
 import { agentEvent, createAudit, stateMismatches, tierA } from './support/audit'
 import { recordFigures, until } from './support/results'
 import { chaosClient, cleanup, gatewayOn, stateLog, ticker } from './support/stack'
+import { memoryStorage } from '../support/storage'
 
 const defer = cleanup()
 
@@ -21,10 +22,6 @@ function fakePage() {
   return { env, document, fire }
 }
 
-function fakeStorage() {
-  const items = new Map<string, string>()
-  return { items, getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v), removeItem: (k: string) => void items.delete(k) }
-}
 
 describe('C4 on the real stack: back online after an unclean close', () => {
   it('C4: `online` after an RST reconnects at once instead of waiting out a long backoff, and the audit passes', async () => {
@@ -65,7 +62,7 @@ describe('C7 on the real stack: a page reload inside the replay window', () => {
   it('C7: the reloaded page (same sessionStorage) resumes from the saved positions: across both pages every event once, in order', async () => {
     const gateway = await gatewayOn({ retention: { size: 50_000, maxAgeMs: 120_000 } })
     defer(() => gateway.close({ drainMs: 100 }))
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const audit = createAudit()
     const channels = ['agent:c7a', 'agent:c7b']
     const first = fakePage()

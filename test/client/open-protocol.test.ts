@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import * as z from 'zod'
 import { serializeState, initialState, defineCommands, defineEvents } from 'agentwire/protocol'
-import type { StorageLike } from 'agentwire'
 import { agentStatus } from './support/fake-gateway'
 import { recovery } from 'agentwire/recovery'
 import { fakeEnvironment, settle, setup } from './support/setup'
+import { memoryStorage } from '../support/storage'
 
 beforeEach(() => {
   vi.useFakeTimers({ now: 1_000_000 })
@@ -165,8 +165,7 @@ describe('the open protocol in the client', () => {
   })
 
   it('keeps reducer states across a reload with storage, and a channel of the application events only', async () => {
-    const saved = new Map<string, string>()
-    const storage: StorageLike = { getItem: (k) => saved.get(k) ?? null, setItem: (k, v) => void saved.set(k, v), removeItem: (k) => void saved.delete(k) }
+    const storage = memoryStorage()
     const env = fakeEnvironment()
     const first = setup({ events, ...recovery({ storage, storageKey: 'reload' }), environment: env })
     first.client.subscribe('deploys:a')
@@ -176,7 +175,7 @@ describe('the open protocol in the client', () => {
     await settle()
     env.fire('pagehide')
     first.client.close()
-    expect([...saved.values()].join('')).toContain('"reduced"')
+    expect([...storage.items.values()].join('')).toContain('"reduced"')
     const second = setup({ events, ...recovery({ storage, storageKey: 'reload' }), autoConnect: false })
     expect(second.client.reduced('deploys', 'deploys:a')).toEqual({ total: 2, failed: ['web'] })
     second.client.close()

@@ -4,6 +4,7 @@ import { createClient, ErrorCode, type AgentwireError, type Client, type ClientO
 import { agentStatus, type FakeGateway } from './support/fake-gateway'
 import { B, C, H, T, fakeEnvironment, settle, setup, until } from './support/setup'
 import { recovery } from 'agentwire/recovery'
+import { memoryStorage } from '../support/storage'
 
 /**
  * RELIABILITY C7: a page reload within the recovery window. The first page saves each
@@ -19,22 +20,6 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-function fakeStorage() {
-  const items = new Map<string, string>()
-  let writes = 0
-  return {
-    items,
-    get writes() {
-      return writes
-    },
-    getItem: (key: string) => items.get(key) ?? null,
-    setItem(key: string, value: string) {
-      writes++
-      items.set(key, value)
-    },
-    removeItem: (key: string) => void items.delete(key),
-  }
-}
 
 /** A page: a client on `gateway` with its own environment, recording what it delivers. */
 function page(gateway: FakeGateway, options: Partial<ClientOptions> = {}) {
@@ -68,7 +53,7 @@ const seqsOf = (delivered: Array<[string, number]>, channel: string) => delivere
 
 describe('C7: recovery across a page reload', () => {
   it('the reloaded page shows the saved state at once and resumes each channel from its last seq: no loss, no duplicate', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage })
     first.client.subscribe('agent:a')
@@ -123,7 +108,7 @@ describe('C7: recovery across a page reload', () => {
   })
 
   it('beyond the replay window the reloaded page gets a snapshot marked as such, never a partial replay', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false }, { window: 2 })
     const first = page(gateway, { storage })
     first.client.subscribe('agent:a')
@@ -149,7 +134,7 @@ describe('C7: recovery across a page reload', () => {
   })
 
   it('two instances on one origin keep their data under distinct keys, and each reload gets only its own', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const left = page(gateway, { storage, instance: 'left' })
     const right = page(gateway, { storage, instance: 'right' })
@@ -180,7 +165,7 @@ describe('C7: recovery across a page reload', () => {
   })
 
   it('two live clients claiming one key: the second is told, and writes nothing over the first', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const one = page(gateway, { storage })
     const two = page(gateway, { storage })
@@ -207,7 +192,7 @@ describe('C7: recovery across a page reload', () => {
   })
 
   it('recovery data saved for one user is never used for another: a fresh session, and the data is removed', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const alice = page(gateway, { storage, user: 'alice' })
     alice.client.subscribe('agent:a')
@@ -245,7 +230,7 @@ describe('C7: recovery across a page reload', () => {
   })
 
   it('a record larger than maxStorageLength is not saved, and an older one is removed', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage, maxStorageLength: 2_000 })
     first.client.subscribe('agent:a')
@@ -288,7 +273,7 @@ describe('C7: recovery across a page reload', () => {
     expect(p.client.state).toBe('open')
     p.client.close()
 
-    const garbage = fakeStorage()
+    const garbage = memoryStorage()
     for (const text of ['not json', '{"v":1,"user":null,"channels":[{"channel":"agent:a","epoch":"e1","seq":"3","state":{}}]}', '{"v":2}', '{"v":1,"user":null,"channels":[{"channel":"agent:*","epoch":"e1","seq":3,"state":{}}]}']) {
       garbage.items.set('k', text)
       const r = page(gateway, { storage: garbage, autoConnect: false, storageKey: 'k' })

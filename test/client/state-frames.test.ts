@@ -5,6 +5,7 @@ import { initialState, reduce } from 'agentwire/protocol'
 import { agentStatus } from './support/fake-gateway'
 import { fakeEnvironment, settle, setup, until } from './support/setup'
 import { recovery } from 'agentwire/recovery'
+import { memoryStorage } from '../support/storage'
 
 /**
  * Channel snapshots arrive in `state` frames. The safe JSON reader drops keys named
@@ -103,8 +104,7 @@ describe('state frames', () => {
   })
 
   it('hostile ids survive a reload through storage too (saved in the wire form)', async () => {
-    const items = new Map<string, string>()
-    const storage = { getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v), removeItem: (k: string) => void items.delete(k) }
+    const storage = memoryStorage()
     const env = fakeEnvironment()
     const { gateway } = setup({ autoConnect: false })
     const options = { url: gateway.url, WebSocket: WebSocket as unknown as WebSocketConstructor, ...recovery({ storage }) }
@@ -116,7 +116,7 @@ describe('state frames', () => {
     await settle()
     env.fire('pagehide')
     first.close()
-    expect([...items.values()][0]).toContain('["__proto__",{') // the pairs of serializeState
+    expect([...storage.items.values()][0]).toContain('["__proto__",{') // the pairs of serializeState
     const second = createClient({ ...options, environment: null, autoConnect: false })
     expect(Object.keys(second.getSnapshot().agents).sort()).toEqual([...HOSTILE].sort())
     expectNoPollution()

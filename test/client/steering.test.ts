@@ -4,6 +4,7 @@ import { createClient, ErrorCode, type AgentwireError, type Client, type ClientO
 import type { FakeGateway } from './support/fake-gateway'
 import { B, C, H, T, fakeEnvironment, settle, setup, until } from './support/setup'
 import { recovery } from 'agentwire/recovery'
+import { memoryStorage } from '../support/storage'
 
 /**
  * Steering survives a reload: a cancel or a feedback made while offline (or whose reply the
@@ -19,15 +20,6 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-function fakeStorage() {
-  const items = new Map<string, string>()
-  return {
-    items,
-    getItem: (key: string) => items.get(key) ?? null,
-    setItem: (key: string, value: string) => void items.set(key, value),
-    removeItem: (key: string) => void items.delete(key),
-  }
-}
 
 function page(gateway: FakeGateway, options: Partial<ClientOptions> = {}) {
   const env = fakeEnvironment()
@@ -63,14 +55,14 @@ async function outcome(promise: Promise<unknown>): Promise<{ ok: true; value: un
 }
 
 const steeringKey = (gateway: FakeGateway) => `agentwire:${gateway.url.replace(/\?.*$/, '')}#default:steering`
-const storedIds = (storage: ReturnType<typeof fakeStorage>, gateway: FakeGateway): string[] => {
+const storedIds = (storage: ReturnType<typeof memoryStorage>, gateway: FakeGateway): string[] => {
   const text = storage.items.get(steeringKey(gateway))
   return text === undefined ? [] : (JSON.parse(text) as { commands: { frame: { id: string } }[] }).commands.map((c) => c.frame.id)
 }
 
 describe('steering across a reload', () => {
   it('a feedback and a cancel made offline are sent by the reloaded page with their ids, once, and leave storage when answered', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage, autoConnect: false, user: 'alice' })
     void first.client.feedback('r-1', 'q-1', { choice: 'yes' }).catch(() => {})
@@ -102,7 +94,7 @@ describe('steering across a reload', () => {
   })
 
   it('a feedback whose reply the reload cut off is sent again with the same id and applied once', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     let first!: ReturnType<typeof page>
     const { gateway } = setup(
       { autoConnect: false },
@@ -136,7 +128,7 @@ describe('steering across a reload', () => {
   })
 
   it("another user's stored steering is never sent, and leaves the storage", async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const alice = page(gateway, { storage, autoConnect: false, user: 'alice' })
     void alice.client.cancel('r-1').catch(() => {})
@@ -152,7 +144,7 @@ describe('steering across a reload', () => {
   })
 
   it('an entry older than steering.ttlMs is not sent: rejected with expired on error and in restoredCommands', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage, autoConnect: false })
     void first.client.feedback('r-1', 'q-1', 'late').catch(() => {})
@@ -180,7 +172,7 @@ describe('steering across a reload', () => {
   })
 
   it("a restored entry older than the gateway's idempotencyTtlMs (from welcome) is not sent: it could run twice", async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false }, { limits: { idempotencyTtlMs: 10_000 } })
     const first = page(gateway, { storage, autoConnect: false })
     void first.client.cancel('r-1').catch(() => {})
@@ -198,7 +190,7 @@ describe('steering across a reload', () => {
   })
 
   it('bounded: past maxCommands or maxLength a command is not stored (reported) but still sent', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage, autoConnect: false, steering: { maxCommands: 2, maxLength: 1000 } })
     for (const id of ['r-1', 'r-2', 'r-3']) void first.client.cancel(id).catch(() => {})
@@ -217,7 +209,7 @@ describe('steering across a reload', () => {
   })
 
   it('close() settles what is pending and stores nothing for the next page; steering: false stores nothing at all', async () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     const first = page(gateway, { storage, autoConnect: false })
     const pending = first.client.cancel('r-1')
@@ -234,7 +226,7 @@ describe('steering across a reload', () => {
   })
 
   it('a stored record that does not read is ignored, as input from anywhere else is', () => {
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const { gateway } = setup({ autoConnect: false })
     storage.items.set(
       steeringKey(gateway),

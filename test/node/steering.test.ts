@@ -6,6 +6,7 @@ import { fakeEnvironment } from '../client/support/setup'
 import { startGateway } from '../server/support/gateway'
 import { createRegistry } from '../server/support/registry'
 import { recovery } from 'agentwire/recovery'
+import { memoryStorage } from '../support/storage'
 
 // Steering across a reload against the real gateway over real sockets: the command the next
 // page re-sends reaches the application's onCommand once (the scenarios under fake timers are
@@ -14,15 +15,6 @@ import { recovery } from 'agentwire/recovery'
 const registry = createRegistry()
 const byToken = (token: string | undefined) => (token ? { id: token } : null)
 
-function fakeStorage() {
-  const items = new Map<string, string>()
-  return {
-    items,
-    getItem: (key: string) => items.get(key) ?? null,
-    setItem: (key: string, value: string) => void items.set(key, value),
-    removeItem: (key: string) => void items.delete(key),
-  }
-}
 
 function page(url: string, options: Partial<ClientOptions>) {
   const env = fakeEnvironment()
@@ -54,7 +46,7 @@ const opened = (c: Client) =>
     })
   })
 
-const storedIds = (storage: ReturnType<typeof fakeStorage>): string[] => {
+const storedIds = (storage: ReturnType<typeof memoryStorage>): string[] => {
   const text = [...storage.items.entries()].find(([key]) => key.endsWith(':steering'))?.[1]
   return text === undefined ? [] : (JSON.parse(text) as { commands: { frame: { id: string } }[] }).commands.map((c) => c.frame.id)
 }
@@ -69,7 +61,7 @@ describe('steering across a reload, over the real gateway', () => {
         return context.defaultHandler()
       },
     })
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const first = page(gateway.url, { storage, autoConnect: false })
     void first.client.feedback('r-1', 'q-1', { approve: true }).catch(() => {})
     const [id] = storedIds(storage)
@@ -103,7 +95,7 @@ describe('steering across a reload, over the real gateway', () => {
         return context.defaultHandler()
       },
     })
-    const storage = fakeStorage()
+    const storage = memoryStorage()
     const first = page(gateway.url, { storage })
     await opened(first.client)
     void first.client.feedback('r-1', 'q-1', 'yes').catch(() => {})

@@ -8,6 +8,7 @@ import { connect, open, subscribe } from './client'
 import type { Registry } from './registry'
 import { until } from './core'
 import { recovery } from 'agentwire/recovery'
+import { memoryStorage } from '../../support/storage'
 
 /**
  * Hole 1 of issue 17: a client follows `task:*`, loses its link, and a channel `task:t-9` is
@@ -147,8 +148,7 @@ export function patternBirthSuite(brokerName: string, makeBroker?: MakeBirthBrok
 
     it('across a reload: the pattern position is saved with the positions, and the next page gets the channel born meanwhile from #1', async () => {
       const s = await start(false)
-      const items = new Map<string, string>()
-      const storage = { getItem: (k: string) => items.get(k) ?? null, setItem: (k: string, v: string) => void items.set(k, v), removeItem: (k: string) => void items.delete(k) }
+      const storage = memoryStorage()
       const page = () => {
         const listeners = new Map<string, Set<() => void>>()
         const environment = {
@@ -174,7 +174,7 @@ export function patternBirthSuite(brokerName: string, makeBroker?: MakeBirthBrok
       await until(() => first.seen.length === 2, () => first.seen.join(' '))
       first.hide()
       first.client.close()
-      const saved = JSON.parse([...items.values()][0]!) as { channels: Array<{ channel: string }> }
+      const saved = JSON.parse([...storage.items.values()][0]!) as { channels: Array<{ channel: string }> }
       expect(saved.channels.map((c) => c.channel).sort()).toEqual(['task:*', 'task:t-1'])
 
       await s.publish('task:t-9', 1, 20)
