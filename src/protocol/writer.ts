@@ -21,7 +21,7 @@ export type Keyed = 'agents' | 'tasks' | 'requests' | 'sessions' | 'chats' | 'co
 /** Root fields that are not keyed collections. */
 export type Field = 'knowledge' | 'dashboard' | 'notifications' | 'decisions'
 /** How many objects a draft owns before it freezes them and starts over (a copy each, later). */
-const MAX_OWNED = 16_384
+const MAX_OWNED = 4_096
 /** The bounded lists, newest last. */
 export type Listed = 'notifications' | 'decisions'
 const BOUNDS: Record<Listed, number> = { notifications: MAX_NOTIFICATIONS, decisions: MAX_DECISIONS }
@@ -52,8 +52,10 @@ export class StateWriter {
   /** Stores `value` at `key` of a keyed collection. */
   set<K extends Keyed>(collection: K, key: string, value: ViewOf<K>): void {
     const record = this.state[collection] as Readonly<Record<string, ViewOf<K>>>
-    if (record[key] === value && hasKey(record, key)) return
+    const prev = record[key]
+    if (prev === value && hasKey(record, key)) return
     this.dirty = true
+    this.release(prev)
     const root = this.root()
     if (record !== this.base[collection]) {
       ;(record as MutableRecord<ViewOf<K>>)[key] = value
@@ -69,6 +71,7 @@ export class StateWriter {
     const record = this.state[collection] as Readonly<Record<string, unknown>>
     if (!hasKey(record, key)) return
     this.dirty = true
+    this.release(record[key])
     const root = this.root() as Record<Keyed, Readonly<Record<string, unknown>>>
     if (record !== this.base[collection]) delete (record as Record<string, unknown>)[key]
     else root[collection] = withoutKey(record, key)
@@ -76,8 +79,10 @@ export class StateWriter {
 
   /** Sets a root field that is not a keyed collection. */
   put<F extends Field>(field: F, value: AgentwireState[F]): void {
-    if (this.state[field] === value) return
+    const prev = this.state[field]
+    if (prev === value) return
     this.dirty = true
+    this.release(prev)
     this.root()[field] = value
   }
 
@@ -116,9 +121,19 @@ export class StateWriter {
   }
 
   /**
-   * Between two events: forgets what it owns when that grew past {@link MAX_OWNED}. An owned
-   * entity that a later event deleted stays in `mine`, so a draft nobody reads (a Node client
-   * that only handles events) would otherwise keep every deleted entity alive.
+   * `value` left the state: no longer owned. Without this, a draft nobody reads would keep each
+   * entity a later event replaced (a `metrics.snapshot` replaces its entity whole) alive until
+   * `tidy`, and a store per client would hold thousands of dead objects through every GC.
+   */
+  private release(value: unknown): void {
+    if (this.mine !== undefined && typeof value === 'object' && value !== null) this.mine.delete(value)
+  }
+
+  /**
+   * Between two events: forgets what it owns when that grew past {@link MAX_OWNED}. Entities
+   * leave `mine` when replaced or removed (`release`); a list or object owned inside an entity
+   * does not, so this bounds what a draft nobody reads (a Node client that only handles events)
+   * keeps alive.
    */
   tidy(): void {
     if (this.mine !== undefined && this.mine.size > MAX_OWNED) this.finish()

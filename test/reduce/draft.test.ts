@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createStore } from 'agentwire'
@@ -219,6 +221,28 @@ describe('batched folding: a draft, and the store built on it', () => {
     for (const e of events) draft.apply(e)
     expect(draft.current()).toEqual(fold(events))
     expect(start).toEqual(initialState())
+  })
+
+  it('a draft nobody reads lets go of each entity a later event replaced or removed', async () => {
+    // A client that only handles events never reads its store: an entity an event removed
+    // must be garbage at once, not kept alive as "owned" until the draft starts over.
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const draft = createDraft()
+    // An agent made, changed in place (owned by then) and deleted; its record is what the WeakRef watches.
+    const churn = (i: number): WeakRef<object> => {
+      const agent = { role: 'worker', i }
+      draft.apply(ev('agent.status', { name: `a${i}`, status: 'busy', agent }))
+      draft.apply(ev('agent.status', { name: `a${i}`, status: 'available', load: 0.5 }))
+      draft.apply(ev('agent.deleted', { agentId: `a${i}` }))
+      return new WeakRef(agent)
+    }
+    const refs = Array.from({ length: 500 }, (_, i) => churn(i))
+    // WeakRefs hold their target until the job that made them ends.
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    gc()
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0)
+    expect(draft.current()).toEqual(initialState())
   })
 
   it('a draft keeps ids that name prototype members as ordinary keys, in null-prototype records', () => {
