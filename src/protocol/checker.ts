@@ -3,13 +3,14 @@ import type { Spec, SpecCheck } from './spec'
 import { specOf } from './spec-of'
 
 /**
- * Checkers: plain functions built once from a zod/mini schema's definition (`_zod.def`) that
- * accept what the schema accepts and return what it returns, at close to `JSON.parse` speed.
+ * Checkers: plain functions built once from a schema's spec (./spec: the generated specs of
+ * the protocol, or `specOf` a zod schema's definition) that accept what the schema accepts and
+ * return what it returns, at close to `JSON.parse` speed.
  * They are closures, not generated code, so they run under a CSP that forbids `new Function`.
  *
  * zod stays the source of truth: a checker is built from the schema, never written beside it,
  * and it is conservative. It answers `undefined` whenever it is not certain, and the caller then
- * asks zod, which decides and words the error. So a checker may pass a valid value on to zod (a
+ * asks zod (or `parseSpec`, which decides as zod does), which decides and words the error. So a checker may pass a valid value on to zod (a
  * string whose UTF-16 length breaks a bound that zod counts in code points), but it never
  * accepts a value zod rejects, and what it returns deep-equals what zod returns.
  *
