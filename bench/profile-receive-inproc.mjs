@@ -5,7 +5,7 @@
 // dispatch to five handlers). No socket: what is left is the client's own work.
 // node --expose-gc bench/profile-receive-inproc.mjs [--n=200000] [--rounds=5] [--client-only]
 import { createClient } from 'agentwire'
-import { dialects } from 'agentwire/protocol'
+import { createClientCodec, dialects } from 'agentwire/protocol'
 import { eventFrames } from './lib.mjs'
 
 const arg = (name, fallback) => process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback
@@ -30,8 +30,11 @@ let sink = 0
 // --client-only: just the client, e.g. under --cpu-prof.
 if (!process.argv.includes('--client-only')) {
   time('JSON.parse', () => { for (const f of frames) sink += JSON.parse(f).seq })
-  const codec = dialects.agentwire
+  // What createClient decodes with (the generated specs), and the zod-validated codec beside it.
+  const codec = createClientCodec()
   time('codec.decode', () => { for (const f of frames) sink += codec.decode(f).messages.length })
+  const zodCodec = dialects.agentwire
+  time('codec.decode (zod codec)', () => { for (const f of frames) sink += zodCodec.decode(f).messages.length })
 }
 
 function clientRun() {
@@ -47,7 +50,7 @@ function clientRun() {
       }) }, close() {} }
     },
   }
-  const client = createClient({ url: 'ws://memory/ws', transport, dialect: dialects.agentwire, heartbeat: { intervalMs: 60_000 }, environment: null })
+  const client = createClient({ url: 'ws://memory/ws', transport, heartbeat: { intervalMs: 60_000 }, environment: null })
   client.subscribe('*')
   let count = 0
   const tick = () => void count++

@@ -1,9 +1,9 @@
-import { createAgentwireCodec, type AnyEventDefinitions, type Codec } from 'agentwire/protocol'
+import { createClientCodec, type AnyEventDefinitions, type Codec } from 'agentwire/protocol'
 
 /** The seed backends' names, to tell a seed dialect passed by name from a typo. */
 const SEED_DIALECTS = ['routing', 'webgui', 'rooms', 'progress', 'forge']
 
-/** One native codec for every client: its schemas warm up once. */
+/** One native codec for every client: its checkers are built once. It validates without zod (see createClientCodec). */
 let nativeCodec: Codec | undefined
 
 /**
@@ -13,8 +13,8 @@ let nativeCodec: Codec | undefined
 export function resolveCodec(dialect: unknown, events?: AnyEventDefinitions): Codec {
   if (dialect === undefined || dialect === 'agentwire') {
     // The application's event types make a codec of their own (the shared one knows built-ins only).
-    if (events !== undefined && Object.keys(events.schemas).length > 0) return createAgentwireCodec({ events })
-    return (nativeCodec ??= createAgentwireCodec())
+    if (events !== undefined && Object.keys(events.schemas).length > 0) return createClientCodec({ events })
+    return (nativeCodec ??= createClientCodec())
   }
   if (typeof dialect === 'string') {
     if (SEED_DIALECTS.includes(dialect)) {

@@ -2,7 +2,7 @@ import {
   AgentwireError,
   ErrorCode,
   MAX_SUBSCRIBE_BATCH,
-  SubscribeResultSchema,
+  parseSubscribeResult,
   type ServerMessage,
   type SubscribeItem,
   type SubscribeResult,
@@ -267,8 +267,8 @@ function subscribeResultsOf(result: unknown, channels: string[]): SubscribeResul
   if (Array.isArray(list)) {
     const parsed: SubscribeResult[] = []
     for (const item of list) {
-      const r = SubscribeResultSchema.safeParse(item)
-      if (r.success) parsed.push(r.data)
+      const r = parseSubscribeResult(item)
+      if (r !== undefined) parsed.push(r)
     }
     if (parsed.length > 0) return parsed
   }

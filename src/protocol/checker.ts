@@ -1,13 +1,16 @@
 import type * as z from 'zod/mini'
+import type { Spec, SpecCheck } from './spec'
+import { specOf } from './spec-of'
 
 /**
- * Checkers: plain functions built once from a zod/mini schema's definition (`_zod.def`) that
- * accept what the schema accepts and return what it returns, at close to `JSON.parse` speed.
+ * Checkers: plain functions built once from a schema's spec (./spec: the generated specs of
+ * the protocol, or `specOf` a zod schema's definition) that accept what the schema accepts and
+ * return what it returns, at close to `JSON.parse` speed.
  * They are closures, not generated code, so they run under a CSP that forbids `new Function`.
  *
  * zod stays the source of truth: a checker is built from the schema, never written beside it,
  * and it is conservative. It answers `undefined` whenever it is not certain, and the caller then
- * asks zod, which decides and words the error. So a checker may pass a valid value on to zod (a
+ * asks zod (or `parseSpec`, which decides as zod does), which decides and words the error. So a checker may pass a valid value on to zod (a
  * string whose UTF-16 length breaks a bound that zod counts in code points), but it never
  * accepts a value zod rejects, and what it returns deep-equals what zod returns.
  *
@@ -29,9 +32,6 @@ export type Checker = (value: unknown, maxDepth?: number) => unknown
 
 /** The inner form: `left` is how many levels of nesting the value may still use. */
 type Check = (value: unknown, left: number) => unknown
-
-type Def = { type: string; checks?: Array<{ _zod: { def: CheckDef } }> } & Record<string, unknown>
-type CheckDef = { check: string; value?: unknown; inclusive?: boolean; minimum?: number; maximum?: number; format?: string }
 
 /** Kinds an object checks in its own loop: a call per field costs more than the check. */
 const enum Kind {
@@ -63,82 +63,85 @@ const cache = new WeakMap<object, Built | null>()
  * (the caller then uses zod alone). Built once per schema and cached.
  */
 export function compileChecker(schema: z.ZodMiniType): Checker | undefined {
-  const fn = build(schema)?.fn
+  const fn = compileCheck(schema)
   return fn && ((value, maxDepth = Infinity) => fn(value, maxDepth))
 }
 
 /** The inner form, for the codec's hot path: `maxDepth` is required. */
 export function compileCheck(schema: z.ZodMiniType): Check | undefined {
-  return build(schema)?.fn
+  let built = cache.get(schema)
+  if (built === undefined) {
+    const spec = specOf(schema)
+    cache.set(schema, (built = spec ? build(spec) : null))
+  }
+  return built?.fn
 }
 
-function build(schema: z.ZodMiniType): Built | null {
-  let built = cache.get(schema)
-  if (built === undefined) cache.set(schema, (built = make(schema)))
+/** The checker of a {@link Spec} (the generated ones, or one made of an application's parts). */
+export function specCheck(spec: Spec): Check | undefined {
+  return build(spec)?.fn
+}
+
+function build(spec: Spec): Built | null {
+  let built = cache.get(spec)
+  if (built === undefined) cache.set(spec, (built = make(spec)))
   return built
 }
 
-function make(schema: z.ZodMiniType): Built | null {
-  const def = schema._zod.def as unknown as Def
-  if (def.coerce) return null
-  // A schema that is itself a check: z.int() is a number with a `number_format` check.
-  const checks = (schema._zod.traits.has('$ZodCheck') ? [def as unknown as CheckDef] : []).concat((def.checks ?? []).map((c) => c._zod.def))
-  switch (def.type) {
+function make(spec: Spec): Built | null {
+  switch (spec[0]) {
     case 'string':
     case 'number':
-      return bounded(checks, def.type)
+      return bounded(spec[1], spec[0])
     case 'boolean':
-      return checks.length ? null : { fn: (v) => (typeof v === 'boolean' ? v : undefined), same: true, kind: Kind.Boolean }
+      return { fn: (v) => (typeof v === 'boolean' ? v : undefined), same: true, kind: Kind.Boolean }
     case 'unknown':
-    case 'any':
-      return checks.length ? null : { fn: (v, left) => (plain(v, left) ? v : undefined), same: true, kind: Kind.Any }
+      return { fn: (v, left) => (plain(v, left) ? v : undefined), same: true, kind: Kind.Any }
     case 'literal':
     case 'enum': {
-      const values = def.type === 'literal' ? (def.values as unknown[]) : Object.values(def.entries as object)
-      // JSON-comparable members only: a literal undefined or bigint is zod's to judge.
-      if (checks.length || values.some((x) => x !== null && typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean')) return null
-      return { fn: (v) => (values.includes(v) ? v : undefined), same: true, kind: Kind.OneOf, values }
+      const values = spec[1]
+      return { fn: (v) => (values.includes(v as never) ? v : undefined), same: true, kind: Kind.OneOf, values }
     }
     case 'optional': {
-      const inner = checks.length ? null : build(def.innerType as z.ZodMiniType)
+      const inner = build(spec[1])
       return inner && !inner.optional ? { ...inner, optional: true } : null
     }
     case 'union': {
       // zod takes the first option that accepts, and a checker may pass over an option zod
       // would take: only options that return their input, where the choice cannot change the
       // output, are combined.
-      if (checks.length || def.discriminator !== undefined) return null
-      const options = (def.options as z.ZodMiniType[]).map(build)
+      const options = spec[1].map(build)
       if (options.some((o) => !o || !o.same || o.optional)) return null
       const fns = (options as Built[]).map((o) => o.fn)
       return { fn: (v, left) => (fns.some((f) => f(v, left) !== undefined) ? v : undefined), same: true, kind: Kind.Call }
     }
     case 'array': {
-      const element = build(def.element as z.ZodMiniType)
-      const count = bounds(checks, 'min_length', 'max_length')
+      const element = build(spec[1])
+      const count = bounds(spec[2], 'min', 'max')
       // Arrays and records of values that come back as they went in (what the events hold);
       // a copying variant would only add bytes to every browser bundle.
       return element?.same && !element.optional && count ? { fn: arrayCheck(element.fn, count[0], count[1]), same: true, kind: Kind.Call } : null
     }
     case 'record': {
-      const keyType = def.keyType as z.ZodMiniType
-      const key = build(keyType)
-      const value = build(def.valueType as z.ZodMiniType)
-      // String keys only (a JSON object's keys are strings); enum keys and loose records are zod's.
-      if (checks.length || def.mode !== undefined || keyType._zod.def.type !== 'string' || !key || !value?.same || value.optional) return null
-      return { fn: recordCheck(keyType._zod.def.checks?.length ? key.fn : undefined, value.fn), same: true, kind: Kind.Call }
+      const keySpec = spec[1]
+      const key = build(keySpec)
+      const value = build(spec[2])
+      // String keys only (a JSON object's keys are strings).
+      if (keySpec[0] !== 'string' || !key || !value?.same || value.optional) return null
+      return { fn: recordCheck(keySpec[1].length ? key.fn : undefined, value.fn), same: true, kind: Kind.Call }
     }
     case 'object':
-      return checks.length || def.catchall !== undefined ? null : objectCheck(def.shape as Record<string, z.ZodMiniType>)
+      return objectCheck(spec[1])
     default:
+      // Nullables, variants and the application's own schemas: the careful path decides.
       return null
   }
 }
 
 /** Strings by length, numbers by value: the bounds of their checks, as one small closure. */
-function bounded(checks: CheckDef[], type: 'string' | 'number'): Built | null {
+function bounded(checks: readonly SpecCheck[], type: 'string' | 'number'): Built | null {
   const string = type === 'string'
-  const range = string ? bounds(checks, 'min_length', 'max_length') : bounds(checks.filter((c) => c.check !== 'number_format' || c.format !== 'safeint'), 'greater_than', 'less_than')
+  const range = string ? bounds(checks, 'min', 'max') : bounds(checks.filter((c) => c[0] !== 'safeint'), 'gte', 'lte')
   if (!range) return null
   const [min, max] = range
   if (string) {
@@ -159,14 +162,13 @@ function bounded(checks: CheckDef[], type: 'string' | 'number'): Built | null {
  * `[min, max, count]` from inclusive lower and upper bound checks, or undefined when there is
  * another kind of check (an exclusive bound included: the schemas here have none, so zod keeps those).
  */
-function bounds(checks: CheckDef[], lower: string, upper: string): [number, number, number] | undefined {
+function bounds(checks: readonly SpecCheck[], lower: string, upper: string): [number, number, number] | undefined {
   let min = -Infinity
   let max = Infinity
   for (const c of checks) {
-    const n = c.check === lower ? (c.minimum ?? c.value) : c.check === upper ? (c.maximum ?? c.value) : undefined
-    if (typeof n !== 'number' || c.inclusive === false) return undefined
-    if (c.check === lower) min = Math.max(min, n)
-    else max = Math.min(max, n)
+    if (c[0] === lower) min = Math.max(min, c[1]!)
+    else if (c[0] === upper) max = Math.min(max, c[1]!)
+    else return undefined
   }
   return [min, max, checks.length]
 }
@@ -196,7 +198,7 @@ function recordCheck(key: Check | undefined, check: Check): Check {
  * fields checked inline. Unknown keys are stripped, as zod strips them. When there is nothing to
  * strip the input itself is the output; otherwise it is copied once, in a second pass.
  */
-function objectCheck(shape: Record<string, z.ZodMiniType>): Built | null {
+function objectCheck(shape: Readonly<Record<string, Spec>>): Built | null {
   const keys = Object.keys(shape)
   const fields: Built[] = []
   for (const k of keys) {

@@ -2,7 +2,7 @@ import type * as z from 'zod/mini'
 import { ErrorCode } from './codes'
 import { ProtocolError } from './errors'
 import type { AgentEvent, EventOf, EventType, UntypedEvent } from './events'
-import { isEventType } from './events'
+import { isEventType } from './event-types'
 import { validate, type Validated } from './validate'
 
 /**

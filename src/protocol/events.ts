@@ -219,21 +219,8 @@ export interface UntypedEvent {
 /** Any canonical event. */
 export type AgentEvent = { [T in EventType]: EventOf<T> }[EventType]
 
-export const EVENT_TYPES = Object.keys(eventSchemas) as EventType[]
-
 /** One zod union of every canonical event, discriminated on `type`. */
 export const AgentEventSchema = z.discriminatedUnion(
   'type',
   Object.values(eventSchemas) as unknown as [EventSchemas[EventType], ...EventSchemas[EventType][]],
 )
-
-/**
- * A Set rather than `hasOwnProperty` on the schemas: a type read by `JSON.parse` is a fresh
- * string, which a property lookup first looks up in V8's string table; a Set hashes it once.
- * The receive path asks this for every event.
- */
-const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES)
-
-export function isEventType(type: unknown): type is EventType {
-  return typeof type === 'string' && EVENT_TYPE_SET.has(type)
-}

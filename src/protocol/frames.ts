@@ -1,6 +1,7 @@
 import * as z from 'zod/mini'
 import type { UserEvent } from './define'
 import { AgentEventSchema, type AgentEvent, type UntypedEvent } from './events'
+import { MAX_SUBSCRIBE_BATCH } from './limits'
 
 /**
  * Native frames: JSON text, one object per WebSocket message, discriminated on `type`.
@@ -23,9 +24,6 @@ export const SubscribeItemSchema = z.object({
   resume: z.optional(z.array(PositionSchema).check(z.maxLength(1000))),
 })
 export type SubscribeItem = z.infer<typeof SubscribeItemSchema>
-
-/** Subscriptions per frame: larger sets travel in several frames. */
-export const MAX_SUBSCRIBE_BATCH = 50
 
 // ── client → server ────────────────────────────────────────────────────────────────────
 
@@ -154,6 +152,8 @@ export const EventFrame = z.object({
   time: z.optional(z.number()),
   event: AgentEventSchema,
 })
+/** An event frame of a type nobody registered: the envelope checked, the payload kept as it came. */
+export const UntypedEventFrame = z.extend(EventFrame, { event: z.object({ type: z.string().check(z.minLength(1), z.maxLength(128)), payload: z.optional(z.unknown()) }) })
 /**
  * A channel's state, built with `reduce` from every event up to `seq`. Events at or below
  * `seq` that arrive after it are duplicates.

@@ -1,11 +1,10 @@
-import * as z from 'zod/mini'
 import { ErrorCode } from './codes'
 import { ProtocolError } from './errors'
-import { AgentStatusValue, MetricsScope, NotificationLevel, StepStatusValue } from './events'
-import { MessageViewSchema } from './messages'
+import { STATE_REST, STATE_VIEWS } from './generated/specs'
 import { emptyRecord, hasKey, type MutableRecord } from './records'
 import { initialState } from './reduce'
 import { MAX_DECISIONS, MAX_NOTIFICATIONS, type AgentwireState } from './state'
+import { parseSpec } from './spec'
 import { formatPath, issueError, printable } from './validate'
 
 export { replaceChannel } from './merge'
@@ -21,147 +20,22 @@ export { replaceChannel } from './merge'
  * serialized form carries each keyed collection as `[key, view]` pairs, which no reader
  * strips. {@link parseState} reads both forms.
  *
- * Records inside a view (`details`, `context`, `metadata`, metric values) are validated with
- * the same `z.record` the event schemas use, which drops a `__proto__` key there, just as it
- * was dropped when the event that carried the record was decoded.
+ * Views are validated with the specs generated from their zod schemas (./views), exactly as
+ * those schemas validate them, without zod at run time.
  */
 
-// ── view schemas ───────────────────────────────────────────────────────────────────────
-
-const str = z.string()
-const num = z.number()
-const record = z.record(z.string(), z.unknown())
-const numbers = z.record(z.string(), z.number())
-const timestamp = z.union([z.string(), z.number()])
-
-const AgentViewSchema = z.object({
-  name: str,
-  status: z.optional(AgentStatusValue),
-  load: z.optional(num),
-  strengths: z.optional(z.array(str)),
-  cost: z.optional(num),
-  latency: z.optional(num),
-  lastDecision: z.optional(z.object({ taskId: str, timestamp: z.optional(num) })),
-  details: z.optional(record),
-})
-
-const TaskViewSchema = z.object({
-  id: str,
-  status: z.enum(['routed', 'running', 'completed', 'failed']),
-  progress: z.number().check(z.gte(0), z.lte(100)),
-  agent: z.optional(str),
-  name: z.optional(str),
-  description: z.optional(str),
-  message: z.optional(str),
-  step: z.optional(str),
-  result: z.optional(z.unknown()),
-  error: z.optional(z.object({ message: str, code: z.optional(str), details: z.optional(z.unknown()) })),
-  durationMs: z.optional(num),
-})
-
-const StepViewSchema = z.object({
-  step: num,
-  agent: str,
-  status: StepStatusValue,
-  stepId: z.optional(str),
-  stepOrder: z.optional(num),
-  tool: z.optional(str),
-  result: z.optional(z.unknown()),
-  data: z.optional(record),
-})
-
-const QuestionViewSchema = z.object({
-  questionId: str,
-  question: str,
-  options: z.optional(z.array(str)),
-  agent: z.optional(str),
-  answered: z.boolean(),
-  answer: z.optional(z.unknown()),
-})
-
-const RequestViewSchema = z.object({
-  id: str,
-  status: str,
-  query: z.optional(str),
-  context: z.optional(record),
-  steps: z.array(StepViewSchema),
-  questions: z.array(QuestionViewSchema),
-  completedAgents: z.array(str),
-  result: z.optional(z.unknown()),
-  error: z.optional(z.object({ message: str, agent: z.optional(str), step: z.optional(num) })),
-  cancelReason: z.optional(str),
-  messages: z.optional(z.array(MessageViewSchema)),
-  state: z.optional(z.unknown()),
-})
-
-const SessionViewSchema = z.object({
-  id: str,
-  status: str,
-  progress: z.optional(num),
-  message: z.optional(str),
-  timestamp: z.optional(timestamp),
-  users: z.optional(z.array(str)),
-})
-
-const ChatViewSchema = z.object({
-  id: str,
-  chat: z.optional(record),
-  messages: z.int().check(z.gte(0)),
-  lastMessageId: z.optional(str),
-  participants: z.array(str),
-})
-
-const CollectionViewSchema = z.object({ id: str, metadata: record })
-
-const MetricsViewSchema = z.object({
-  scope: MetricsScope,
-  name: z.optional(str),
-  values: numbers,
-  timestamp: z.optional(timestamp),
-})
-
-// Any finite count: `knowledge.updated` may carry any number, and what reduce builds must parse.
-const KnowledgeViewSchema = z.object({ nodes: num, edges: num })
-
-const DashboardViewSchema = z.object({
-  agents: z.optional(numbers),
-  tasks: z.optional(numbers),
-  metrics: z.optional(numbers),
-  timestamp: z.optional(timestamp),
-})
-
-const NotificationViewSchema = z.object({
-  level: NotificationLevel,
-  message: str,
-  title: z.optional(str),
-  details: z.optional(z.unknown()),
-  sessionId: z.optional(str),
-  userId: z.optional(str),
-  timestamp: z.optional(timestamp),
-})
-
-const DecisionViewSchema = z.object({ taskId: str, agent: str, cost: z.optional(num), latency: z.optional(num), timestamp: z.optional(num) })
-
-/** The keyed collections, their view schemas, and whether a view's `id` must equal its key. */
+/** The keyed collections and whether a view's `id` must equal its key (specs generated from ./views). */
 const KEYED = {
-  agents: { schema: AgentViewSchema, idKey: false },
-  tasks: { schema: TaskViewSchema, idKey: true },
-  requests: { schema: RequestViewSchema, idKey: true },
-  sessions: { schema: SessionViewSchema, idKey: true },
-  chats: { schema: ChatViewSchema, idKey: true },
-  collections: { schema: CollectionViewSchema, idKey: true },
-  metrics: { schema: MetricsViewSchema, idKey: false },
+  agents: false,
+  tasks: true,
+  requests: true,
+  sessions: true,
+  chats: true,
+  collections: true,
+  metrics: false,
 } as const
 type KeyedName = keyof typeof KEYED
 const KEYED_NAMES = Object.keys(KEYED) as KeyedName[]
-
-/** Everything but the keyed collections; a part that is missing is taken as empty. */
-const RestSchema = z.object({
-  knowledge: z.optional(KnowledgeViewSchema),
-  dashboard: z.optional(z.nullable(DashboardViewSchema)),
-  notifications: z.optional(z.array(NotificationViewSchema)),
-  decisions: z.optional(z.array(DecisionViewSchema)),
-})
 
 // ── parse and serialize ────────────────────────────────────────────────────────────────
 
@@ -213,8 +87,9 @@ export function parseState(value: unknown): ParseStateResult {
 
 function parse(value: unknown): ParseStateResult {
   if (!isObject(value)) return fail(`"state" expects an object, got ${kind(value)}`, [])
-  const rest = RestSchema.safeParse(value, { reportInput: true })
-  if (!rest.success) return { ok: false, error: issueError('state', rest.error.issues) }
+  const rest = parseSpec(STATE_REST, value)
+  if (rest.issues.length) return { ok: false, error: issueError('state', rest.issues as never) }
+  const data = rest.value as { knowledge?: AgentwireState['knowledge']; dashboard?: AgentwireState['dashboard']; notifications?: AgentwireState['notifications']; decisions?: AgentwireState['decisions'] }
   const keyed = emptyRecord<MutableRecord<unknown>>()
   for (const name of KEYED_NAMES) {
     const parsed = parseKeyed(name, hasKey(value, name) ? value[name] : undefined)
@@ -230,11 +105,11 @@ function parse(value: unknown): ParseStateResult {
     sessions: k.sessions,
     chats: k.chats,
     collections: k.collections,
-    knowledge: rest.data.knowledge ?? initialState().knowledge,
+    knowledge: data.knowledge ?? initialState().knowledge,
     metrics: k.metrics,
-    dashboard: rest.data.dashboard ?? null,
-    notifications: newest(rest.data.notifications ?? [], MAX_NOTIFICATIONS),
-    decisions: newest(rest.data.decisions ?? [], MAX_DECISIONS),
+    dashboard: data.dashboard ?? null,
+    notifications: newest(data.notifications ?? [], MAX_NOTIFICATIONS),
+    decisions: newest(data.decisions ?? [], MAX_DECISIONS),
   }
   return { ok: true, state }
 }
@@ -260,23 +135,24 @@ function parseKeyed(name: KeyedName, raw: unknown): KeyedResult {
   } else {
     return fail(`"state" expects ${name} to be an object or [key, view] pairs, got ${kind(raw)}`, [name])
   }
-  const { schema, idKey } = KEYED[name]
+  const spec = STATE_VIEWS[name]
+  const idKey = KEYED[name]
   for (const [key, view] of entries) {
     const k = key as string
     if (hasKey(out, k)) return fail(`"state" expects ${formatPath([name, k])} only once`, [name, k])
-    const parsed = schema.safeParse(view, { reportInput: true })
-    if (!parsed.success) return { ok: false, error: issueError('state', parsed.error.issues, [name, k]) }
-    const data = parsed.data as { id?: unknown }
+    const parsed = parseSpec(spec, view)
+    if (parsed.issues.length) return { ok: false, error: issueError('state', parsed.issues as never, [name, k]) }
+    const data = parsed.value as { id?: unknown }
     if (idKey && data.id !== k) {
       return fail(`"state" expects ${formatPath([name, k, 'id'])} to be ${JSON.stringify(printable(k))}, got ${JSON.stringify(printable(String(data.id)))}`, [name, k, 'id'])
     }
     // Assignment on a null-prototype record: `__proto__` becomes an own key, not a prototype.
-    out[k] = parsed.data
+    out[k] = parsed.value
   }
   return { ok: true, record: out }
 }
 
-function newest<T>(list: T[], max: number): T[] {
+function newest<T>(list: readonly T[], max: number): readonly T[] {
   return list.length > max ? list.slice(list.length - max) : list
 }
 
