@@ -315,6 +315,8 @@ export function createRequests(
       return true
     },
     event(event) {
+      // Every event passes here; only one of a request someone awaits can settle anything.
+      if (tracked.size === 0) return
       const requestId = requestIdOf(event)
       if (requestId !== undefined) tracked.get(requestId)?.settleFrom(outcomeOfEvent(event))
     },
