@@ -7,7 +7,7 @@ import {
   type SubscribeItem,
   type SubscribeResult,
 } from 'agentwire/protocol'
-import { backoffDelay } from './backoff'
+import { policyDelay } from './backoff'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -151,7 +151,7 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
       const generation = connection.state.generation
       const retry = timerSlot(clock)
       retries.add(retry)
-      retry.set(backoffDelay(wire.failures, policy), () => {
+      retry.set(policyDelay(wire.failures, policy), () => {
         retries.delete(retry)
         // Only the retry of this very refusal: a reconnect or a later answer supersedes it.
         if (connection.state.generation === generation && registry.get(channel) === wire && wire.status === 'subscribing' && wire.error === error) sendSubscribe([wire])

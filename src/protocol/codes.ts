@@ -52,32 +52,29 @@ export interface CloseCodeInfo {
   retryable: boolean
 }
 
-export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = Object.freeze({
-  1000: { name: 'normal', retryable: false },
-  1001: { name: 'going_away', retryable: true },
-  1005: { name: 'no_status', retryable: true },
-  1006: { name: 'abnormal', retryable: true },
-  1007: { name: 'invalid_payload', retryable: false },
-  1008: { name: 'policy_violation', retryable: false },
-  1009: { name: 'message_too_big', retryable: true },
-  1011: { name: 'internal_error', retryable: true },
-  1012: { name: 'service_restart', retryable: true },
-  1013: { name: 'try_again_later', retryable: true },
-  1014: { name: 'bad_gateway', retryable: true },
-  4400: { name: 'bad_request', retryable: false },
-  4401: { name: 'unauthorized', retryable: false },
-  4403: { name: 'forbidden', retryable: false },
-  4406: { name: 'unsupported_protocol', retryable: false },
-  4408: { name: 'auth_timeout', retryable: true },
-  4410: { name: 'token_expired', retryable: true },
-  4429: { name: 'rate_limited', retryable: true },
-  4430: { name: 'too_many_connections', retryable: true },
-  4440: { name: 'heartbeat_timeout', retryable: true },
-  4441: { name: 'connect_timeout', retryable: true },
-  4442: { name: 'protocol_errors', retryable: true },
-  4500: { name: 'server_error', retryable: true },
-  4503: { name: 'slow_consumer', retryable: true },
-})
+/** The close codes a client must not reconnect after; every other code in {@link CloseCode} is retryable. */
+const FATAL_CLOSES: readonly number[] = [
+  CloseCode.Normal,
+  CloseCode.InvalidPayload,
+  CloseCode.PolicyViolation,
+  CloseCode.BadRequest,
+  CloseCode.Unauthorized,
+  CloseCode.Forbidden,
+  CloseCode.UnsupportedProtocol,
+]
+
+/**
+ * Each close code's name (`going_away`, the snake case of its {@link CloseCode} key) and retry
+ * verdict. Derived from `CloseCode` and the fatal list, so a client bundle that only asks
+ * {@link isRetryableClose} carries no table of names.
+ */
+export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = /* @__PURE__ */ (() => {
+  const info: Record<number, CloseCodeInfo> = {}
+  for (const [key, code] of Object.entries(CloseCode)) {
+    info[code] = { name: key.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase()), retryable: !FATAL_CLOSES.includes(code) }
+  }
+  return Object.freeze(info)
+})()
 
 /**
  * The retry verdict for a close code. Unknown codes in 1000–2999 follow RFC 6455 usage
@@ -85,9 +82,7 @@ export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = Object.f
  * client with a code this version does not know.
  */
 export function isRetryableClose(code: number): boolean {
-  const info = CLOSE_CODE_INFO[code]
-  if (info) return info.retryable
-  return code < 4000
+  return !FATAL_CLOSES.includes(code) && (code < 4000 || Object.values<number>(CloseCode).includes(code))
 }
 
 /**
