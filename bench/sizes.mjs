@@ -35,7 +35,9 @@ export const CEILINGS = {
   // so a bundle without `defineEvents` leaves it out (28.0 KB measured, -0.7 KB).
   // 28.0 KB until the close-code table was derived from CloseCode and isRetryableClose read a
   // list of fatal codes, and the client's backoff skipped the public functions' policy check (27.7 KB measured).
-  agentwire: 27.7 * 1024,
+  // 27.7 KB until the error classes and the state writer assigned their fields in the
+  // constructor instead of declaring them with class fields (ES2020 needs a define helper for those).
+  agentwire: 27.6 * 1024,
   'agentwire/react': BUDGETS['agentwire/react'],
   'agentwire/vue': BUDGETS['agentwire/vue'],
 }
