@@ -1,12 +1,5 @@
-import {
-  AgentwireError,
-  ErrorCode,
-  MAX_SUBSCRIBE_BATCH,
-  parseSubscribeResult,
-  type ServerMessage,
-  type SubscribeItem,
-  type SubscribeResult,
-} from 'agentwire/protocol'
+import { AgentwireError, MAX_SUBSCRIBE_BATCH, parseSubscribeResult, type ServerMessage, type SubscribeItem, type SubscribeResult } from 'agentwire/protocol'
+import { ERROR_TIMEOUT } from '../protocol/code-values'
 import { policyDelay } from './backoff'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
@@ -85,7 +78,7 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
         deadline.set(requestTimeoutMs, () => {
           if (!subscribeFrames.delete(id) || connection.state.generation !== generation) return
           for (const wire of batch) {
-            refuse(wire.channel, new AgentwireError(ErrorCode.Timeout, `subscribe ${wire.channel}: no answer within ${requestTimeoutMs} ms; asking again`, { retryable: true }))
+            refuse(wire.channel, new AgentwireError(ERROR_TIMEOUT, `subscribe ${wire.channel}: no answer within ${requestTimeoutMs} ms; asking again`, { retryable: true }))
           }
         })
       }

@@ -1,4 +1,5 @@
 import { ErrorCode, RETRYABLE_ERRORS } from './codes'
+import { ERROR_CLOSED, ERROR_TIMEOUT } from './code-values'
 
 /**
  * The one error class of agentwire: a stable `code`, a retry verdict, and a message that says
@@ -38,7 +39,7 @@ export class ProtocolError extends AgentwireError {
 export class ClientClosedError extends AgentwireError {
   declare readonly name: 'ClientClosedError'
   constructor(message = 'The client was closed; create a new one or call connect() again.') {
-    super(ErrorCode.Closed, message)
+    super(ERROR_CLOSED, message)
     this.name = 'ClientClosedError'
   }
 }
@@ -47,7 +48,7 @@ export class ClientClosedError extends AgentwireError {
 export class TimeoutError extends AgentwireError {
   declare readonly name: 'TimeoutError'
   constructor(message: string) {
-    super(ErrorCode.Timeout, message)
+    super(ERROR_TIMEOUT, message)
     this.name = 'TimeoutError'
   }
 }
