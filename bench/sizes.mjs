@@ -31,7 +31,16 @@ export const CEILINGS = {
   // moved to its own entry, `agentwire/recovery` (-1.7 KB gzip on createClient).
   // 34.5 KB until createClient validated frames with specs generated from the zod schemas
   // instead of zod/mini itself (28.6 KB measured, -5.9 KB: zod/mini's runtime left the bundle).
-  agentwire: 28.6 * 1024,
+  // 28.6 KB until the zod-schema-to-spec reader moved onto the definitions (`events.specOf`),
+  // so a bundle without `defineEvents` leaves it out (28.0 KB measured, -0.7 KB).
+  // 28.0 KB until the close-code table was derived from CloseCode and isRetryableClose read a
+  // list of fatal codes, and the client's backoff skipped the public functions' policy check (27.7 KB measured).
+  // 27.7 KB until the error classes and the state writer assigned their fields in the
+  // constructor instead of declaring them with class fields (ES2020 needs a define helper for those).
+  // 27.6 KB until the client read each close and error code as a constant of its own
+  // (CLOSE_NORMAL, ERROR_INTERNAL) instead of through the CloseCode and ErrorCode objects: a
+  // bundler inlines a constant but keeps a whole object for one property (27.2 KB measured).
+  agentwire: 27.2 * 1024,
   'agentwire/react': BUDGETS['agentwire/react'],
   'agentwire/vue': BUDGETS['agentwire/vue'],
 }

@@ -129,7 +129,11 @@ function stepOf(attempt: number): number {
  * @param random a source in [0, 1); `Math.random` by default, injected by tests.
  */
 export function backoffDelay(attempt: number, options: ReconnectOptions | BackoffPolicy = {}, random: () => number = Math.random): number {
-  const policy = isPolicy(options) ? options : backoffPolicy(options)
+  return policyDelay(attempt, isPolicy(options) ? options : backoffPolicy(options), random)
+}
+
+/** {@link backoffDelay} for a policy already made (the client's own), with no check of it. */
+export function policyDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   if (!policy.jitter) return backoffEnvelope(attempt, policy)
   return waveDelay(stepOf(attempt), unit(random()), policy.initialDelayMs * policy.factor, false, policy, random)
 }
@@ -151,8 +155,7 @@ export interface ReconnectSchedule {
  * window, which is honoured up to `maxDelayMs` only; the first retry of an unhinted wave is
  * within [B, B·factor] (N1).
  */
-export function reconnectSchedule(options: ReconnectOptions | BackoffPolicy = {}, random: () => number = Math.random): ReconnectSchedule {
-  const policy = isPolicy(options) ? options : backoffPolicy(options)
+export function reconnectSchedule(policy: BackoffPolicy, random: () => number = Math.random): ReconnectSchedule {
   const plain = policy.initialDelayMs * policy.factor
   let wave: { start: number; u: number; windowMs: number; hinted: boolean } | undefined
   return {

@@ -1,4 +1,5 @@
-import { AgentwireError, CloseCode, ErrorCode, framesOf, PROTOCOL_VERSION, trimCloseReason, type ClientFrame, type ServerMessage, type SubscribeItem } from 'agentwire/protocol'
+import { AgentwireError, framesOf, PROTOCOL_VERSION, trimCloseReason, type ClientFrame, type ServerMessage, type SubscribeItem } from 'agentwire/protocol'
+import { CLOSE_ABNORMAL, CLOSE_UNAUTHORIZED, ERROR_CLOSED, ERROR_INTERNAL, ERROR_UNAUTHORIZED } from '../protocol/code-values'
 import { reconnectSchedule } from './backoff'
 import { timerSlot } from './clock'
 import { positive, type ClientCore } from './core'
@@ -95,7 +96,7 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
           try {
             run(effect)
           } catch (error) {
-            report(new AgentwireError(ErrorCode.Internal, `client effect "${effect.type}" failed: ${messageOf(error)}`, { cause: error }))
+            report(new AgentwireError(ERROR_INTERNAL, `client effect "${effect.type}" failed: ${messageOf(error)}`, { cause: error }))
           }
         }
       }
@@ -149,7 +150,7 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
       case 'lost':
         return hooks.lost()
       case 'rejectPending':
-        return hooks.rejectPending(new AgentwireError(effect.code === 'unauthorized' ? ErrorCode.Unauthorized : ErrorCode.Closed, effect.message))
+        return hooks.rejectPending(new AgentwireError(effect.code === 'unauthorized' ? ERROR_UNAUTHORIZED : ERROR_CLOSED, effect.message))
       case 'terminate':
         stopWatching?.()
         stopWatching = undefined
@@ -193,7 +194,7 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
   }
 
   function tokenFailed(generation: number, error: unknown): void {
-    report(new AgentwireError(ErrorCode.Unauthorized, `the token function failed: ${messageOf(error)}`, { cause: error, retryable: true }))
+    report(new AgentwireError(ERROR_UNAUTHORIZED, `the token function failed: ${messageOf(error)}`, { cause: error, retryable: true }))
     dispatch({ type: 'tokenFailed', generation, reason: 'token function failed' })
   }
 
@@ -208,15 +209,15 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
         onFrame: (frame) => hooks.frame(generation, frame),
         onClose: (code, reason) => {
           if (machine.generation !== generation) return
-          if (code === CloseCode.Unauthorized) refusedToken = currentToken
+          if (code === CLOSE_UNAUTHORIZED) refusedToken = currentToken
           debug('socket closed', { code, reason })
           dispatch({ type: 'socketClosed', generation, code, reason })
         },
         onError: (error) => debug('socket error', { message: messageOf(error) }),
       })
     } catch (error) {
-      report(new AgentwireError(ErrorCode.Internal, `could not open a connection to ${redactUrl(options.url)}: ${messageOf(error)}`, { cause: error, retryable: true }))
-      dispatch({ type: 'socketClosed', generation, code: CloseCode.Abnormal, reason: 'transport failed to connect' })
+      report(new AgentwireError(ERROR_INTERNAL, `could not open a connection to ${redactUrl(options.url)}: ${messageOf(error)}`, { cause: error, retryable: true }))
+      dispatch({ type: 'socketClosed', generation, code: CLOSE_ABNORMAL, reason: 'transport failed to connect' })
     }
   }
 
@@ -327,7 +328,7 @@ export function createConnection(core: ClientCore, hooks: ConnectionHooks): Conn
           currentToken = value
           return hooks.authenticate(value)
         })
-        .catch((error: unknown) => report(new AgentwireError(ErrorCode.Unauthorized, `token refresh failed: ${messageOf(error)}`, { cause: error, retryable: true })))
+        .catch((error: unknown) => report(new AgentwireError(ERROR_UNAUTHORIZED, `token refresh failed: ${messageOf(error)}`, { cause: error, retryable: true })))
     },
     connect() {
       if (!stopWatching) {

@@ -1,4 +1,5 @@
-import { AgentwireError, ErrorCode, type Capabilities, type Codec } from 'agentwire/protocol'
+import { AgentwireError, type Capabilities, type Codec } from 'agentwire/protocol'
+import { ERROR_INTERNAL } from '../protocol/code-values'
 import { backoffPolicy, type BackoffPolicy } from './backoff'
 import { realClock } from './clock'
 import { resolveCodec } from './dialect'
@@ -39,7 +40,7 @@ export function createCore(options: ClientOptions): ClientCore {
       debug('an error handler threw', { message: messageOf(error) })
       return
     }
-    report(new AgentwireError(ErrorCode.Internal, `a "${type}" handler threw: ${messageOf(error)}`, { cause: error, retryable: false }))
+    report(new AgentwireError(ERROR_INTERNAL, `a "${type}" handler threw: ${messageOf(error)}`, { cause: error, retryable: false }))
   })
   function report(error: AgentwireError): void {
     if (emitter.count('error') > 0) emitter.emit('error', error)
@@ -57,8 +58,8 @@ export function createCore(options: ClientOptions): ClientCore {
     emitter,
     store: createStore({
       events: options.events,
-      onReducerError: (name, error) => report(new AgentwireError(ErrorCode.Internal, `the reducer "${name}" threw: ${messageOf(error)}`, { cause: error, retryable: false })),
-      onError: (error) => report(new AgentwireError(ErrorCode.Internal, `a store listener threw: ${messageOf(error)}`, { cause: error, retryable: false })),
+      onReducerError: (name, error) => report(new AgentwireError(ERROR_INTERNAL, `the reducer "${name}" threw: ${messageOf(error)}`, { cause: error, retryable: false })),
+      onError: (error) => report(new AgentwireError(ERROR_INTERNAL, `a store listener threw: ${messageOf(error)}`, { cause: error, retryable: false })),
     }),
     positions: createPositions(),
     report,

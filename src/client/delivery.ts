@@ -1,15 +1,15 @@
 import {
   AgentwireError,
-  ErrorCode,
   isEventType,
   parseState,
-  type AgentEvent,
   ProtocolError,
+  type AgentEvent,
   type DecodeResult,
   type EventMessage,
   type ServerMessage,
   type StateMessage,
 } from 'agentwire/protocol'
+import { ERROR_BAD_REQUEST, ERROR_INTERNAL } from '../protocol/code-values'
 import type { Connection } from './connection'
 import { positive, type ClientCore } from './core'
 import { messageOf } from './errors'
@@ -57,7 +57,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
     try {
       decoded = codec.decode(data)
     } catch (error) {
-      decoded = { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `the ${codec.name} codec threw: ${messageOf(error)}`, { cause: error }) }
+      decoded = { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `the ${codec.name} codec threw: ${messageOf(error)}`, { cause: error }) }
     }
     if (!decoded.ok) return protocolError(generation, decoded.error)
     protocolErrorRun = 0
@@ -77,7 +77,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
       try {
         handle(generation, message)
       } catch (error) {
-        report(new AgentwireError(ErrorCode.Internal, `handling a "${message.type}" frame failed: ${messageOf(error)}`, { cause: error }))
+        report(new AgentwireError(ERROR_INTERNAL, `handling a "${message.type}" frame failed: ${messageOf(error)}`, { cause: error }))
       }
     }
   }

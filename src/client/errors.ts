@@ -1,4 +1,5 @@
-import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import { AgentwireError } from 'agentwire/protocol'
+import { ERROR_INTERNAL } from '../protocol/code-values'
 
 /** The message of anything thrown. */
 export function messageOf(error: unknown): string {
@@ -7,5 +8,5 @@ export function messageOf(error: unknown): string {
 
 /** Anything thrown, as a typed error (an `internal` one unless it already is one). */
 export function asError(error: unknown): AgentwireError {
-  return error instanceof AgentwireError ? error : new AgentwireError(ErrorCode.Internal, messageOf(error), { cause: error })
+  return error instanceof AgentwireError ? error : new AgentwireError(ERROR_INTERNAL, messageOf(error), { cause: error })
 }

@@ -1,4 +1,14 @@
-import { CloseCode, isLimitClose, isRetryableClose, parseReconnectHint, type ReconnectHint } from 'agentwire/protocol'
+import { isLimitClose, isRetryableClose, parseReconnectHint, type ReconnectHint } from 'agentwire/protocol'
+import {
+  CLOSE_ABNORMAL,
+  CLOSE_CONNECT_TIMEOUT,
+  CLOSE_FORBIDDEN,
+  CLOSE_HEARTBEAT_TIMEOUT,
+  CLOSE_NO_STATUS,
+  CLOSE_NORMAL,
+  CLOSE_PROTOCOL_ERRORS,
+  CLOSE_UNAUTHORIZED,
+} from '../protocol/code-values'
 import type { ConnectionStatus, StateChange } from './types'
 
 /**
@@ -135,9 +145,9 @@ export function transition(state: ConnectionState, event: MachineEvent, ctx: Mac
     case 'reconnect':
       switch (state.status) {
         case 'open':
-          return startConnecting(state, 0, false, [{ type: 'closeSocket', code: CloseCode.Normal, reason: 'reconnect' }, ...leaveOpen()])
+          return startConnecting(state, 0, false, [{ type: 'closeSocket', code: CLOSE_NORMAL, reason: 'reconnect' }, ...leaveOpen()])
         case 'connecting':
-          return startConnecting(state, state.attempt, false, [{ type: 'closeSocket', code: CloseCode.Normal, reason: 'reconnect' }])
+          return startConnecting(state, state.attempt, false, [{ type: 'closeSocket', code: CLOSE_NORMAL, reason: 'reconnect' }])
         case 'reconnecting':
         case 'offline':
           return startConnecting(state, state.attempt, false)
@@ -153,10 +163,10 @@ export function transition(state: ConnectionState, event: MachineEvent, ctx: Mac
         [
           { type: 'cancelTimers' },
           ...(state.status === 'open' ? leaveOpen() : []),
-          ...(hasSocket(state) ? [{ type: 'closeSocket', code: CloseCode.Normal, reason: 'client closed' } as const] : []),
+          ...(hasSocket(state) ? [{ type: 'closeSocket', code: CLOSE_NORMAL, reason: 'client closed' } as const] : []),
           { type: 'terminate' },
         ],
-        { code: CloseCode.Normal, message: 'client closed' },
+        { code: CLOSE_NORMAL, message: 'client closed' },
       )
 
     case 'socketOpen':
@@ -172,35 +182,35 @@ export function transition(state: ConnectionState, event: MachineEvent, ctx: Mac
       // A socket that never opened failed to connect, whatever code it reports (browsers say
       // 1006; some runtimes and mocks say 1000, which would otherwise read as "stop for good").
       const neverOpened = state.status === 'connecting' && state.phase === 'socket'
-      const code = neverOpened && (event.code === CloseCode.Normal || event.code === CloseCode.NoStatus) ? CloseCode.Abnormal : event.code
+      const code = neverOpened && (event.code === CLOSE_NORMAL || event.code === CLOSE_NO_STATUS) ? CLOSE_ABNORMAL : event.code
       return afterClose(state, { code, reason: event.reason }, ctx, false)
     }
 
     case 'tokenFailed':
-      return afterClose(state, { code: CloseCode.Abnormal, reason: event.reason }, ctx, true)
+      return afterClose(state, { code: CLOSE_ABNORMAL, reason: event.reason }, ctx, true)
 
     case 'tokenUnchanged':
       if (state.status !== 'connecting') return same(state)
       return to(
         state,
-        { status: 'unauthorized', generation: state.generation, lastClose: { code: CloseCode.Unauthorized, reason: 'token refused' } },
+        { status: 'unauthorized', generation: state.generation, lastClose: { code: CLOSE_UNAUTHORIZED, reason: 'token refused' } },
         [
           { type: 'cancelTimers' },
-          { type: 'closeSocket', code: CloseCode.Normal, reason: 'token refused' },
+          { type: 'closeSocket', code: CLOSE_NORMAL, reason: 'token refused' },
           { type: 'rejectPending', code: 'unauthorized', message: 'the token was refused' },
         ],
-        { code: CloseCode.Unauthorized, message: 'the token was refused and the token function returned it again' },
+        { code: CLOSE_UNAUTHORIZED, message: 'the token was refused and the token function returned it again' },
       )
 
     case 'connectTimeout':
       if (state.status !== 'connecting') return same(state)
-      return afterClose(state, { code: CloseCode.ConnectTimeout, reason: CONNECT_TIMEOUT_REASON }, ctx, true)
+      return afterClose(state, { code: CLOSE_CONNECT_TIMEOUT, reason: CONNECT_TIMEOUT_REASON }, ctx, true)
 
     case 'dead':
-      return afterClose(state, { code: CloseCode.HeartbeatTimeout, reason: HEARTBEAT_REASON }, ctx, true)
+      return afterClose(state, { code: CLOSE_HEARTBEAT_TIMEOUT, reason: HEARTBEAT_REASON }, ctx, true)
 
     case 'protocolErrors':
-      return afterClose(state, { code: CloseCode.ProtocolErrors, reason: PROTOCOL_REASON }, ctx, true)
+      return afterClose(state, { code: CLOSE_PROTOCOL_ERRORS, reason: PROTOCOL_REASON }, ctx, true)
 
     case 'retryDue':
       if (state.status !== 'reconnecting') return same(state)
@@ -214,7 +224,7 @@ export function transition(state: ConnectionState, event: MachineEvent, ctx: Mac
         [
           { type: 'cancelTimers' },
           ...(state.status === 'open' ? leaveOpen() : []),
-          ...(hasSocket(state) ? [{ type: 'closeSocket', code: CloseCode.HeartbeatTimeout, reason: 'offline' } as const] : []),
+          ...(hasSocket(state) ? [{ type: 'closeSocket', code: CLOSE_HEARTBEAT_TIMEOUT, reason: 'offline' } as const] : []),
         ],
         { message: 'the network is offline' },
       )
@@ -285,7 +295,7 @@ function afterClose(state: ConnectionState, close: CloseInfo, ctx: MachineContex
   ]
   const reason = { code: close.code, message: close.reason }
 
-  if (close.code === CloseCode.Unauthorized) {
+  if (close.code === CLOSE_UNAUTHORIZED) {
     const authRetry = state.status === 'connecting' && state.authRetry
     if (ctx.tokenRefreshable && !authRetry) {
       // A refreshable token may have expired: ask for it once more, at once.
@@ -293,7 +303,7 @@ function afterClose(state: ConnectionState, close: CloseInfo, ctx: MachineContex
     }
     return unauthorized(state, close, before)
   }
-  if (close.code === CloseCode.Forbidden) return unauthorized(state, close, before)
+  if (close.code === CLOSE_FORBIDDEN) return unauthorized(state, close, before)
   if (!isRetryableClose(close.code)) {
     return to(
       state,

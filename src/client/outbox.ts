@@ -1,4 +1,5 @@
-import { AgentwireError, ErrorCode } from 'agentwire/protocol'
+import { AgentwireError } from 'agentwire/protocol'
+import { ERROR_OUTBOX_FULL } from '../protocol/code-values'
 import { createRequest, type CommandFrame, type PendingRequest } from './request'
 import type { Clock } from './types'
 
@@ -43,7 +44,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       for (const r of requests.values()) if (r.sentOn === 0) waiting++
       if (waiting >= options.capacity) {
         throw new AgentwireError(
-          ErrorCode.OutboxFull,
+          ERROR_OUTBOX_FULL,
           `${waiting} commands are already waiting for the connection (outboxSize ${options.capacity}); "${frame.type}" was not queued`,
         )
       }

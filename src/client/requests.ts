@@ -1,4 +1,14 @@
-import { AgentwireError, ClientClosedError, CloseCode, ErrorCode, framesOf, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import { AgentwireError, ClientClosedError, ErrorCode, framesOf, type AgentEvent, type RequestView, type ServerMessage } from 'agentwire/protocol'
+import {
+  CLOSE_INTERNAL_ERROR,
+  CLOSE_MESSAGE_TOO_BIG,
+  CLOSE_RATE_LIMITED,
+  CLOSE_SERVER_ERROR,
+  ERROR_FORBIDDEN,
+  ERROR_INTERNAL,
+  ERROR_PAYLOAD_TOO_LARGE,
+  ERROR_RATE_LIMITED,
+} from '../protocol/code-values'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -53,10 +63,10 @@ export interface Requests extends Pick<Client, 'start' | 'cancel' | 'feedback' |
  * otherwise churn the connection, and every subscription with it, for good).
  */
 const COMMAND_CLOSES: Readonly<Record<number, ErrorCode>> = {
-  [CloseCode.MessageTooBig]: ErrorCode.PayloadTooLarge,
-  [CloseCode.RateLimited]: ErrorCode.RateLimited,
-  [CloseCode.InternalError]: ErrorCode.Internal,
-  [CloseCode.ServerError]: ErrorCode.Internal,
+  [CLOSE_MESSAGE_TOO_BIG]: ERROR_PAYLOAD_TOO_LARGE,
+  [CLOSE_RATE_LIMITED]: ERROR_RATE_LIMITED,
+  [CLOSE_INTERNAL_ERROR]: ERROR_INTERNAL,
+  [CLOSE_SERVER_ERROR]: ERROR_INTERNAL,
 }
 
 type Waiter = { resolve: (view: RequestView | undefined) => void; reject: (error: AgentwireError) => void }
@@ -112,7 +122,7 @@ export function createRequests(
     for (const text of framesOf(encoded)) {
       // UTF-8 bytes, which is what a WebSocket's maxPayload counts.
       const size = typeof text === 'string' ? new TextEncoder().encode(text).length : 0
-      if (size > maxPayload) return new AgentwireError(ErrorCode.PayloadTooLarge, `"${frame.type}" is ${size} bytes, over the gateway's maxPayload of ${maxPayload}`)
+      if (size > maxPayload) return new AgentwireError(ERROR_PAYLOAD_TOO_LARGE, `"${frame.type}" is ${size} bytes, over the gateway's maxPayload of ${maxPayload}`)
     }
     return undefined
   }
@@ -342,7 +352,7 @@ export function createRequests(
     failed(channel, error) {
       // A request the client follows and cannot subscribe to: ask for its state instead.
       const requestId = channel.startsWith('request:') ? channel.slice('request:'.length) : undefined
-      if (requestId !== undefined && tracked.has(requestId) && error.code !== ErrorCode.Forbidden) rejoinCommand(requestId)
+      if (requestId !== undefined && tracked.has(requestId) && error.code !== ERROR_FORBIDDEN) rejoinCommand(requestId)
     },
     lost() {
       const state = connection.state

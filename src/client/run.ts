@@ -1,4 +1,5 @@
-import { AgentwireError, ErrorCode, type AgentEvent, type RequestView } from 'agentwire/protocol'
+import { AgentwireError, type AgentEvent, type RequestView } from 'agentwire/protocol'
+import { ERROR_CANCELLED, ERROR_REQUEST_FAILED } from '../protocol/code-values'
 import type { Subscription } from './types'
 
 /**
@@ -23,9 +24,9 @@ export function outcomeOfEvent(event: AgentEvent): RequestOutcome | undefined {
     case 'request.completed':
       return { ok: true, result: event.payload.result }
     case 'request.error':
-      return { ok: false, error: new AgentwireError(ErrorCode.RequestFailed, event.payload.agent ? `${event.payload.agent}: ${event.payload.message}` : event.payload.message) }
+      return { ok: false, error: new AgentwireError(ERROR_REQUEST_FAILED, event.payload.agent ? `${event.payload.agent}: ${event.payload.message}` : event.payload.message) }
     case 'request.cancelled':
-      return { ok: false, error: new AgentwireError(ErrorCode.Cancelled, event.payload.reason ? `the request was cancelled: ${event.payload.reason}` : 'the request was cancelled') }
+      return { ok: false, error: new AgentwireError(ERROR_CANCELLED, event.payload.reason ? `the request was cancelled: ${event.payload.reason}` : 'the request was cancelled') }
     default:
       return undefined
   }
@@ -38,9 +39,9 @@ export function outcomeOfView(view: RequestView | undefined): RequestOutcome | u
     case 'completed':
       return { ok: true, result: view.result }
     case 'failed':
-      return { ok: false, error: new AgentwireError(ErrorCode.RequestFailed, view.error?.message ?? 'the request failed') }
+      return { ok: false, error: new AgentwireError(ERROR_REQUEST_FAILED, view.error?.message ?? 'the request failed') }
     case 'cancelled':
-      return { ok: false, error: new AgentwireError(ErrorCode.Cancelled, 'the request was cancelled') }
+      return { ok: false, error: new AgentwireError(ERROR_CANCELLED, 'the request was cancelled') }
     default:
       return undefined
   }

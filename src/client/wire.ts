@@ -1,13 +1,6 @@
-import {
-  AgentwireError,
-  ErrorCode,
-  MAX_SUBSCRIBE_BATCH,
-  parseSubscribeResult,
-  type ServerMessage,
-  type SubscribeItem,
-  type SubscribeResult,
-} from 'agentwire/protocol'
-import { backoffDelay } from './backoff'
+import { AgentwireError, MAX_SUBSCRIBE_BATCH, parseSubscribeResult, type ServerMessage, type SubscribeItem, type SubscribeResult } from 'agentwire/protocol'
+import { ERROR_TIMEOUT } from '../protocol/code-values'
+import { policyDelay } from './backoff'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -85,7 +78,7 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
         deadline.set(requestTimeoutMs, () => {
           if (!subscribeFrames.delete(id) || connection.state.generation !== generation) return
           for (const wire of batch) {
-            refuse(wire.channel, new AgentwireError(ErrorCode.Timeout, `subscribe ${wire.channel}: no answer within ${requestTimeoutMs} ms; asking again`, { retryable: true }))
+            refuse(wire.channel, new AgentwireError(ERROR_TIMEOUT, `subscribe ${wire.channel}: no answer within ${requestTimeoutMs} ms; asking again`, { retryable: true }))
           }
         })
       }
@@ -151,7 +144,7 @@ export function createWireSubscriptions(core: ClientCore, connection: Connection
       const generation = connection.state.generation
       const retry = timerSlot(clock)
       retries.add(retry)
-      retry.set(backoffDelay(wire.failures, policy), () => {
+      retry.set(policyDelay(wire.failures, policy), () => {
         retries.delete(retry)
         // Only the retry of this very refusal: a reconnect or a later answer supersedes it.
         if (connection.state.generation === generation && registry.get(channel) === wire && wire.status === 'subscribing' && wire.error === error) sendSubscribe([wire])

@@ -4,7 +4,6 @@ import { CLIENT, ENVELOPE, PAYLOADS, SERVER, SUBSCRIBE_RESULT, UNTYPED_EVENT } f
 import type { SubscribeResult } from './frames'
 import { nativeCodec, type FrameValidator, type NativeCodecOptions } from './native-codec'
 import { parseSpec, validateSpec, type Spec, type ZodLike } from './spec'
-import { specOf } from './spec-of'
 
 /**
  * The native codec as `createClient` uses it: the frames, checks and errors of
@@ -27,7 +26,7 @@ export function createClientCodec(options: NativeCodecOptions = {}): Codec<strin
   const frameOf = (type: string, payload: Spec): Spec => ['object', { ...ENVELOPE, event: ['object', { type: ['literal', [type]], payload }] }]
   const builtIn = (type: string): Spec => frameOf(type, PAYLOADS[type as keyof typeof PAYLOADS])
   const untyped: Spec = ['object', { ...ENVELOPE, event: UNTYPED_EVENT }]
-  const userSchema = (type: string) => events!.schemas[type] as unknown as ZodLike & Parameters<typeof specOf>[0]
+  const userSchema = (type: string) => events!.schemas[type] as unknown as ZodLike
   return nativeCodec(
     {
       server: (type) => (has(SERVER, type) ? once(`server ${type}`, () => validator(SERVER[type as keyof typeof SERVER], type)) : undefined),
@@ -38,7 +37,8 @@ export function createClientCodec(options: NativeCodecOptions = {}): Codec<strin
       untyped: (value) => validateSpec(untyped, value, 'event'),
       check: (type) => {
         if (has(PAYLOADS, type)) return specCheck(builtIn(type)) ?? null
-        const payload = specOf(userSchema(type))
+        // The definitions carry `specOf`, so a bundle without them carries none of it.
+        const payload = events!.specOf(type)
         return (payload && specCheck(frameOf(type, payload))) ?? null
       },
     },

@@ -1,3 +1,5 @@
+import * as values from './code-values'
+
 /** The native protocol's version; `hello.v` must equal it or the gateway closes with 4406. */
 export const PROTOCOL_VERSION = 1
 
@@ -6,43 +8,43 @@ export const PROTOCOL_VERSION = 1
  * verdict in {@link CLOSE_CODE_INFO}; {@link isRetryableClose} is the one place that decides.
  */
 export const CloseCode = {
-  Normal: 1000,
-  GoingAway: 1001,
-  NoStatus: 1005,
-  Abnormal: 1006,
-  InvalidPayload: 1007,
-  PolicyViolation: 1008,
-  MessageTooBig: 1009,
-  InternalError: 1011,
-  ServiceRestart: 1012,
-  TryAgainLater: 1013,
-  BadGateway: 1014,
+  Normal: values.CLOSE_NORMAL,
+  GoingAway: values.CLOSE_GOING_AWAY,
+  NoStatus: values.CLOSE_NO_STATUS,
+  Abnormal: values.CLOSE_ABNORMAL,
+  InvalidPayload: values.CLOSE_INVALID_PAYLOAD,
+  PolicyViolation: values.CLOSE_POLICY_VIOLATION,
+  MessageTooBig: values.CLOSE_MESSAGE_TOO_BIG,
+  InternalError: values.CLOSE_INTERNAL_ERROR,
+  ServiceRestart: values.CLOSE_SERVICE_RESTART,
+  TryAgainLater: values.CLOSE_TRY_AGAIN_LATER,
+  BadGateway: values.CLOSE_BAD_GATEWAY,
   /** A frame that is not the protocol: bad JSON, schema-invalid, wrong order. */
-  BadRequest: 4400,
+  BadRequest: values.CLOSE_BAD_REQUEST,
   /** No hello, a command before the welcome, or the token was refused. */
-  Unauthorized: 4401,
+  Unauthorized: values.CLOSE_UNAUTHORIZED,
   /** The principal may not connect at all. */
-  Forbidden: 4403,
+  Forbidden: values.CLOSE_FORBIDDEN,
   /** `hello.v` is not a version this gateway speaks. */
-  UnsupportedProtocol: 4406,
+  UnsupportedProtocol: values.CLOSE_UNSUPPORTED_PROTOCOL,
   /** No hello within the gateway's deadline. */
-  AuthTimeout: 4408,
+  AuthTimeout: values.CLOSE_AUTH_TIMEOUT,
   /** The token expired and no fresh one came in time; the client asks its token function again. */
-  TokenExpired: 4410,
+  TokenExpired: values.CLOSE_TOKEN_EXPIRED,
   /** Too many frames (token bucket), or a second hello. */
-  RateLimited: 4429,
+  RateLimited: values.CLOSE_RATE_LIMITED,
   /** The principal has too many open connections. */
-  TooManyConnections: 4430,
+  TooManyConnections: values.CLOSE_TOO_MANY_CONNECTIONS,
   /** The client heard nothing from the server within its heartbeat deadline (set by the client). */
-  HeartbeatTimeout: 4440,
+  HeartbeatTimeout: values.CLOSE_HEARTBEAT_TIMEOUT,
   /** The handshake did not complete within the connect timeout (set by the client). */
-  ConnectTimeout: 4441,
+  ConnectTimeout: values.CLOSE_CONNECT_TIMEOUT,
   /** Too many consecutive undecodable frames from the server (set by the client). */
-  ProtocolErrors: 4442,
+  ProtocolErrors: values.CLOSE_PROTOCOL_ERRORS,
   /** The gateway failed; try again. */
-  ServerError: 4500,
+  ServerError: values.CLOSE_SERVER_ERROR,
   /** The connection fell too far behind: its outgoing buffer passed the limit. */
-  SlowConsumer: 4503,
+  SlowConsumer: values.CLOSE_SLOW_CONSUMER,
 } as const
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode]
 
@@ -52,32 +54,21 @@ export interface CloseCodeInfo {
   retryable: boolean
 }
 
-export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = Object.freeze({
-  1000: { name: 'normal', retryable: false },
-  1001: { name: 'going_away', retryable: true },
-  1005: { name: 'no_status', retryable: true },
-  1006: { name: 'abnormal', retryable: true },
-  1007: { name: 'invalid_payload', retryable: false },
-  1008: { name: 'policy_violation', retryable: false },
-  1009: { name: 'message_too_big', retryable: true },
-  1011: { name: 'internal_error', retryable: true },
-  1012: { name: 'service_restart', retryable: true },
-  1013: { name: 'try_again_later', retryable: true },
-  1014: { name: 'bad_gateway', retryable: true },
-  4400: { name: 'bad_request', retryable: false },
-  4401: { name: 'unauthorized', retryable: false },
-  4403: { name: 'forbidden', retryable: false },
-  4406: { name: 'unsupported_protocol', retryable: false },
-  4408: { name: 'auth_timeout', retryable: true },
-  4410: { name: 'token_expired', retryable: true },
-  4429: { name: 'rate_limited', retryable: true },
-  4430: { name: 'too_many_connections', retryable: true },
-  4440: { name: 'heartbeat_timeout', retryable: true },
-  4441: { name: 'connect_timeout', retryable: true },
-  4442: { name: 'protocol_errors', retryable: true },
-  4500: { name: 'server_error', retryable: true },
-  4503: { name: 'slow_consumer', retryable: true },
-})
+/** Standard codes (below 4000) a client must not reconnect after; every other one it reconnects after. */
+const FATAL_STANDARD: readonly number[] = [values.CLOSE_NORMAL, values.CLOSE_INVALID_PAYLOAD, values.CLOSE_POLICY_VIOLATION]
+
+/** Our own codes (4000–4999) a client reconnects after; any other of ours, known or not, is fatal. */
+const RETRYABLE_OWN: readonly number[] = [
+  values.CLOSE_AUTH_TIMEOUT,
+  values.CLOSE_TOKEN_EXPIRED,
+  values.CLOSE_RATE_LIMITED,
+  values.CLOSE_TOO_MANY_CONNECTIONS,
+  values.CLOSE_HEARTBEAT_TIMEOUT,
+  values.CLOSE_CONNECT_TIMEOUT,
+  values.CLOSE_PROTOCOL_ERRORS,
+  values.CLOSE_SERVER_ERROR,
+  values.CLOSE_SLOW_CONSUMER,
+]
 
 /**
  * The retry verdict for a close code. Unknown codes in 1000–2999 follow RFC 6455 usage
@@ -85,10 +76,21 @@ export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = Object.f
  * client with a code this version does not know.
  */
 export function isRetryableClose(code: number): boolean {
-  const info = CLOSE_CODE_INFO[code]
-  if (info) return info.retryable
-  return code < 4000
+  return code < 4000 ? !FATAL_STANDARD.includes(code) : RETRYABLE_OWN.includes(code)
 }
+
+/**
+ * Each close code's name (`going_away`, the snake case of its {@link CloseCode} key) and retry
+ * verdict ({@link isRetryableClose}). Derived, so a client bundle that only asks
+ * `isRetryableClose` carries no table of names.
+ */
+export const CLOSE_CODE_INFO: Readonly<Record<number, CloseCodeInfo>> = /* @__PURE__ */ (() => {
+  const info: Record<number, CloseCodeInfo> = {}
+  for (const [key, code] of Object.entries(CloseCode)) {
+    info[code] = { name: key.replace(/[A-Z]/g, (c, i: number) => (i ? '_' : '') + c.toLowerCase()), retryable: isRetryableClose(code) }
+  }
+  return Object.freeze(info)
+})()
 
 /**
  * Closes for a limit of the principal or the connection (too many connections, too many
@@ -96,46 +98,46 @@ export function isRetryableClose(code: number): boolean {
  * longest delay (the eleventh tab of one user must not reconnect every few hundred ms).
  */
 export function isLimitClose(code: number): boolean {
-  return code === CloseCode.TooManyConnections || code === CloseCode.RateLimited
+  return code === values.CLOSE_TOO_MANY_CONNECTIONS || code === values.CLOSE_RATE_LIMITED
 }
 
 /** Error codes carried by `reply` and `error` frames and by typed errors on the client. */
 export const ErrorCode = {
-  BadRequest: 'bad_request',
-  UnknownType: 'unknown_type',
+  BadRequest: values.ERROR_BAD_REQUEST,
+  UnknownType: values.ERROR_UNKNOWN_TYPE,
   /** A command name the gateway has no schema for (`commands`), answered without closing. */
-  UnknownCommand: 'unknown_command',
+  UnknownCommand: values.ERROR_UNKNOWN_COMMAND,
   /** An event type the gateway has no schema for (`events`), refused at `publish`. */
-  UnknownEvent: 'unknown_event',
-  Unauthorized: 'unauthorized',
-  Forbidden: 'forbidden',
-  NotFound: 'not_found',
-  InvalidChannel: 'invalid_channel',
-  TooManyChannels: 'too_many_channels',
-  RateLimited: 'rate_limited',
-  Overloaded: 'overloaded',
-  Unsupported: 'unsupported',
-  Conflict: 'conflict',
-  PayloadTooLarge: 'payload_too_large',
-  Internal: 'internal',
-  Timeout: 'timeout',
-  OutboxFull: 'outbox_full',
-  Closed: 'closed',
+  UnknownEvent: values.ERROR_UNKNOWN_EVENT,
+  Unauthorized: values.ERROR_UNAUTHORIZED,
+  Forbidden: values.ERROR_FORBIDDEN,
+  NotFound: values.ERROR_NOT_FOUND,
+  InvalidChannel: values.ERROR_INVALID_CHANNEL,
+  TooManyChannels: values.ERROR_TOO_MANY_CHANNELS,
+  RateLimited: values.ERROR_RATE_LIMITED,
+  Overloaded: values.ERROR_OVERLOADED,
+  Unsupported: values.ERROR_UNSUPPORTED,
+  Conflict: values.ERROR_CONFLICT,
+  PayloadTooLarge: values.ERROR_PAYLOAD_TOO_LARGE,
+  Internal: values.ERROR_INTERNAL,
+  Timeout: values.ERROR_TIMEOUT,
+  OutboxFull: values.ERROR_OUTBOX_FULL,
+  Closed: values.ERROR_CLOSED,
   /** A request ended with `request.error` (the client's `run.result` rejects with it). */
-  RequestFailed: 'request_failed',
+  RequestFailed: values.ERROR_REQUEST_FAILED,
   /** A request ended with `request.cancelled`. */
-  Cancelled: 'cancelled',
+  Cancelled: values.ERROR_CANCELLED,
   /** A cancel or feedback stored before a reload, too old to send after it (`steering.ttlMs`, or the gateway's idempotency TTL). */
-  Expired: 'expired',
+  Expired: values.ERROR_EXPIRED,
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
 /** Error codes worth retrying as they are; the rest need a change first. */
 export const RETRYABLE_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  ErrorCode.RateLimited,
-  ErrorCode.Overloaded,
-  ErrorCode.Internal,
-  ErrorCode.Timeout,
+  values.ERROR_RATE_LIMITED,
+  values.ERROR_OVERLOADED,
+  values.ERROR_INTERNAL,
+  values.ERROR_TIMEOUT,
 ])
 
 /** RFC 6455 limits a close reason to 123 bytes of UTF-8; this trims on a character boundary. */
@@ -166,7 +168,7 @@ export interface ReconnectHint {
 }
 
 /** Close codes whose reason may carry a {@link ReconnectHint}: the gateway asked the client to come back later. */
-const HINTED_CLOSES: ReadonlySet<number> = new Set([CloseCode.GoingAway, CloseCode.ServiceRestart, CloseCode.TryAgainLater])
+const HINTED_CLOSES: ReadonlySet<number> = new Set([values.CLOSE_GOING_AWAY, values.CLOSE_SERVICE_RESTART, values.CLOSE_TRY_AGAIN_LATER])
 
 const HINT_PATTERN = /reconnect within (\d{1,9}) ms(?: \(slot (0(?:\.\d{1,9})?|1(?:\.0{1,9})?)\))?/
 

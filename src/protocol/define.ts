@@ -3,6 +3,8 @@ import { ErrorCode } from './codes'
 import { ProtocolError } from './errors'
 import type { AgentEvent, EventOf, EventType, UntypedEvent } from './events'
 import { isEventType } from './event-types'
+import type { Spec } from './spec'
+import { specOf } from './spec-of'
 import { validate, type Validated } from './validate'
 
 /**
@@ -88,6 +90,8 @@ export interface EventDefinitions<S extends Schemas = Schemas, R extends Readonl
   read(value: unknown): ReducerStates | undefined
   /** {@link reducedState} for these reducers. */
   stateOf(states: ReducerStates | undefined, name: string): unknown
+  /** The {@link Spec} of one type's payload schema (what the client's fast checker is built from), or undefined when it has none. */
+  specOf(type: string): Spec | undefined
 }
 
 /** A channel's reducer states, by reducer name. */
@@ -140,6 +144,7 @@ function build<S extends Schemas>(schemas: S, list: ReadonlyArray<readonly [stri
       applyReducers(set, states, event, channel, onError),
     read: (value: unknown) => readReduced(set, value),
     stateOf: (states: ReducerStates | undefined, name: string) => reducedState(set, states, name),
+    specOf: (type: string) => (isUserEventType(set, type) ? specOf(schemas[type]!) : undefined),
     reducer(name: string, definition: ReducerDefinition<unknown, never>) {
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) throw new TypeError('agentwire: reducer(name, …) needs a name of 1–128 characters')
       if (Object.prototype.hasOwnProperty.call(reducers, name)) throw new TypeError(`agentwire: a reducer named "${name}" is already defined`)

@@ -1,4 +1,4 @@
-import { ErrorCode } from './codes'
+import { ERROR_BAD_REQUEST, ERROR_PAYLOAD_TOO_LARGE } from './code-values'
 import { ProtocolError } from './errors'
 
 /**
@@ -41,14 +41,14 @@ export function parseJson(text: unknown, limits?: JsonLimits): JsonResult {
   const maxLength = limits?.maxLength ?? DEFAULT_MAX_JSON_LENGTH
   const maxDepth = limits?.maxDepth ?? DEFAULT_MAX_JSON_DEPTH
   if (text.length > maxLength) {
-    return { ok: false, error: new ProtocolError(ErrorCode.PayloadTooLarge, `expected a frame of at most ${maxLength} characters, got ${text.length}`) }
+    return { ok: false, error: new ProtocolError(ERROR_PAYLOAD_TOO_LARGE, `expected a frame of at most ${maxLength} characters, got ${text.length}`) }
   }
   // Depth cannot exceed the number of `{` and `[` in the text; count them natively and scan
   // properly only when there are more than the cap allows.
   if (countOpeners(text, maxDepth) > maxDepth) {
     const depth = deepestNesting(text, maxDepth)
     if (depth > maxDepth) {
-      return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `expected JSON nested at most ${maxDepth} levels deep, got more than ${maxDepth}`) }
+      return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `expected JSON nested at most ${maxDepth} levels deep, got more than ${maxDepth}`) }
     }
   }
   let value: unknown
@@ -56,7 +56,7 @@ export function parseJson(text: unknown, limits?: JsonLimits): JsonResult {
     value = JSON.parse(text)
   } catch {
     // The engine's message quotes the input; ours must not (errors are logged and sent back).
-    return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `expected JSON text, got ${text.length === 0 ? 'an empty frame' : `${text.length} characters that are not valid JSON`}`) }
+    return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `expected JSON text, got ${text.length === 0 ? 'an empty frame' : `${text.length} characters that are not valid JSON`}`) }
   }
   // A key can only be dangerous if its name is in the text, literally or behind a \u escape.
   if (mayHoldForbiddenKey(text)) dropForbiddenKeys(value)
@@ -75,7 +75,7 @@ export function sanitizeValue(value: unknown, limits?: Pick<JsonLimits, 'maxDept
   while (stack.length > 0) {
     const [node, depth] = stack.pop()!
     if (depth > maxDepth) {
-      return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `expected a value nested at most ${maxDepth} levels deep, got more than ${maxDepth}`) }
+      return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `expected a value nested at most ${maxDepth} levels deep, got more than ${maxDepth}`) }
     }
     if (seen.has(node)) continue
     seen.add(node)
@@ -101,7 +101,7 @@ function notText(frame: unknown): ProtocolError {
   else if (typeof Blob !== 'undefined' && frame instanceof Blob) got = `a binary frame (Blob, ${frame.size} bytes)`
   else if (Array.isArray(frame)) got = 'an array'
   else got = 'an object'
-  return new ProtocolError(ErrorCode.BadRequest, `expected a text frame, got ${got}`)
+  return new ProtocolError(ERROR_BAD_REQUEST, `expected a text frame, got ${got}`)
 }
 
 /** How many `{` and `[` the text holds, counting no further than `limit + 1`. */

@@ -1,5 +1,5 @@
 import type { Capabilities, Codec, DecodeResult, EncodeResult } from './codec'
-import { ErrorCode } from './codes'
+import { ERROR_BAD_REQUEST, ERROR_UNKNOWN_TYPE, ERROR_UNSUPPORTED } from './code-values'
 import { AgentwireError, ProtocolError } from './errors'
 import type { AnyEventDefinitions } from './define'
 import { isEventType } from './event-types'
@@ -117,11 +117,11 @@ export function nativeCodec(validators: NativeValidators, options: NativeCodecOp
       if (type === 'event') {
         const event = (value as { event?: unknown }).event
         if (event === null || typeof event !== 'object' || Array.isArray(event)) {
-          return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"event" expects event to be an object, got ${event === undefined ? 'nothing' : kindOf(event)}`, { path: ['event'] }) }
+          return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `"event" expects event to be an object, got ${event === undefined ? 'nothing' : kindOf(event)}`, { path: ['event'] }) }
         }
         const eventType = (event as { type?: unknown }).type
         if (typeof eventType !== 'string') {
-          return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, `"event" expects event.type to be a string, got ${eventType === undefined ? 'nothing' : kindOf(eventType)}`, { path: ['event', 'type'] }) }
+          return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, `"event" expects event.type to be a string, got ${eventType === undefined ? 'nothing' : kindOf(eventType)}`, { path: ['event', 'type'] }) }
         }
         if (events?.has(eventType)) {
           const fast = eventCheck(eventType)?.(value, maxDepth)
@@ -165,7 +165,7 @@ export function checkClientFrame(value: unknown, validatorFor: (type: string) =>
   if (typeof type !== 'string') return { ok: false, error: typeError(value, type, 'client') }
   const validator = validatorFor(type)
   if (validator === undefined) {
-    return { ok: false, error: new ProtocolError(ErrorCode.UnknownType, `unknown client frame type "${printable(type)}": expected one of ${CLIENT_FRAME_TYPES.join(', ')}`, { path: ['type'] }) }
+    return { ok: false, error: new ProtocolError(ERROR_UNKNOWN_TYPE, `unknown client frame type "${printable(type)}": expected one of ${CLIENT_FRAME_TYPES.join(', ')}`, { path: ['type'] }) }
   }
   const checked = validator(value)
   return checked.ok ? { ok: true, frame: checked.value as ClientFrame } : checked
@@ -184,11 +184,11 @@ function frameType(value: unknown): unknown {
 const NOT_OBJECT = Symbol('not an object')
 
 function typeError(value: unknown, type: unknown, side: 'client' | 'server'): ProtocolError {
-  if (type === NOT_OBJECT) return new ProtocolError(ErrorCode.BadRequest, `expected a ${side} frame object, got ${kindOf(value)}`)
-  return new ProtocolError(ErrorCode.BadRequest, `expected a ${side} frame with a string "type", got ${type === undefined ? 'nothing' : kindOf(type)}`, { path: ['type'] })
+  if (type === NOT_OBJECT) return new ProtocolError(ERROR_BAD_REQUEST, `expected a ${side} frame object, got ${kindOf(value)}`)
+  return new ProtocolError(ERROR_BAD_REQUEST, `expected a ${side} frame with a string "type", got ${type === undefined ? 'nothing' : kindOf(type)}`, { path: ['type'] })
 }
 
 /** A plain "this backend cannot do that", for dialects. */
 export function unsupported(backend: string, command: string): { ok: false; error: AgentwireError } {
-  return { ok: false, error: new AgentwireError(ErrorCode.Unsupported, `the ${backend} backend has no "${command}" command`) }
+  return { ok: false, error: new AgentwireError(ERROR_UNSUPPORTED, `the ${backend} backend has no "${command}" command`) }
 }

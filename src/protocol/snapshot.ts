@@ -1,4 +1,4 @@
-import { ErrorCode } from './codes'
+import { ERROR_BAD_REQUEST } from './code-values'
 import { ProtocolError } from './errors'
 import { STATE_REST, STATE_VIEWS } from './generated/specs'
 import { emptyRecord, hasKey, type MutableRecord } from './records'
@@ -81,7 +81,7 @@ export function parseState(value: unknown): ParseStateResult {
     return parse(value)
   } catch (cause) {
     // A hostile value (a throwing getter, a proxy) must not escape the wire boundary.
-    return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, '"state" could not be read', { cause }) }
+    return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, '"state" could not be read', { cause }) }
   }
 }
 
@@ -157,7 +157,7 @@ function newest<T>(list: readonly T[], max: number): readonly T[] {
 }
 
 function fail(message: string, path: ReadonlyArray<string | number>): { ok: false; error: ProtocolError } {
-  return { ok: false, error: new ProtocolError(ErrorCode.BadRequest, message, { path }) }
+  return { ok: false, error: new ProtocolError(ERROR_BAD_REQUEST, message, { path }) }
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import type * as z from 'zod/mini'
-import { ErrorCode } from './codes'
+import { ERROR_BAD_REQUEST } from './code-values'
 import { ProtocolError } from './errors'
 
 /**
@@ -29,10 +29,10 @@ export function validate<S extends z.ZodMiniType>(schema: S, value: unknown, fra
 /** A `ProtocolError` for the first of `issues`, with a count of the rest. */
 export function issueError(frame: string, issues: readonly Issue[], prefix: readonly Key[] = []): ProtocolError {
   const issue = issues[0]
-  if (issue === undefined) return new ProtocolError(ErrorCode.BadRequest, `"${frame}" is invalid`)
+  if (issue === undefined) return new ProtocolError(ERROR_BAD_REQUEST, `"${frame}" is invalid`)
   const { text, path } = describeIssue(frame, issue, prefix)
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more ${issues.length === 2 ? 'problem' : 'problems'})` : ''
-  return new ProtocolError(ErrorCode.BadRequest, text + more, { path })
+  return new ProtocolError(ERROR_BAD_REQUEST, text + more, { path })
 }
 
 /** One issue as a sentence, with its full path. */

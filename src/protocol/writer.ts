@@ -34,18 +34,21 @@ export type Mutable<T> = { -readonly [K in keyof T]: T[K] }
  * with shared methods keeps those calls cheap. Internal to the protocol entry point.
  */
 export class StateWriter {
+  // Fields are declared and assigned in the constructor, not initialized where declared: a
+  // browser bundle (ES2020) then needs no define-property helper for them.
   /** The state folded so far. Read freely; change only through the methods. */
-  state: AgentwireState
+  declare state: AgentwireState
   /** Set by every change since the caller last cleared it: "did this event change anything". */
-  dirty = false
+  declare dirty: boolean
   /** The last immutable state: what the root and collections are compared with. */
-  private base: AgentwireState
+  private declare base: AgentwireState
   /** Entities and lists copied or created in this batch; `undefined` when copying. */
-  private readonly mine: Set<object> | undefined
+  private declare readonly mine: Set<object> | undefined
 
   constructor(base: AgentwireState, drafting: boolean) {
-    this.base = base
     this.state = base
+    this.dirty = false
+    this.base = base
     this.mine = drafting ? new Set() : undefined
   }
 
