@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { initialState, reduce } from 'agentwire/protocol'
+import { createEventCheck, initialState, reduce } from 'agentwire/protocol'
 import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/redis'
 import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type AgentEvent, type StoredEvent } from './helpers'
 
@@ -170,6 +170,28 @@ describe('redisBroker: positions in Redis', () => {
     await expect(
       publisher.publish('agent:a', { type: 'agent.status', payload: { name: 'a', status: 42 } } as never),
     ).rejects.toMatchObject({ code: 'bad_request', path: ['payload', 'status'] })
+  })
+
+  it('createPublisher stores what the canonical check returns: unknown keys and forbidden keys gone, in-process values zod judges', async () => {
+    const publisher = createPublisher({ url: REDIS_URL, prefix: freshPrefix() })
+    open.push(publisher)
+    const check = createEventCheck()
+    const extra = { type: 'agent.status', payload: { name: 'a', status: 'busy', load: 0.5, extra: 1 }, also: true }
+    const stored = await publisher.publish('agent:a', structuredClone(extra) as never)
+    expect(stored.event).toEqual(check(structuredClone(extra)))
+    expect(stored.event).toEqual({ type: 'agent.status', payload: { name: 'a', status: 'busy', load: 0.5 } })
+    const poisoned = JSON.parse('{"type":"agent.status","payload":{"name":"a","status":"busy","__proto__":{"x":1}}}') as never
+    expect((await publisher.publish('agent:a', poisoned)).event).toEqual({ type: 'agent.status', payload: { name: 'a', status: 'busy' } })
+    // What a checker does not vouch for goes to zod, with zod's words.
+    const odd = { type: 'agent.status', payload: { name: 'a', status: 'busy', load: Number.NaN } }
+    const expected = (() => {
+      try {
+        check(structuredClone(odd))
+      } catch (err) {
+        return err
+      }
+    })()
+    await expect(publisher.publish('agent:a', structuredClone(odd) as never)).rejects.toMatchObject({ code: 'bad_request', message: (expected as Error).message })
   })
 
   it('detects a lost log: a new epoch, and the old epoch reads as "epoch"', async () => {
