@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { initialState, reduce } from 'agentwire/protocol'
 import { createPublisher, redisBroker } from 'agentwire/redis'
+import type { RedisClient } from '../../src/redis/connection'
 import { createLogWriter } from '../../src/redis/log-writer'
 import { keysFor, parseStored, storeText } from '../../src/redis/redis-log'
 import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, type AgentEvent } from './helpers'
@@ -86,7 +87,7 @@ describe('the publish script', () => {
       get: (target, key, receiver) =>
         key === 'sendCommand' ? (args: string[]) => (calls.push(args), target.sendCommand(args)) : Reflect.get(target, key, receiver),
     })
-    const writer = createLogWriter(counting, { keys: keysFor(prefix), size: 1000, maxAgeMs: 0, now: Date.now })
+    const writer = createLogWriter(counting as unknown as RedisClient, { keys: keysFor(prefix), size: 1000, maxAgeMs: 0, now: Date.now })
     // The first call on a channel learns its head (one failed compare-and-set); then one call per turn.
     await writer.publish('agent:turn', statusEvent('turn', -1) as AgentEvent)
     calls.length = 0
