@@ -4,7 +4,7 @@
 // Redis's INFO commandstats per event (calls and µs of each command, those inside the script
 // included) and both processes' CPU per event; with --prof, a --cpu-prof of the publisher
 // summarised as self time by function.
-// node bench/profile-publish.mjs [--rates=50,1000] [--ms=4000] [--clients=20] [--prof] [--dir=/tmp/agentwire-prof] [--top=30]
+// node bench/profile-publish.mjs [--rates=50,1000] [--ms=4000] [--clients=20] [--coalesce=0 (the publisher's coalesceMs)] [--prof] [--dir=/tmp/agentwire-prof] [--top=30]
 import { spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,6 +16,7 @@ const rates = arg('rates', '50,1000').split(',').map(Number)
 const durationMs = Number(arg('ms', '4000'))
 const clients = Number(arg('clients', '20'))
 const prof = process.argv.includes('--prof')
+const coalesceMs = arg('coalesce', '0')
 const dir = arg('dir', '/tmp/agentwire-prof')
 const top = Number(arg('top', '30'))
 
@@ -37,7 +38,7 @@ try {
   const ports = []
   for (const g of gateways) ports.push((await g.next('listening')).port)
   const cl = spawnCase('cases/fanout-clients.mjs', ['raw', ports.join(','), String(clients)])
-  const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix], { execArgv: prof ? ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`] : [] })
+  const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix, coalesceMs], { execArgv: prof ? ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`] : [] })
   try {
     await cl.next('ready', 180_000)
     await pub.next('ready')

@@ -1,10 +1,10 @@
 // An agent process publishing through `createPublisher` (agentwire/redis) on channel `global`.
-// argv: redisUrl, prefix. Reports its own CPU per run, so the publish path's cost is its alone.
+// argv: redisUrl, prefix, [coalesceMs]. Reports its own CPU per run, so the publish path's cost is its alone.
 import { cpuMicros, onParent, report, wallNow } from '../lib.mjs'
 
-const [url, prefix] = process.argv.slice(2)
+const [url, prefix, coalesceMs = '0'] = process.argv.slice(2)
 const { createPublisher } = await import('agentwire/redis')
-const publisher = createPublisher({ url, prefix })
+const publisher = createPublisher({ url, prefix, coalesceMs: Number(coalesceMs) })
 const event = (i, stamp) => ({ type: 'metrics.snapshot', payload: { scope: 'custom', name: 'bench', values: { i, t: stamp } } })
 // Warm: the connection, the script cache and the schemas, outside any measured window.
 for (let i = 0; i < 20; i++) await publisher.publish('global', event(-1, wallNow()))

@@ -18,6 +18,12 @@ export interface LogWriterOptions {
   readonly maxCachedChannels?: number
   /** The application's reducers, folded into each channel's stored state. @default none */
   readonly events?: AnyEventDefinitions
+  /**
+   * At most one script call per channel this often while the channel is busy: a call that
+   * would start sooner after the previous one waits for the rest of the window, and what is
+   * published meanwhile joins it. A channel idle for the window sends at once. @default 0
+   */
+  readonly coalesceMs?: number
 }
 
 export interface LogWriter {
@@ -42,6 +48,8 @@ interface ChannelLog {
   /** The script's keys and the notify channel, built once per channel. */
   readonly keys: string[]
   readonly notify: string
+  /** When the last script call started (performance.now()), for `coalesceMs`. */
+  started: number
 }
 
 /** Compare-and-set attempts before a batch is given up (each failure means another writer got in first). */
@@ -58,6 +66,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
   const { keys } = options
   const maxBatch = options.maxBatch ?? 256
   const size = String(options.size)
+  const coalesceMs = Math.max(0, options.coalesceMs ?? 0)
   const maxCached = options.maxCachedChannels ?? 1000
   const logs = new Map<string, ChannelLog>()
   let closed = false
@@ -87,7 +96,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         if (!other.running && other.queue.length === 0) logs.delete(name)
       }
     }
-    log = { view: undefined, queue: [], running: false, keys: [keys.meta(channel), keys.log(channel), keys.channels, keys.births, keys.born], notify: keys.notify(channel) }
+    log = { view: undefined, queue: [], running: false, keys: [keys.meta(channel), keys.log(channel), keys.channels, keys.births, keys.born], notify: keys.notify(channel), started: -Infinity }
     logs.set(channel, log)
     return log
   }
@@ -96,6 +105,12 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
     log.running = true
     try {
       while (log.queue.length > 0) {
+        if (coalesceMs > 0) {
+          const wait = log.started + coalesceMs - performance.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+          if (log.queue.length === 0) break
+          log.started = performance.now()
+        }
         const batch = log.queue.splice(0, maxBatch)
         try {
           const stored = await appendBatch(channel, log, batch)

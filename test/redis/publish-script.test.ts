@@ -100,6 +100,40 @@ describe('the publish script', () => {
   })
 })
 
+describe('coalesceMs', () => {
+  it('sends at once on an idle channel, and while it is busy at most one call per window, in call order', async () => {
+    const prefix = uniquePrefix('script')
+    prefixes.push(prefix)
+    const client = await rawClient()
+    open.push({ close: () => client.close() })
+    const calls: number[] = []
+    const counting = new Proxy(client, {
+      get: (target, key, receiver) =>
+        key === 'sendCommand' ? (args: string[]) => (calls.push(performance.now()), target.sendCommand(args)) : Reflect.get(target, key, receiver),
+    })
+    const writer = createLogWriter(counting as unknown as RedisClient, { keys: keysFor(prefix), size: 1000, maxAgeMs: 0, now: Date.now, coalesceMs: 200 })
+    open.push({ close: async () => writer.close() })
+    // Learn the head (a failed compare-and-set, then the append), then idle past the window.
+    await writer.publish('agent:c', statusEvent('c', 0) as AgentEvent)
+    await new Promise((r) => setTimeout(r, 250))
+    calls.length = 0
+    const t0 = performance.now()
+    const first = await writer.publish('agent:c', statusEvent('c', 1) as AgentEvent)
+    // Idle for the window: no wait.
+    expect(performance.now() - t0).toBeLessThan(150)
+    // Busy: three more, a turn apart, wait for the rest of the window and go out together.
+    const rest: Array<Promise<{ seq: number }>> = []
+    for (let i = 2; i < 5; i++) {
+      rest.push(writer.publish('agent:c', statusEvent('c', i) as AgentEvent))
+      await new Promise((r) => setTimeout(r, 10))
+    }
+    const stored = await Promise.all(rest)
+    expect(calls).toHaveLength(2)
+    expect(calls[1]! - calls[0]!).toBeGreaterThanOrEqual(190)
+    expect([first, ...stored].map((s) => s.seq)).toEqual([2, 3, 4, 5])
+  })
+})
+
 describe('storeText', () => {
   it('is the text JSON.stringify gives, the unchanged parts of a state taken from the last call', () => {
     let state = initialState()
