@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createEventCheck, initialState, reduce } from 'agentwire/protocol'
 import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/redis'
+import { connectionOptions } from '../../src/redis/connection'
 import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type AgentEvent, type StoredEvent } from './helpers'
 
 const open: Array<{ close(): Promise<void> }> = []
@@ -207,6 +208,13 @@ describe('redisBroker: positions in Redis', () => {
     expect(fresh.epoch).not.toBe(old.epoch)
     expect(await b.read('agent:a', { epoch: old.epoch, seq: 2 })).toEqual({ ok: false, reason: 'epoch' })
     expect((await b.snapshot('agent:a')).state).toEqual(reduce(initialState(), fresh.event))
+  })
+
+  it('turns off node-redis per-command timeout only where the heartbeat bounds every wait', () => {
+    expect(connectionOptions(REDIS_URL, undefined, false)).toMatchObject({ pingInterval: 5000, commandOptions: { timeout: 0 }, socket: { socketTimeout: 10_000 } })
+    const bare = connectionOptions(REDIS_URL, undefined, false, false)
+    expect(bare).not.toHaveProperty('commandOptions')
+    expect(bare.socket).not.toHaveProperty('socketTimeout')
   })
 
   it('backs off with full jitter inside [initial, max], never 0 or NaN, even after 10,000 attempts', () => {
