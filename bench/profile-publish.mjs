@@ -38,7 +38,7 @@ try {
   const ports = []
   for (const g of gateways) ports.push((await g.next('listening')).port)
   const cl = spawnCase('cases/fanout-clients.mjs', ['raw', ports.join(','), String(clients)])
-  const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix, coalesceMs], { execArgv: prof ? ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`] : [] })
+  const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix, coalesceMs], { execArgv: ['--expose-gc', ...(prof ? ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${dir}`] : [])] })
   try {
     await cl.next('ready', 180_000)
     await pub.next('ready')

@@ -253,7 +253,7 @@ async function onRedis(redis, { clients, gateways }, work) {
     const ports = []
     for (const s of servers) ports.push((await s.next('listening')).port)
     const cl = spawnCase('cases/fanout-clients.mjs', ['raw', ports.join(','), String(clients)])
-    const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix])
+    const pub = spawnCase('cases/publisher.mjs', [redis.url, prefix], { execArgv: ['--expose-gc'] })
     try {
       await cl.next('ready', 180_000)
       await pub.next('ready')
@@ -355,7 +355,7 @@ if (want('publish') && redis) {
         log(`publish ${rate}/s rep ${rep + 1}: publisher ${fmt(out[rate].publisher.at(-1))} µs, Redis ${fmt(out[rate].redis.at(-1))} µs CPU per event`)
       }
       // The same with a publisher that coalesces, to the same gateways.
-      const coalescing = spawnCase('cases/publisher.mjs', [redis.url, prefix, String(COALESCE_MS)])
+      const coalescing = spawnCase('cases/publisher.mjs', [redis.url, prefix, String(COALESCE_MS)], { execArgv: ['--expose-gc'] })
       try {
         await coalescing.next('ready')
         for (const [rate, durationMs] of rep % 2 ? [...rates].reverse() : rates) {
@@ -376,7 +376,7 @@ if (want('publish') && redis) {
     // publish path pays for its two gateways, without the gateways' own work).
     for (const subscribers of [0, 2]) {
       const subs = subscribers ? spawnCase('cases/redis-subscribers.mjs', [redis.url, String(subscribers)]) : undefined
-      const floor = spawnCase('cases/redis-floor.mjs', [redis.url])
+      const floor = spawnCase('cases/redis-floor.mjs', [redis.url], { execArgv: ['--expose-gc'] })
       try {
         await subs?.next('ready')
         await floor.next('ready')

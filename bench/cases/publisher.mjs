@@ -1,5 +1,8 @@
 // An agent process publishing through `createPublisher` (agentwire/redis) on channel `global`.
 // argv: redisUrl, prefix, [coalesceMs]. Reports its own CPU per run, so the publish path's cost is its alone.
+// Run with --expose-gc: each measured window starts after a full GC, so the garbage of start-up
+// (and V8's memory reducer, which compacts the heap some 8 s after it grew) is not charged to
+// the events of whichever window it would fall in.
 import { cpuMicros, onParent, report, wallNow } from '../lib.mjs'
 
 const [url, prefix, coalesceMs = '0'] = process.argv.slice(2)
@@ -13,6 +16,7 @@ report({ type: 'ready' })
 onParent({
   // As fast as it goes, at most 64 in flight.
   burst: async ({ m }) => {
+    globalThis.gc?.()
     const cpu0 = cpuMicros()
     const t0 = performance.now()
     const inflight = new Set()
@@ -26,6 +30,7 @@ onParent({
   },
   // Nothing for `durationMs`: what the process spends idle, to tell apart from the per-event cost.
   idle: async ({ durationMs }) => {
+    globalThis.gc?.()
     const cpu0 = cpuMicros()
     await new Promise((r) => setTimeout(r, durationMs))
     report({ type: 'idled', cpuMicros: cpuMicros() - cpu0 })
@@ -33,6 +38,7 @@ onParent({
   // `rate` events a second for `durationMs`, each at its due time (timers fire at ≥ 1 ms, so
   // at 1,000/s an event now and then shares a tick with the next).
   paced: async ({ rate, durationMs }) => {
+    globalThis.gc?.()
     const cpu0 = cpuMicros()
     const start = performance.now()
     const total = Math.round((rate * durationMs) / 1000)

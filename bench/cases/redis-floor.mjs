@@ -1,7 +1,8 @@
 // The floor under the publish path: one PUBLISH of an event-sized message per event over a
 // bare socket, awaiting each reply (no client library, no script, no log). What a process and
 // Redis spend on this is the least any Redis publish can cost at the same rate on this machine.
-// argv: redisUrl. Same messages as publisher.mjs (paced → published).
+// argv: redisUrl. Same messages as publisher.mjs (paced → published), and the same full GC
+// before each window when run with --expose-gc.
 import { createConnection } from 'node:net'
 import { cpuMicros, onParent, report, wallNow } from '../lib.mjs'
 
@@ -22,6 +23,7 @@ report({ type: 'ready' })
 
 onParent({
   paced: async ({ rate, durationMs }) => {
+    globalThis.gc?.()
     const cpu0 = cpuMicros()
     const start = performance.now()
     const total = Math.round((rate * durationMs) / 1000)
