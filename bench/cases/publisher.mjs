@@ -4,6 +4,12 @@
 // (and V8's memory reducer, which compacts the heap some 8 s after it grew) is not charged to
 // the events of whichever window it would fall in.
 import { cpuMicros, onParent, report, wallNow } from '../lib.mjs'
+/** A full GC, then a moment for V8's background threads to finish sweeping, before a measured window. */
+const settle = async () => {
+  if (!globalThis.gc) return
+  globalThis.gc()
+  await new Promise((r) => setTimeout(r, 200))
+}
 
 const [url, prefix, coalesceMs = '0'] = process.argv.slice(2)
 const { createPublisher } = await import('agentwire/redis')
@@ -16,7 +22,7 @@ report({ type: 'ready' })
 onParent({
   // As fast as it goes, at most 64 in flight.
   burst: async ({ m }) => {
-    globalThis.gc?.()
+    await settle()
     const cpu0 = cpuMicros()
     const t0 = performance.now()
     const inflight = new Set()
@@ -30,7 +36,7 @@ onParent({
   },
   // Nothing for `durationMs`: what the process spends idle, to tell apart from the per-event cost.
   idle: async ({ durationMs }) => {
-    globalThis.gc?.()
+    await settle()
     const cpu0 = cpuMicros()
     await new Promise((r) => setTimeout(r, durationMs))
     report({ type: 'idled', cpuMicros: cpuMicros() - cpu0 })
@@ -38,7 +44,7 @@ onParent({
   // `rate` events a second for `durationMs`, each at its due time (timers fire at ≥ 1 ms, so
   // at 1,000/s an event now and then shares a tick with the next).
   paced: async ({ rate, durationMs }) => {
-    globalThis.gc?.()
+    await settle()
     const cpu0 = cpuMicros()
     const start = performance.now()
     const total = Math.round((rate * durationMs) / 1000)
