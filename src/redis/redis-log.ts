@@ -106,15 +106,24 @@ for i = 10, #ARGV do
 end
 local minTime = tonumber(ARGV[7])
 if minTime > 0 and (head == nil or head < minTime) then
-  local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 512)
+  -- Entries expire oldest first, and between two publishes only a few do: read 16, and the next
+  -- 496 only when all 16 expired (at most 512 a call; a longer backlog goes over the next calls).
+  local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 16)
+  local oldest = batch[1] and batch[1][1]
+  local last = nil
   local keep = nil
   head = nil
-  for _, entry in ipairs(batch) do
-    local t = tonumber(entry[2][2])
-    if t >= minTime then keep = entry[1] head = t break end
+  for round = 1, 2 do
+    for _, entry in ipairs(batch) do
+      local t = tonumber(entry[2][2])
+      if t >= minTime then keep = entry[1] head = t break end
+      last = entry[1]
+    end
+    if keep or #batch < 16 or round == 2 then break end
+    batch = redis.call('XRANGE', KEYS[2], '(' .. last, '+', 'COUNT', 496)
   end
-  if not keep then keep = (tonumber(string.match(batch[#batch][1], '^%d+')) + 1) .. '-0' end
-  if keep ~= batch[1][1] then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
+  if not keep and last then keep = (tonumber(string.match(last, '^%d+')) + 1) .. '-0' end
+  if keep and keep ~= oldest then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
 end
 head = head or 0
 if ARGV[3] == '' then

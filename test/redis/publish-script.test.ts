@@ -39,6 +39,24 @@ describe('the publish script', () => {
     expect((await raw.xRange(`${prefix}:log:agent:a`, '-', '+'))!.map((e) => e.id)).toEqual(['10-0'])
   })
 
+  it('trims a backlog of expired entries longer than its first read (16), exactly up to the first one kept', async () => {
+    const prefix = uniquePrefix('script')
+    prefixes.push(prefix)
+    let now = 1_000_000
+    const publisher = createPublisher({ url: REDIS_URL, prefix, retention: { size: 1000, maxAgeMs: 10_000 }, now: () => now })
+    open.push(publisher)
+    for (let i = 0; i < 40; i++) {
+      await publisher.publish('agent:b', statusEvent('b', i))
+      if (i === 29) now += 5_000
+    }
+    const raw = await rawClient()
+    open.push({ close: () => raw.close() })
+    // The first 30 expire, the other 10 not yet: read 16, then the rest, trim to entry 31.
+    now += 6_000
+    await publisher.publish('agent:b', statusEvent('b', 40))
+    expect((await raw.xRange(`${prefix}:log:agent:b`, '-', '+'))!.map((e) => e.id)).toEqual([...Array.from({ length: 10 }, (_, i) => `${31 + i}-0`), '41-0'])
+  })
+
   it('lists a channel that was snapshotted before its first publish', async () => {
     const prefix = uniquePrefix('script')
     prefixes.push(prefix)
