@@ -1,9 +1,16 @@
 // The floor under the publish path: one PUBLISH of an event-sized message per event over a
 // bare socket, awaiting each reply (no client library, no script, no log). What a process and
 // Redis spend on this is the least any Redis publish can cost at the same rate on this machine.
-// argv: redisUrl. Same messages as publisher.mjs (paced → published).
+// argv: redisUrl. Same messages as publisher.mjs (paced → published), and the same full GC
+// before each window when run with --expose-gc.
 import { createConnection } from 'node:net'
 import { cpuMicros, onParent, report, wallNow } from '../lib.mjs'
+/** A full GC, then a moment for V8's background threads to finish sweeping, before a measured window. */
+const settle = async () => {
+  if (!globalThis.gc) return
+  globalThis.gc()
+  await new Promise((r) => setTimeout(r, 200))
+}
 
 const url = new URL(process.argv[2])
 const socket = createConnection(Number(url.port), url.hostname)
@@ -22,6 +29,7 @@ report({ type: 'ready' })
 
 onParent({
   paced: async ({ rate, durationMs }) => {
+    await settle()
     const cpu0 = cpuMicros()
     const start = performance.now()
     const total = Math.round((rate * durationMs) / 1000)

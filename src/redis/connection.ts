@@ -41,7 +41,8 @@ export function reconnectDelay(attempt: number, options: RedisReconnectOptions =
  * node-redis options shared by every connection agentwire opens. `heartbeat` (on unless
  * `false`) is node-redis's `pingInterval` plus a `socketTimeout` of interval + timeout: a PING
  * written counts as movement too, so a link is dropped between `interval + timeout` and
- * `2 × interval + timeout` after the last byte it received.
+ * `2 × interval + timeout` after the last byte it received, and that is also how long a command
+ * may wait for its reply (no per-command timer of node-redis's on top).
  */
 export function connectionOptions(url: string, reconnect: RedisReconnectOptions | undefined, offlineQueue: boolean, heartbeat?: RedisHeartbeatOptions | false) {
   const beat = heartbeat === false ? undefined : { intervalMs: Math.max(1, heartbeat?.intervalMs ?? 5000), timeoutMs: Math.max(1, heartbeat?.timeoutMs ?? 5000) }
@@ -50,7 +51,11 @@ export function connectionOptions(url: string, reconnect: RedisReconnectOptions 
     // Commands while disconnected fail at once (the caller decides), except on the
     // subscriber connection, whose SUBSCRIBEs should simply happen once Redis is back.
     disableOfflineQueue: !offlineQueue,
-    ...(beat ? { pingInterval: beat.intervalMs } : {}),
+    // node-redis arms a timer and an AbortSignal per command (5 s by default), a good part of
+    // what a publish costs the process. With the heartbeat on it adds nothing: a command waits
+    // at most until the silent link is dropped, and is then rejected. Without the heartbeat
+    // the per-command timeout stays.
+    ...(beat ? { pingInterval: beat.intervalMs, commandOptions: { timeout: 0 } } : {}),
     socket: {
       // An attempt that timed out (connected, then no answer: a black hole, a stalled Redis)
       // has already waited its socket timeout: the next one starts after the shortest delay,

@@ -1,4 +1,4 @@
-import { ErrorCode, applyReducers, initialState, reduce } from 'agentwire/protocol'
+import { ErrorCode, applyReducers, createDraft, initialState, reduce } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState, AnyEventDefinitions } from 'agentwire/protocol'
 import type { StoredEvent } from 'agentwire/server'
 import { BrokerError, brokerError } from './broker-error'
@@ -18,6 +18,12 @@ export interface LogWriterOptions {
   readonly maxCachedChannels?: number
   /** The application's reducers, folded into each channel's stored state. @default none */
   readonly events?: AnyEventDefinitions
+  /**
+   * At most one script call per channel this often while the channel is busy: a call that
+   * would start sooner after the previous one waits for the rest of the window, and what is
+   * published meanwhile joins it. A channel idle for the window sends at once. @default 0
+   */
+  readonly coalesceMs?: number
 }
 
 export interface LogWriter {
@@ -39,20 +45,28 @@ interface ChannelLog {
   view: { epoch: string; seq: number; state: AgentwireState; reduced?: Readonly<Record<string, unknown>> } | undefined
   readonly queue: Pending[]
   running: boolean
+  /** The script's keys and the notify channel, built once per channel. */
+  readonly keys: string[]
+  readonly notify: string
+  /** When the last script call started (performance.now()), for `coalesceMs`. */
+  started: number
 }
 
 /** Compare-and-set attempts before a batch is given up (each failure means another writer got in first). */
 const MAX_ATTEMPTS = 64
 
 /**
- * The one publish path. Per channel, calls queue while a script call is in flight and go out
- * together in the next one (group commit), so order is call order and throughput does not
- * pay one round trip per event. The writer reduces the state itself (Lua cannot run `reduce`)
+ * The one publish path. Per channel, calls made in the same turn go out in one script call, and
+ * calls queue while a script call is in flight and go out together in the next one (group
+ * commit), so order is call order and throughput does not pay one round trip per event; an
+ * idle channel never waits to batch. The writer reduces the state itself (Lua cannot run `reduce`)
  * and the script stores it only if nobody else appended since the writer last looked.
  */
 export function createLogWriter(client: RedisClient, options: LogWriterOptions): LogWriter {
   const { keys } = options
   const maxBatch = options.maxBatch ?? 256
+  const size = String(options.size)
+  const coalesceMs = Math.max(0, options.coalesceMs ?? 0)
   const maxCached = options.maxCachedChannels ?? 1000
   const logs = new Map<string, ChannelLog>()
   let closed = false
@@ -82,7 +96,7 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
         if (!other.running && other.queue.length === 0) logs.delete(name)
       }
     }
-    log = { view: undefined, queue: [], running: false }
+    log = { view: undefined, queue: [], running: false, keys: [keys.meta(channel), keys.log(channel), keys.channels, keys.births, keys.born], notify: keys.notify(channel), started: -Infinity }
     logs.set(channel, log)
     return log
   }
@@ -91,6 +105,12 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
     log.running = true
     try {
       while (log.queue.length > 0) {
+        if (coalesceMs > 0) {
+          const wait = log.started + coalesceMs - performance.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+          if (log.queue.length === 0) break
+          log.started = performance.now()
+        }
         const batch = log.queue.splice(0, maxBatch)
         try {
           const stored = await appendBatch(channel, log, batch)
@@ -114,25 +134,23 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       const view = log.view
       let state = view?.state ?? initialState()
       let reduced = view?.reduced
+      // A batch folds into a draft: what its events change is copied once, not once per event.
+      const draft = batch.length > 1 ? createDraft(state) : undefined
       for (const p of batch) {
-        state = reduce(state, p.event)
+        if (draft) draft.apply(p.event)
+        else state = reduce(state, p.event)
         // A reducer that throws keeps its state: the event is stored all the same.
         if (events !== undefined) reduced = applyReducers(events, reduced, p.event, channel)
       }
+      if (draft) state = draft.current()
       const time = options.now()
-      const args = [
-        view?.epoch ?? '',
-        String(view?.seq ?? -1),
-        storeText(state, reduced),
-        candidate,
-        String(time),
-        String(options.size),
-        String(options.maxAgeMs > 0 ? time - options.maxAgeMs : 0),
-        channel,
-        keys.notify(channel),
-        ...batch.map((p) => p.text),
-      ]
-      const reply = (await run(client, SCRIPTS.publish, [keys.meta(channel), keys.log(channel), keys.channels, keys.births, keys.born], args)) as [number, string, number, string?]
+      // Events that left the state as it was (same objects: `reduce` is pure) need no new
+      // text: '' tells the script to keep the stored one, which is this view's. Not when the
+      // application's reducers run: they are not known to return new objects for a change.
+      const unchanged = view !== undefined && state === view.state && events === undefined
+      const args = [view?.epoch ?? '', String(view?.seq ?? -1), unchanged ? '' : storeText(state, reduced), candidate, String(time), size, String(options.maxAgeMs > 0 ? time - options.maxAgeMs : 0), channel, log.notify]
+      for (const p of batch) args.push(p.text)
+      const reply = (await run(client, SCRIPTS.publish, log.keys, args)) as [number, string, number, string?]
       const [ok, epoch, seq] = reply
       if (epoch === candidate) candidate = newEpoch()
       if (ok === 1) {
@@ -150,7 +168,14 @@ export function createLogWriter(client: RedisClient, options: LogWriterOptions):
       return new Promise<StoredEvent>((resolve, reject) => {
         const log = logOf(channel)
         log.queue.push({ event, text: JSON.stringify(event), resolve, reject })
-        if (!log.running) void drain(channel, log)
+        if (!log.running) {
+          log.running = true
+          // Started from a microtask, not at once: the publishes the caller makes in this same
+          // turn (a loop, a burst handled in one callback) join the first call instead of each
+          // waiting for the reply to the one before. No timer: an event on an idle channel goes
+          // out in the same turn as before.
+          queueMicrotask(() => void drain(channel, log))
+        }
       })
     },
     define(definitions) {

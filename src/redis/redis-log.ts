@@ -56,8 +56,9 @@ export function newEpoch(): string {
  * Appends a batch of events if the caller's view of the channel is current (compare-and-set on
  * epoch + seq), and stores the state the caller reduced. Position and state change in one
  * atomic step, so a snapshot is never ahead of or behind its seq.
- * KEYS: meta, log, channels, births, born. ARGV: expectEpoch, expectSeq (-1 = unknown), state, candidateEpoch,
- * time, maxLen, minTime (0 = no age limit), channel, notifyChannel, event...
+ * KEYS: meta, log, channels, births, born. ARGV: expectEpoch, expectSeq (-1 = unknown), state ('' =
+ * unchanged: keep the stored one), candidateEpoch, time, maxLen, minTime (0 = no age limit),
+ * channel, notifyChannel, event...
  * Returns {1, epoch, firstSeq} or, when the view is stale, {0, epoch, seq, state}.
  *
  * Per event it runs XADD and PUBLISH, per call one HMGET and one HSET: the channel joins the
@@ -65,6 +66,12 @@ export function newEpoch(): string {
  * checked against `head`, the time of the oldest entry the script knows of, so the log is read
  * (XRANGE) only when that entry may have expired. `head` is never later than the real oldest
  * entry (MAXLEN only removes older ones), so nothing expired is kept past the next publish.
+ * The HSET writes only what changed: `seq` always, `state` unless the writer says it is the
+ * one stored (events that leave the state as it was), `head` when it moved.
+ *
+ * At low rates Redis's cost of a call is mostly its fixed part (waking up, reading the call,
+ * running the script, writing the replies and the fan-out), not the commands inside; see
+ * bench/profile-publish.mjs for the breakdown per command.
  */
 const PUBLISH_SCRIPT = `
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq', 'head')
@@ -84,6 +91,7 @@ end
 local first = seq + 1
 local time = ARGV[5]
 local head = tonumber(meta[3])
+local known = head
 if seq == 0 then
   redis.call('SADD', KEYS[3], ARGV[8])
   head = tonumber(time)
@@ -98,17 +106,31 @@ for i = 10, #ARGV do
 end
 local minTime = tonumber(ARGV[7])
 if minTime > 0 and (head == nil or head < minTime) then
-  local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 512)
+  -- Entries expire oldest first, and between two publishes only a few do: read 16, and the next
+  -- 496 only when all 16 expired (at most 512 a call; a longer backlog goes over the next calls).
+  local batch = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 16)
+  local oldest = batch[1] and batch[1][1]
+  local last = nil
   local keep = nil
   head = nil
-  for _, entry in ipairs(batch) do
-    local t = tonumber(entry[2][2])
-    if t >= minTime then keep = entry[1] head = t break end
+  for round = 1, 2 do
+    for _, entry in ipairs(batch) do
+      local t = tonumber(entry[2][2])
+      if t >= minTime then keep = entry[1] head = t break end
+      last = entry[1]
+    end
+    if keep or #batch < 16 or round == 2 then break end
+    batch = redis.call('XRANGE', KEYS[2], '(' .. last, '+', 'COUNT', 496)
   end
-  if not keep then keep = (tonumber(string.match(batch[#batch][1], '^%d+')) + 1) .. '-0' end
-  if keep ~= batch[1][1] then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
+  if not keep and last then keep = (tonumber(string.match(last, '^%d+')) + 1) .. '-0' end
+  if keep and keep ~= oldest then redis.call('XTRIM', KEYS[2], 'MINID', keep) end
 end
-redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[3], 'head', head or 0)
+head = head or 0
+if ARGV[3] == '' then
+  if head == known then redis.call('HSET', KEYS[1], 'seq', seq)
+  else redis.call('HSET', KEYS[1], 'seq', seq, 'head', head) end
+elseif head == known then redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[3])
+else redis.call('HSET', KEYS[1], 'seq', seq, 'state', ARGV[3], 'head', head) end
 return {1, epoch, first}
 `
 
@@ -198,9 +220,37 @@ export async function run(client: RedisClient, s: Script, keys: string[], args: 
 /** Where a channel's stored state keeps the application's reducer states (beside the built-in keys). */
 const REDUCED_KEY = '$reduced'
 
-/** A state and the application's reducer states as one stored text. */
+/**
+ * The JSON text of each part of a state, by identity: `reduce` is pure and gives a changed part
+ * a new object, so a part that is the same object as at the last publish has the same text, and
+ * a publish re-serialises only what its events changed (not the channel's whole state).
+ */
+const partText = new WeakMap<object, string>()
+
+/**
+ * A state and the application's reducer states as one stored text: the text of
+ * `JSON.stringify({ ...state, $reduced: reduced })`, with the unchanged parts of the state taken
+ * from the last call. The application's reducer states are serialised every time (their
+ * reducers are the application's, not known to be pure).
+ */
 export function storeText(state: AgentwireState, reduced: Readonly<Record<string, unknown>> | undefined): string {
-  return JSON.stringify(reduced === undefined ? state : { ...state, [REDUCED_KEY]: reduced })
+  let out = ''
+  for (const key of Object.keys(state)) {
+    const value = (state as unknown as Record<string, unknown>)[key]
+    let text: string | undefined
+    if (value !== null && typeof value === 'object') {
+      text = partText.get(value)
+      if (text === undefined) partText.set(value, (text = JSON.stringify(value)))
+    } else text = JSON.stringify(value)
+    // What JSON.stringify leaves out of an object (undefined, functions) is left out here too.
+    if (text === undefined) continue
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${text}`
+  }
+  if (reduced !== undefined) {
+    const text = JSON.stringify(reduced) as string | undefined
+    if (text !== undefined) out += `${out === '' ? '{' : ','}${JSON.stringify(REDUCED_KEY)}:${text}`
+  }
+  return out === '' ? '{}' : `${out}}`
 }
 
 /** A stored text back to the state and the reducer states it carries. */

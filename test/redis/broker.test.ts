@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { initialState, reduce } from 'agentwire/protocol'
+import { createEventCheck, initialState, reduce } from 'agentwire/protocol'
 import { createPublisher, redisBroker, reconnectDelay, type RedisBroker } from 'agentwire/redis'
+import { connectionOptions } from '../../src/redis/connection'
 import { deletePrefix, rawClient, REDIS_URL, statusEvent, uniquePrefix, waitFor, type AgentEvent, type StoredEvent } from './helpers'
 
 const open: Array<{ close(): Promise<void> }> = []
@@ -172,6 +173,28 @@ describe('redisBroker: positions in Redis', () => {
     ).rejects.toMatchObject({ code: 'bad_request', path: ['payload', 'status'] })
   })
 
+  it('createPublisher stores what the canonical check returns: unknown keys and forbidden keys gone, in-process values zod judges', async () => {
+    const publisher = createPublisher({ url: REDIS_URL, prefix: freshPrefix() })
+    open.push(publisher)
+    const check = createEventCheck()
+    const extra = { type: 'agent.status', payload: { name: 'a', status: 'busy', load: 0.5, extra: 1 }, also: true }
+    const stored = await publisher.publish('agent:a', structuredClone(extra) as never)
+    expect(stored.event).toEqual(check(structuredClone(extra)))
+    expect(stored.event).toEqual({ type: 'agent.status', payload: { name: 'a', status: 'busy', load: 0.5 } })
+    const poisoned = JSON.parse('{"type":"agent.status","payload":{"name":"a","status":"busy","__proto__":{"x":1}}}') as never
+    expect((await publisher.publish('agent:a', poisoned)).event).toEqual({ type: 'agent.status', payload: { name: 'a', status: 'busy' } })
+    // What a checker does not vouch for goes to zod, with zod's words.
+    const odd = { type: 'agent.status', payload: { name: 'a', status: 'busy', load: Number.NaN } }
+    const expected = (() => {
+      try {
+        check(structuredClone(odd))
+      } catch (err) {
+        return err
+      }
+    })()
+    await expect(publisher.publish('agent:a', structuredClone(odd) as never)).rejects.toMatchObject({ code: 'bad_request', message: (expected as Error).message })
+  })
+
   it('detects a lost log: a new epoch, and the old epoch reads as "epoch"', async () => {
     const prefix = freshPrefix()
     const b = broker(prefix)
@@ -185,6 +208,13 @@ describe('redisBroker: positions in Redis', () => {
     expect(fresh.epoch).not.toBe(old.epoch)
     expect(await b.read('agent:a', { epoch: old.epoch, seq: 2 })).toEqual({ ok: false, reason: 'epoch' })
     expect((await b.snapshot('agent:a')).state).toEqual(reduce(initialState(), fresh.event))
+  })
+
+  it('turns off node-redis per-command timeout only where the heartbeat bounds every wait', () => {
+    expect(connectionOptions(REDIS_URL, undefined, false)).toMatchObject({ pingInterval: 5000, commandOptions: { timeout: 0 }, socket: { socketTimeout: 10_000 } })
+    const bare = connectionOptions(REDIS_URL, undefined, false, false)
+    expect(bare).not.toHaveProperty('commandOptions')
+    expect(bare.socket).not.toHaveProperty('socketTimeout')
   })
 
   it('backs off with full jitter inside [initial, max], never 0 or NaN, even after 10,000 attempts', () => {
