@@ -1,6 +1,5 @@
 import { createClient } from 'redis'
-import { AgentwireError, ErrorCode, compileChecker, createEventCheck, eventSchemas, isEventType, parseChannel, sanitizeValue } from 'agentwire/protocol'
-import type { Checker, EventType } from 'agentwire/protocol'
+import { AgentwireError, ErrorCode, createEventCheck, parseChannel } from 'agentwire/protocol'
 import type { AgentEvent, AnyEventDefinitions, UserEvent } from 'agentwire/protocol'
 import type { RetentionOptions, StoredEvent } from 'agentwire/server'
 import { brokerError } from './broker-error'
@@ -79,26 +78,6 @@ export function createPublisher(options: PublisherOptions): Publisher {
     ...(options.coalesceMs ? { coalesceMs: options.coalesceMs } : {}),
   })
   const checkEvent = createEventCheck(options.events)
-  /**
-   * The built-in types' checkers (protocol/checker.ts: built from the zod schema, accepting what
-   * it accepts and returning what it returns, at close to JSON.parse speed): zod itself, and
-   * the error it words, only for what a checker does not vouch for.
-   */
-  const checkers = new Map<string, Checker | null>()
-  const check = (event: AgentEvent | UserEvent): AgentEvent => {
-    const type = (event as { type?: unknown } | null)?.type
-    if (isEventType(type)) {
-      let checker = checkers.get(type)
-      if (checker === undefined) checkers.set(type, (checker = compileChecker(eventSchemas[type as EventType]) ?? null))
-      if (checker !== null) {
-        // The same in-process guarantees as createEventCheck: forbidden keys gone, depth capped.
-        const clean = sanitizeValue(event)
-        const out = clean.ok ? checker(clean.value) : undefined
-        if (out !== undefined) return out as AgentEvent
-      }
-    }
-    return checkEvent(event) as AgentEvent
-  }
   /** A channel's check, by name: the same few channels are published to again and again. */
   const channels = new Map<string, string>()
   let closed = false
@@ -120,7 +99,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
           if (channels.size >= 1000) channels.clear()
           channels.set(channel, name)
         }
-        const checked = check(event)
+        const checked = checkEvent(event) as AgentEvent
         if (closed) throw new AgentwireError(ErrorCode.Closed, 'publish after close(); create a new publisher')
         return connected ? writer.publish(name, checked) : publishLater(name, checked)
       } catch (err) {
