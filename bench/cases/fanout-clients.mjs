@@ -69,8 +69,8 @@ onParent({
   },
   latencies: () => {
     const s = latencies.sort((a, b) => a - b)
-    // CPU per delivery: what this process spent while events flowed over the deliveries it
-    // handled; unlike the share of a core it keeps its meaning when the process saturates.
+    // CPU per delivery: what this process spent while events flowed, over the deliveries it
+    // handled (meaningful while the process keeps up; run.mjs measures it at a lower rate).
     const process = window ? { cpuShare: (cpuMicros() - window.cpu0) / ((performance.now() - window.t0) * 1000), cpuMicrosPerDelivery: (cpuMicros() - window.cpu0) / Math.max(1, s.length), loopDelayP99Ms: window.loop.percentile(99) / 1e6 } : {}
     window?.loop.disable()
     report({ type: 'latencies', count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1], ...process })
