@@ -107,7 +107,10 @@ export function createStore(options: StoreOptions = {}): Store {
 
   function changed(): void {
     version++
-    if (scheduled) return
+    // Nobody to tell: no flush to schedule. A listener that subscribes later reads the snapshot
+    // itself, and hears about the changes after it. (A Node client that only handles events
+    // would otherwise queue a microtask per event for nothing.)
+    if (scheduled || listeners.size === 0) return
     scheduled = true
     schedule(flush)
   }

@@ -145,6 +145,8 @@ describe('batched folding: a draft, and the store built on it', () => {
     }
     const queue: Array<() => void> = []
     const store = createStore({ schedule: (flush) => void queue.push(flush) })
+    let notified = 0
+    store.subscribe(() => void notified++)
     // A first batch, read and frozen, so the big one starts from a snapshot a reader holds.
     const head = events.slice(0, 20)
     for (const [ch, e] of head) store.apply(ch, e)
@@ -154,6 +156,7 @@ describe('batched folding: a draft, and the store built on it', () => {
     for (const [ch, e] of events.slice(20)) store.apply(ch, e)
     expect(queue).toHaveLength(1)
     for (const flush of queue.splice(0)) flush()
+    expect(notified).toBe(2)
     const after = store.getSnapshot()
     expect(after).toEqual(fold(events.map(([, e]) => e)))
     expect(JSON.stringify(serializeState(before))).toBe(text)
@@ -221,6 +224,21 @@ describe('batched folding: a draft, and the store built on it', () => {
     for (const e of events) draft.apply(e)
     expect(draft.current()).toEqual(fold(events))
     expect(start).toEqual(initialState())
+  })
+
+  it('a store nobody listens to schedules no flush; its first listener hears about the changes after it', () => {
+    const queue: Array<() => void> = []
+    const store = createStore({ schedule: (flush) => void queue.push(flush) })
+    for (let i = 0; i < 100; i++) store.apply('agent:a', ev('agent.status', { name: 'a', status: i % 2 ? 'busy' : 'available' }))
+    expect(queue).toHaveLength(0)
+    expect(store.getSnapshot().agents['a']?.status).toBe('busy')
+    let notified = 0
+    store.subscribe(() => void notified++)
+    store.apply('agent:a', ev('agent.status', { name: 'a', status: 'available' }))
+    store.apply('agent:a', ev('agent.status', { name: 'a', status: 'busy' }))
+    expect(queue).toHaveLength(1)
+    for (const flush of queue.splice(0)) flush()
+    expect(notified).toBe(1)
   })
 
   it('a draft nobody reads lets go of each entity a later event replaced or removed', async () => {
