@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { infoDelta, median, spawnCase, startRedis, summary, here } from './lib.mjs'
-import { BUDGETS, measureAll } from './sizes.mjs'
+import { BUDGETS, byPart, measureAll } from './sizes.mjs'
 
 const argv = process.argv.slice(2)
 const quick = argv.includes('--quick')
@@ -109,14 +109,18 @@ if (want('receive')) {
 if (want('sizes')) {
   const sizes = await measureAll()
   const root = sizes.find((s) => s.name === 'agentwire')
-  results.cases.sizes = { bundles: sizes.map(({ modules, ...s }) => s), budgets: BUDGETS, rootModules: root.modules }
+  const parts = byPart(root.modules)
+  results.cases.sizes = { bundles: sizes.map(({ modules, ...s }) => s), budgets: BUDGETS, rootModules: root.modules, rootParts: parts }
   for (const s of sizes) {
     const budget = BUDGETS[s.name]
     const added = s.added ? `; +${fmt(s.added.gzip / 1024, 1)} KB gzip over createClient` : ''
     table.push([`size: ${s.name}`, `${fmt(s.gzip / 1024, 1)} KB gzip, ${fmt(s.brotli / 1024, 1)} KB br, ${fmt(s.minified / 1024, 1)} KB min${added}`, '', budget ? `budget ≤ ${fmt(budget / 1024, 1)} KB: ${s.gzip <= budget ? 'met' : 'not met'}` : s.peer ? 'peer' : s.note])
   }
-  log('createClient bundle by module (minified bytes, biggest first):')
-  for (const m of root.modules.slice(0, 12)) log(`  ${fmt(m.bytes).padStart(7)}  ${fmt(m.share * 100, 1).padStart(5)} %  ${m.module}`)
+  // Where the bytes go: what each part's modules cost in gzip (the bundle's gzip minus the
+  // bundle's without them, module by module; see gzipByModule).
+  table.push(['size: agentwire by part', parts.map((p) => `${p.part} ${fmt(p.gzip / 1024, 1)}`).join(', ') + ' KB gzip', '', 'what each part\'s modules cost'])
+  log('createClient bundle by module (minified bytes, gzip bytes it costs, biggest first):')
+  for (const m of root.modules.slice(0, 12)) log(`  ${fmt(m.bytes).padStart(7)}  ${fmt(m.share * 100, 1).padStart(5)} %  ${fmt(m.gzip ?? 0).padStart(6)}  ${m.module}`)
 }
 
 // 2b. Gateway memory per idle connection (welcomed, one channel), against a raw `ws` server in

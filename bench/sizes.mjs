@@ -97,6 +97,9 @@ export async function measure(target, { metafile = false } = {}) {
     target: 'es2020',
     write: false,
     metafile,
+    // With the breakdown, a source map says which module each output byte came from. `external`
+    // adds no comment to the code, so the measured bytes are the same either way.
+    ...(metafile ? { sourcemap: 'external', outfile: 'bundle.js' } : {}),
     logLevel: 'silent',
     define: { 'process.env.NODE_ENV': '"production"' },
     plugins: [
@@ -114,7 +117,8 @@ export async function measure(target, { metafile = false } = {}) {
       sources,
     ],
   })
-  const code = result.outputFiles[0].contents
+  const file = result.outputFiles.find((f) => !f.path.endsWith('.map'))
+  const code = file.contents
   return {
     name: target.name,
     minified: code.length,
@@ -122,8 +126,88 @@ export async function measure(target, { metafile = false } = {}) {
     brotli: brotliCompressSync(code, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length,
     peer: Boolean(target.peer),
     note: target.note ?? '',
-    ...(metafile ? { modules: breakdown(result.metafile) } : {}),
+    ...(metafile ? { modules: breakdown(result.metafile, gzipByModule(file.text, JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map')).text))) } : {}),
   }
+}
+
+/**
+ * The parts of `createClient` a module belongs to, for the sizes report (first match wins):
+ * validation (frames checked with the generated specs, JSON limits, errors), store (state,
+ * reducers, snapshots merged per channel), steering (start, cancel, feedback, commands, the
+ * offline outbox), delivery (subscriptions, positions, dedupe, dispatch), connection (the
+ * state machine, reconnect with backoff, heartbeat, the WebSocket transport, the client object).
+ */
+export const PARTS = [
+  ['validation', /^src\/protocol\/(generated\/|spec|checker|validate|native-codec|client-codec|json|snapshot|codec|errors|codes|code-values|event-types)/],
+  ['store', /^src\/(client\/(store|entities)|protocol\/(reduce|writer|merge|equal|records))/],
+  ['steering', /^src\/client\/(requests|request|run|outbox)\./],
+  ['delivery', /^src\/(client\/(wire|subscription|delivery|positions|emitter)|protocol\/channels)\./],
+  ['connection', /^src\/client\//],
+]
+
+/** Which of {@link PARTS} a module is in. */
+export const partOf = (module) => PARTS.find(([, re]) => re.test(module))?.[0] ?? 'other'
+
+/**
+ * What each module costs in gzip bytes: the bundle's gzip size minus that of the same bundle
+ * with the module's bytes cut out (found through the source map). gzip shares its dictionary
+ * across modules, so these marginal costs add up to a little less than the whole; each says
+ * what leaving that one module out would save.
+ */
+export function gzipByModule(code, map) {
+  const owner = ownerOfEachByte(code, map)
+  const total = gzipSync(code, { level: 9 }).length
+  const out = new Map()
+  for (let s = 0; s < map.sources.length; s++) {
+    const parts = []
+    let start = -1
+    for (let i = 0; i <= code.length; i++) {
+      const keep = i < code.length && owner[i] !== s
+      if (keep && start < 0) start = i
+      else if (!keep && start >= 0) (parts.push(code.slice(start, i)), (start = -1))
+    }
+    const rest = parts.join('')
+    if (rest.length === code.length) continue
+    out.set(map.sources[s].replace(/^.*?\bsrc\//, 'src/').replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+).*$/, '$1'), total - gzipSync(rest, { level: 9 }).length)
+  }
+  return out
+}
+
+/** For each character of `code`, the index of the source it was generated from (-1: none). */
+function ownerOfEachByte(code, map) {
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  const lineStart = [0]
+  for (let i = 0; i < code.length; i++) if (code[i] === '\n') lineStart.push(i + 1)
+  const segments = [] // [offset, source]
+  let source = 0
+  map.mappings.split(';').forEach((line, l) => {
+    let column = 0
+    for (const segment of line.split(',')) {
+      if (segment === '') continue
+      const fields = []
+      let value = 0
+      let shift = 0
+      for (const ch of segment) {
+        const digit = B64.indexOf(ch)
+        value += (digit & 31) << shift
+        if (digit & 32) shift += 5
+        else {
+          fields.push(value & 1 ? -(value >> 1) : value >> 1)
+          value = shift = 0
+        }
+      }
+      column += fields[0]
+      if (fields.length > 1) source += fields[1]
+      segments.push([lineStart[l] + column, fields.length > 1 ? source : -1])
+    }
+  })
+  const owner = new Int32Array(code.length).fill(-1)
+  for (let k = 0; k < segments.length; k++) {
+    const [from, s] = segments[k]
+    const to = k + 1 < segments.length ? segments[k + 1][0] : code.length
+    owner.fill(s, from, to)
+  }
+  return owner
 }
 
 /**
@@ -131,8 +215,8 @@ export async function measure(target, { metafile = false } = {}) {
  * our sources by path and packages by name (zod's files folded into `zod`), so the list says
  * where the bytes come from; gzip cannot be split per module, minified bytes can.
  */
-export function breakdown(meta) {
-  const out = Object.values(meta.outputs)[0]
+export function breakdown(meta, gzip = new Map()) {
+  const out = Object.entries(meta.outputs).find(([path]) => !path.endsWith('.map'))[1]
   const by = new Map()
   for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1]
@@ -140,7 +224,20 @@ export function breakdown(meta) {
     by.set(key, (by.get(key) ?? 0) + bytesInOutput)
   }
   const total = [...by.values()].reduce((a, b) => a + b, 0)
-  return [...by].map(([module, bytes]) => ({ module, bytes, share: bytes / total })).sort((a, b) => b.bytes - a.bytes)
+  return [...by].map(([module, bytes]) => ({ module, part: partOf(module), bytes, share: bytes / total, ...(gzip.has(module) ? { gzip: gzip.get(module) } : {}) })).sort((a, b) => b.bytes - a.bytes)
+}
+
+/** The modules' minified and gzip bytes summed by part, biggest first. */
+export function byPart(modules) {
+  const parts = new Map()
+  for (const m of modules) {
+    const p = parts.get(m.part) ?? { part: m.part, bytes: 0, gzip: 0, modules: 0 }
+    p.bytes += m.bytes
+    p.gzip += m.gzip ?? 0
+    p.modules++
+    parts.set(m.part, p)
+  }
+  return [...parts.values()].filter((p) => p.bytes > 0).sort((a, b) => b.gzip - a.gzip)
 }
 
 /** What a dialect adds to an app that already has `createClient`: both bundled, minus createClient alone. */
@@ -161,6 +258,8 @@ export async function measureAll() {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const all = await measureAll()
   for (const r of all) console.log(`${r.name.padEnd(26)} ${String(r.minified).padStart(8)} min  ${String(r.gzip).padStart(7)} gzip  ${String(r.brotli).padStart(7)} br${r.added ? `  (+${r.added.gzip} gzip over createClient)` : ''}`)
-  console.log('\nagentwire (createClient), minified bytes by module:')
-  for (const m of all[0].modules.slice(0, 25)) console.log(`  ${String(m.bytes).padStart(7)}  ${(m.share * 100).toFixed(1).padStart(5)} %  ${m.module}`)
+  console.log('\nagentwire (createClient) by part: minified bytes, and gzip bytes each part\'s modules cost')
+  for (const p of byPart(all[0].modules)) console.log(`  ${String(p.bytes).padStart(7)} min  ${String(p.gzip).padStart(6)} gzip  ${p.part} (${p.modules} modules)`)
+  console.log('\nagentwire (createClient) by module: minified bytes, share, gzip bytes it costs')
+  for (const m of all[0].modules.slice(0, 25)) console.log(`  ${String(m.bytes).padStart(7)}  ${(m.share * 100).toFixed(1).padStart(5)} %  ${String(m.gzip ?? '').padStart(6)}  ${m.module}`)
 }
