@@ -3,7 +3,8 @@
 // was decoded. Events/s of `reduce` alone, of `store.apply` flushed every 1, 16 and 256 events
 // (a listener reads the snapshot at each flush, as an adapter does), and of `JSON.parse` of
 // the same frames for reference, on the receive case's mix (~150-byte agent.status,
-// task.progress, step.progress, routing.decision and metrics.snapshot over their channels);
+// task.progress, step.progress, routing.decision and metrics.snapshot over their channels),
+// unread both on their channels and all on one (what folding each event twice costs);
 // then agent.status updates in a store that holds 1,000 agents, each on its own channel
 // (what an `agent:*` subscription delivers).
 //
@@ -114,6 +115,10 @@ function run(builds) {
     for (const batch of [1, 16, 256]) cases[`apply ×${batch}${tag}`] = () => applyCase(p, mixed, batch)
     // A Node client that only handles events: flushes find no listener, nobody reads the store.
     cases[`apply, unread${tag}`] = () => applyCase(p, mixed, 16, undefined, 0, false)
+    // The same events all on one channel: the store folds each once (its channel's state is the
+    // merged one) instead of twice (into the merged state and the channel's own).
+    const oneChannel = mixed.map(([, event]) => ['global', event])
+    cases[`apply, unread, one channel${tag}`] = () => applyCase(p, oneChannel, 16, undefined, 0, false)
     cases[`JSON.parse + apply ×16${tag}`] = () => applyCase(p, mixed, 16, frames)
     const fleet = () => {
       let s = p.initialState()
