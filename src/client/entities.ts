@@ -1,4 +1,5 @@
 import { deepEqual, type AgentwireState } from 'agentwire/protocol'
+import { hasKey as hasOwn } from '../protocol/records'
 
 /**
  * Entities several channels build. The store keeps each channel's own state next to the
@@ -14,7 +15,6 @@ export type Keyed = (typeof KEYED)[number]
 type Entity = Readonly<Record<string, unknown>>
 type Entities = Readonly<Record<string, Entity>>
 
-const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key)
 /** A keyed collection, read as plain entities (each view is a record of fields). */
 const keyed = (state: AgentwireState, collection: Keyed): Entities => state[collection] as unknown as Entities
 const entityOf = (record: Entities | undefined, key: string): Entity | undefined => (record !== undefined && hasOwn(record, key) ? record[key] : undefined)

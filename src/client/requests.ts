@@ -9,6 +9,7 @@ import {
   ERROR_PAYLOAD_TOO_LARGE,
   ERROR_RATE_LIMITED,
 } from '../protocol/code-values'
+import { getKey } from '../protocol/records'
 import { timerSlot, type TimerSlot } from './clock'
 import type { Connection } from './connection'
 import type { ClientCore } from './core'
@@ -173,7 +174,7 @@ export function createRequests(
 
   function view(requestId: string): RequestView | undefined {
     const requests = store.getSnapshot().requests
-    return Object.prototype.hasOwnProperty.call(requests, requestId) ? requests[requestId] : undefined
+    return getKey(requests, requestId)
   }
 
   function track(requestId: string, viaRejoin: boolean): TrackedRequest {

@@ -1,5 +1,6 @@
 import { ERROR_BAD_REQUEST, ERROR_PAYLOAD_TOO_LARGE } from './code-values'
 import { ProtocolError } from './errors'
+import { hasKey } from './records'
 
 /**
  * Safe JSON for frames from the network: size and depth caps, and no prototype keys in what
@@ -84,7 +85,7 @@ export function sanitizeValue(value: unknown, limits?: Pick<JsonLimits, 'maxDept
       continue
     }
     const record = node as Record<string, unknown>
-    for (const key of FORBIDDEN_KEYS) if (Object.prototype.hasOwnProperty.call(record, key)) delete record[key]
+    for (const key of FORBIDDEN_KEYS) if (hasKey(record, key)) delete record[key]
     for (const key of Object.keys(record)) {
       const item = record[key]
       if (item !== null && typeof item === 'object') stack.push([item, depth + 1])
@@ -144,7 +145,7 @@ function dropForbiddenKeys(value: unknown): void {
       continue
     }
     const record = node as Record<string, unknown>
-    for (const key of FORBIDDEN_KEYS) if (Object.prototype.hasOwnProperty.call(record, key)) delete record[key]
+    for (const key of FORBIDDEN_KEYS) if (hasKey(record, key)) delete record[key]
     for (const key of Object.keys(record)) {
       const item = record[key]
       if (item !== null && typeof item === 'object') stack.push(item)

@@ -1,3 +1,4 @@
+import { hasKey } from './records'
 import { issueError, type Validated } from './validate'
 
 /**
@@ -262,7 +263,7 @@ function isPlainObject(o: unknown): o is Record<PropertyKey, unknown> {
   if (ctor === undefined || typeof ctor !== 'function') return true
   const prot = (ctor as { prototype?: unknown }).prototype
   if (!isObject(prot)) return false
-  return Object.prototype.hasOwnProperty.call(prot, 'isPrototypeOf')
+  return hasKey(prot, 'isPrototypeOf')
 }
 
 function union(options: readonly Spec[], payload: Payload): Payload {

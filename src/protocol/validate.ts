@@ -1,6 +1,7 @@
 import type * as z from 'zod/mini'
 import { ERROR_BAD_REQUEST } from './code-values'
 import { ProtocolError } from './errors'
+import { getKey, hasKey } from './records'
 
 /**
  * Validation with messages a person can act on: what was expected, where, and what came,
@@ -68,7 +69,7 @@ export function describeIssue(frame: string, issue: Issue, prefix: readonly Key[
       if (issue.discriminator !== undefined && 'options' in issue && issue.options) {
         // zod passes the whole object as input; the value that failed is its discriminator.
         const input = issue.input
-        const tag = input !== null && typeof input === 'object' && Object.prototype.hasOwnProperty.call(input, issue.discriminator) ? (input as Record<string, unknown>)[issue.discriminator] : undefined
+        const tag = input !== null && typeof input === 'object' && hasKey(input as Record<string, unknown>, issue.discriminator) ? (input as Record<string, unknown>)[issue.discriminator] : undefined
         return { text: `${head} to be one of ${issue.options.map(String).join(', ')}, got ${tag === undefined ? 'nothing' : valueOf(tag)}`, path }
       }
       return { text: `${head} to match one of its allowed forms, got ${hasInput ? kindOf(issue.input) : 'nothing'}`, path }
@@ -106,7 +107,7 @@ const ARTICLES: Record<string, string> = {
 }
 
 function article(expected: string): string {
-  return Object.prototype.hasOwnProperty.call(ARTICLES, expected) ? ARTICLES[expected]! : expected
+  return getKey(ARTICLES, expected) ?? expected
 }
 
 /** The kind of a value, and the value itself where it is the point (NaN, Infinity). */
