@@ -17,9 +17,9 @@ import { heldBesides, indexEntities, shareEntities, type HoldersIndex } from './
  * own state, kept so that a snapshot for a channel (after a gap or a rejoin) can replace
  * exactly that channel's part of the merged state.
  *
- * Listeners hear about changes once per batch: `apply` and `replace` only mark the store
- * dirty and ask `schedule` to run `flush` (once per batch); `flush` notifies when something
- * changed since the last notification. A burst of events decoded from one socket read
+ * Listeners hear about changes once per batch: `apply` takes the event and `replace` marks the
+ * store dirty, and each asks `schedule` to run `flush` (once per batch); `flush` folds what
+ * `apply` took and notifies when something changed since the last notification. A burst of events decoded from one socket read
  * therefore costs one notification, not one per event. A flood arrives as many reads, each its
  * own batch; the React and Vue adapters coalesce those once more, to one per animation frame.
  *
@@ -38,7 +38,9 @@ export interface Store {
   subscribe(listener: () => void): () => void
   /**
    * Folds an event that arrived on `channel` into the merged state and into the channel's own,
-   * and into the channel's reducer states (`events`); an untyped event changes nothing.
+   * and into the channel's reducer states (`events`); an untyped event changes nothing. While
+   * nobody listens, the first two wait for the next read, snapshot or `forget`, or until
+   * {@link MAX_PENDING} events wait.
    */
   apply(channel: string, event: AgentEvent | UserEvent | UntypedEvent): void
   /**
@@ -74,9 +76,20 @@ export interface StoreOptions {
   onError?: (error: unknown) => void
   /** The application's reducers, folded per channel beside the built-in state. @default none */
   events?: AnyEventDefinitions
-  /** Receives what a reducer threw (its state stays as it was). @default rethrow asynchronously */
+  /**
+   * Receives what a reducer threw (its state stays as it was): an application's, by its name, or
+   * the built-in fold of an event (a bug), by the event's type. @default rethrow asynchronously
+   */
   onReducerError?: (name: string, error: unknown) => void
 }
+
+/**
+ * How many events a store nobody listens to takes before it folds them, when nothing reads it
+ * sooner. A process hosting many clients (a load test, a bridge, a Node script per tenant) gives
+ * each client's store one event now and then: folding each at once touches that store's objects
+ * cold every time, folding them in batches touches them once per batch. A read folds at once.
+ */
+export const MAX_PENDING = 32
 
 export function createStore(options: StoreOptions = {}): Store {
   const schedule = options.schedule ?? ((flush: () => void) => queueMicrotask(flush))
@@ -105,18 +118,48 @@ export function createStore(options: StoreOptions = {}): Store {
   // One entry object per subscribe call, so subscribing a function twice needs two disposals.
   const listeners = new Set<{ readonly fn: () => void }>()
 
+  /** Built-in events taken and not folded yet, as channel, event, channel, event, …: see `apply`. */
+  const pending: Array<string | AgentEvent> = []
+
   function changed(): void {
     version++
+    later()
+  }
+
+  /** Asks for a flush, unless one is asked already or nobody listens. */
+  function later(): void {
     // Nobody to tell: no flush to schedule. A listener that subscribes later reads the snapshot
     // itself, and hears about the changes after it. (A Node client that only handles events
-    // would otherwise queue a microtask per event for nothing.)
+    // would otherwise queue a microtask per event for nothing.) The events taken meanwhile wait
+    // unfolded (see `apply`), and bump the version when the first read folds them.
     if (scheduled || listeners.size === 0) return
     scheduled = true
     schedule(flush)
   }
 
+  /** Folds the pending events, in the order they came; asks for a flush when that changed something. */
+  function settle(): void {
+    if (pending.length === 0) return
+    holders = undefined
+    const before = version
+    for (let i = 0; i < pending.length; i += 2) {
+      const channel = pending[i] as string
+      const event = pending[i + 1] as AgentEvent
+      try {
+        const own = channelDraft(channel)
+        if (own !== merged) own.apply(event)
+        if (merged.apply(event)) version++
+      } catch (error) {
+        onReducerError(event.type, error)
+      }
+    }
+    pending.length = 0
+    if (version !== before) later()
+  }
+
   function flush(): void {
     scheduled = false
+    settle()
     if (version === announced) return
     announced = version
     // Over a copy: a listener may subscribe or unsubscribe others while being notified.
@@ -168,7 +211,10 @@ export function createStore(options: StoreOptions = {}): Store {
   }
 
   return {
-    getSnapshot: () => merged.current(),
+    getSnapshot() {
+      settle()
+      return merged.current()
+    },
     subscribe(fn) {
       const entry = { fn }
       listeners.add(entry)
@@ -187,13 +233,13 @@ export function createStore(options: StoreOptions = {}): Store {
         }
       }
       if (!isEventType(event.type)) return
-      holders = undefined
-      const own = channelDraft(channel)
-      if (own !== merged) own.apply(event as AgentEvent)
-      if (merged.apply(event as AgentEvent)) changed()
+      pending.push(channel, event as AgentEvent)
+      // Someone listens: folded now, and a flush asked only when it changed something.
+      if (listeners.size > 0 || pending.length >= 2 * MAX_PENDING) settle()
     },
     reduced: (channel) => reducedStates.get(channel),
     replace(channel, snapshot, reduced) {
+      settle()
       if (events !== undefined) {
         if (reduced !== undefined) reducedStates.set(channel, reduced)
         else reducedStates.delete(channel)
@@ -226,8 +272,13 @@ export function createStore(options: StoreOptions = {}): Store {
       }
       if (next !== state) changed()
     },
-    channelState: (channel) => channels.get(channel)?.current(),
+    channelState(channel) {
+      settle()
+      return channels.get(channel)?.current()
+    },
     forget(channel) {
+      // What the channel brought into the merged state stays: its pending events too.
+      settle()
       holders = undefined
       channels.delete(channel)
       reducedStates.delete(channel)
@@ -235,6 +286,7 @@ export function createStore(options: StoreOptions = {}): Store {
     },
     flush,
     clear() {
+      pending.length = 0
       holders = undefined
       channels.clear()
       reducedStates.clear()

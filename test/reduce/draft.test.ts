@@ -226,6 +226,65 @@ describe('batched folding: a draft, and the store built on it', () => {
     expect(start).toEqual(initialState())
   })
 
+  it('a store nobody listens to folds later (at a read, a snapshot, a forget, or after MAX_PENDING events) and ends where a listened one ends', () => {
+    const op = fc.oneof(
+      { weight: 6, arbitrary: fc.tuple(fc.constant('apply' as const), channel, anyEvent) },
+      { weight: 1, arbitrary: fc.tuple(fc.constant('replace' as const), channel, fc.array(anyEvent, { maxLength: 6 })) },
+      { weight: 1, arbitrary: fc.tuple(fc.constant('forget' as const), channel, fc.constant([] as AgentEvent[])) },
+      { weight: 1, arbitrary: fc.tuple(fc.constant('read' as const), channel, fc.constant([] as AgentEvent[])) },
+    )
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+        // The listened store folds every event as it comes (its listener is told at once).
+        const eager = createStore({ schedule: (flush) => flush() })
+        eager.subscribe(() => undefined)
+        const lazy = createStore({ schedule: () => expect.unreachable('nobody listens: no flush') })
+        const names = new Set<string>()
+        for (const [kind, ch, events] of ops) {
+          names.add(ch)
+          if (kind === 'apply') {
+            const event = events as AgentEvent
+            eager.apply(ch, event)
+            lazy.apply(ch, event)
+          } else if (kind === 'replace') {
+            const snapshot = fold(events as AgentEvent[])
+            eager.replace(ch, snapshot)
+            lazy.replace(ch, snapshot)
+          } else if (kind === 'forget') {
+            eager.forget(ch)
+            lazy.forget(ch)
+          } else {
+            expect(lazy.getSnapshot()).toEqual(eager.getSnapshot())
+            expect(lazy.channelState(ch)).toEqual(eager.channelState(ch))
+          }
+        }
+        expect(lazy.getSnapshot()).toEqual(eager.getSnapshot())
+        for (const ch of names) expect(lazy.channelState(ch)).toEqual(eager.channelState(ch))
+      }),
+      runs,
+    )
+  })
+
+  it('an event whose fold throws is reported when the store folds it, and the events around it still fold', () => {
+    const errors: unknown[] = []
+    const store = createStore({ onReducerError: (name, error) => errors.push([name, (error as Error).message]) })
+    const broken = {
+      type: 'agent.status',
+      get payload(): never {
+        throw new Error('no payload')
+      },
+    } as unknown as AgentEvent
+    store.apply('agent:a', ev('agent.status', { name: 'a', status: 'busy' }))
+    store.apply('agent:a', broken)
+    store.apply('agent:b', ev('agent.status', { name: 'b', status: 'offline' }))
+    // Nobody listens: nothing is folded until the read.
+    expect(errors).toEqual([])
+    const state = store.getSnapshot()
+    expect(errors).toEqual([['agent.status', 'no payload']])
+    expect(state.agents['a']?.status).toBe('busy')
+    expect(state.agents['b']?.status).toBe('offline')
+  })
+
   it('a store nobody listens to schedules no flush; its first listener hears about the changes after it', () => {
     const queue: Array<() => void> = []
     const store = createStore({ schedule: (flush) => void queue.push(flush) })
