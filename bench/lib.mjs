@@ -164,3 +164,32 @@ export const cpuMicros = () => {
   const u = process.cpuUsage()
   return u.user + u.system
 }
+
+/**
+ * An in-memory transport for a client under measurement: no socket. It answers `hello` with a
+ * welcome for the subscriptions the hello resumes, then with `after()`'s frames (snapshots, say);
+ * `handlers()` gives what the client handed it, to feed frames with `onFrame`.
+ */
+export function memoryTransport(after = () => []) {
+  let handlers
+  const transport = {
+    name: 'memory',
+    connect(_url, h) {
+      handlers = h
+      queueMicrotask(() => h.onOpen())
+      return {
+        send(text) {
+          const f = JSON.parse(text)
+          if (f.type !== 'hello') return
+          const subscriptions = (f.resume ?? []).map((s) => ({ ok: true, channel: s.channel, recovered: false }))
+          queueMicrotask(() => {
+            h.onFrame(JSON.stringify({ type: 'welcome', v: 1, session: 's1', heartbeatMs: 60_000, subscriptions }))
+            for (const frame of after()) h.onFrame(frame)
+          })
+        },
+        close() {},
+      }
+    },
+  }
+  return { transport, handlers: () => handlers }
+}

@@ -5,6 +5,7 @@
 // the 1,000-client process. Prints the CPU per delivery, median and 10th percentile over the rounds.
 // node bench/profile-many-clients.mjs [clients=1000] [rounds=600]
 import { createClient } from 'agentwire'
+import { memoryTransport } from './lib.mjs'
 
 const N = Number(process.argv[2] ?? 1000)
 const rounds = Number(process.argv[3] ?? 600)
@@ -15,27 +16,11 @@ const cpu = () => {
 const feeds = []
 let count = 0
 for (let i = 0; i < N; i++) {
-  let handlers
-  const transport = {
-    name: 'memory',
-    connect(_url, h) {
-      handlers = h
-      queueMicrotask(() => h.onOpen())
-      return {
-        send(text) {
-          const f = JSON.parse(text)
-          if (f.type !== 'hello') return
-          const subscriptions = (f.resume ?? []).map((s) => ({ ok: true, channel: s.channel, recovered: false }))
-          queueMicrotask(() => h.onFrame(JSON.stringify({ type: 'welcome', v: 1, session: 's1', heartbeatMs: 60_000, subscriptions })))
-        },
-        close() {},
-      }
-    },
-  }
+  const { transport, handlers } = memoryTransport()
   const client = createClient({ url: 'ws://memory/ws', transport, heartbeat: { intervalMs: 600_000 }, environment: null })
   client.subscribe('global')
   client.on('metrics.snapshot', (e) => void (count += e.payload.values.i >= 0 ? 1 : 0))
-  feeds.push(() => handlers)
+  feeds.push(handlers)
 }
 await new Promise((r) => setTimeout(r, 50))
 const handlers = feeds.map((f) => f())

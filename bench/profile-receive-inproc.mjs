@@ -6,7 +6,7 @@
 // node --expose-gc bench/profile-receive-inproc.mjs [--n=200000] [--rounds=5] [--client-only]
 import { createClient } from 'agentwire'
 import { createClientCodec, dialects } from 'agentwire/protocol'
-import { eventFrames } from './lib.mjs'
+import { eventFrames, memoryTransport } from './lib.mjs'
 
 const arg = (name, fallback) => process.argv.slice(2).find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback
 const n = Number(arg('n', '200000'))
@@ -38,24 +38,14 @@ if (!process.argv.includes('--client-only')) {
 }
 
 function clientRun() {
-  let handlers
-  const transport = {
-    name: 'memory',
-    connect(_url, h) {
-      handlers = h
-      queueMicrotask(() => h.onOpen())
-      return { send(frame) { const f = JSON.parse(frame); if (f.type === 'hello') queueMicrotask(() => {
-        h.onFrame(JSON.stringify({ type: 'welcome', v: 1, session: 's1', heartbeatMs: 60_000, subscriptions: (f.resume ?? []).map((s) => ({ ok: true, channel: s.channel, recovered: false })) }))
-        for (const channel of channels) h.onFrame(JSON.stringify({ type: 'state', channel, epoch: 'bench', seq: 0, reason: 'initial', state: {} }))
-      }) }, close() {} }
-    },
-  }
+  // Positions start here: one empty snapshot per channel after the welcome, then the events.
+  const { transport, handlers } = memoryTransport(() => channels.map((channel) => JSON.stringify({ type: 'state', channel, epoch: 'bench', seq: 0, reason: 'initial', state: {} })))
   const client = createClient({ url: 'ws://memory/ws', transport, heartbeat: { intervalMs: 60_000 }, environment: null })
   client.subscribe('*')
   let count = 0
   const tick = () => void count++
   for (const t of ['agent.status', 'task.progress', 'step.progress', 'routing.decision', 'metrics.snapshot']) client.on(t, tick)
-  return { client, feed: () => handlers, count: () => count }
+  return { client, feed: handlers, count: () => count }
 }
 
 const runs = []

@@ -17,10 +17,11 @@ import { heldBesides, indexEntities, shareEntities, type HoldersIndex } from './
  * own state, kept so that a snapshot for a channel (after a gap or a rejoin) can replace
  * exactly that channel's part of the merged state.
  *
- * Listeners hear about changes once per batch: `apply` takes the event and `replace` marks the
- * store dirty, and each asks `schedule` to run `flush` (once per batch); `flush` folds what
- * `apply` took and notifies when something changed since the last notification. A burst of events decoded from one socket read
- * therefore costs one notification, not one per event. A flood arrives as many reads, each its
+ * Listeners hear about changes once per batch: `apply` and `replace` only mark the store
+ * dirty and ask `schedule` to run `flush` (once per batch); `flush` notifies when something
+ * changed since the last notification. A burst of events decoded from one socket read
+ * therefore costs one notification, not one per event. (Without listeners `apply` does not
+ * even fold at once: see {@link MAX_PENDING}.) A flood arrives as many reads, each its
  * own batch; the React and Vue adapters coalesce those once more, to one per animation frame.
  *
  * It costs one copy per batch too: events fold into drafts (`createDraft`), which copy a
