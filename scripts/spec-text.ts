@@ -1,29 +1,7 @@
 import type * as z from 'zod/mini'
 import { eventSchemas, type EventType } from '../src/protocol/events'
-import {
-  AckFrame,
-  AuthFrame,
-  CancelFrame,
-  CommandFrame,
-  ErrorFrame,
-  EventFrame,
-  FeedbackFrame,
-  HelloFrame,
-  PingFrame,
-  PongFrame,
-  RefreshFrame,
-  RejoinFrame,
-  ReplyFrame,
-  ServerPingFrame,
-  ServerPongFrame,
-  StartFrame,
-  StateFrame,
-  SubscribeFrame,
-  SubscribeResultSchema,
-  UnsubscribeFrame,
-  UntypedEventFrame,
-  WelcomeFrame,
-} from '../src/protocol/frames'
+import { CLIENT_FRAME_SCHEMAS, SERVER_FRAME_SCHEMAS } from '../src/protocol/frame-schemas'
+import { EventFrame, SubscribeResultSchema, UntypedEventFrame } from '../src/protocol/frames'
 import type { Spec } from '../src/protocol/spec'
 import { specOf } from '../src/protocol/spec-of'
 import { StateRestSchema, StateViewSchemas } from '../src/protocol/views'
@@ -35,22 +13,6 @@ import { StateRestSchema, StateViewSchemas } from '../src/protocol/views'
  */
 
 type AnySchema = z.core.$ZodType
-
-const SERVER = { welcome: WelcomeFrame, reply: ReplyFrame, state: StateFrame, error: ErrorFrame, refresh: RefreshFrame, ping: ServerPingFrame, pong: ServerPongFrame }
-const CLIENT = {
-  hello: HelloFrame,
-  auth: AuthFrame,
-  subscribe: SubscribeFrame,
-  unsubscribe: UnsubscribeFrame,
-  rejoin: RejoinFrame,
-  start: StartFrame,
-  cancel: CancelFrame,
-  feedback: FeedbackFrame,
-  ack: AckFrame,
-  command: CommandFrame,
-  ping: PingFrame,
-  pong: PongFrame,
-}
 
 function spec(schema: AnySchema, name: string): Spec {
   const s = specOf(schema)
@@ -82,8 +44,8 @@ export function generateSpecs(): string {
     ['ENVELOPE', 'Readonly<Record<string, Spec>>', envelope],
     ['PAYLOADS', 'Readonly<Record<EventType, Spec>>', payloads],
     ['UNTYPED_EVENT', 'Spec', untyped.event],
-    ['SERVER', 'Readonly<Record<Exclude<ServerFrame[\'type\'], \'event\'>, Spec>>', map(SERVER)],
-    ['CLIENT', 'Readonly<Record<ClientFrame[\'type\'], Spec>>', map(CLIENT)],
+    ['SERVER', 'Readonly<Record<Exclude<ServerFrame[\'type\'], \'event\'>, Spec>>', map(SERVER_FRAME_SCHEMAS)],
+    ['CLIENT', 'Readonly<Record<ClientFrame[\'type\'], Spec>>', map(CLIENT_FRAME_SCHEMAS)],
     ['SUBSCRIBE_RESULT', 'Spec', spec(SubscribeResultSchema, 'SubscribeResultSchema')],
     ['STATE_REST', 'Spec', spec(StateRestSchema, 'StateRestSchema')],
     ['STATE_VIEWS', 'Readonly<Record<keyof typeof StateViewSchemas, Spec>>', map(StateViewSchemas)],

@@ -2,31 +2,8 @@ import * as z from 'zod/mini'
 import type { Codec } from './codec'
 import type { AnyEventDefinitions } from './define'
 import { eventSchemas, type EventType } from './events'
-import {
-  AckFrame,
-  AuthFrame,
-  CommandFrame,
-  CancelFrame,
-  ErrorFrame,
-  EventFrame,
-  FeedbackFrame,
-  HelloFrame,
-  PingFrame,
-  PongFrame,
-  RefreshFrame,
-  RejoinFrame,
-  ReplyFrame,
-  ServerPingFrame,
-  ServerPongFrame,
-  StartFrame,
-  StateFrame,
-  SubscribeFrame,
-  UnsubscribeFrame,
-  UntypedEventFrame,
-  WelcomeFrame,
-  type ClientFrame,
-  type ServerFrame,
-} from './frames'
+import { CLIENT_FRAME_SCHEMAS, SERVER_FRAME_SCHEMAS } from './frame-schemas'
+import { EventFrame, UntypedEventFrame } from './frames'
 import { compileCheck } from './checker'
 import { parseJson, type JsonLimits } from './json'
 import { checkClientFrame, nativeCodec, type ClientFrameResult, type FrameValidator } from './native-codec'
@@ -65,31 +42,6 @@ export interface AgentwireCodecOptions {
   events?: AnyEventDefinitions
 }
 
-const SERVER_SCHEMAS = {
-  welcome: WelcomeFrame,
-  reply: ReplyFrame,
-  state: StateFrame,
-  error: ErrorFrame,
-  refresh: RefreshFrame,
-  ping: ServerPingFrame,
-  pong: ServerPongFrame,
-} as const satisfies Record<Exclude<ServerFrame['type'], 'event'>, AnySchema>
-
-const CLIENT_SCHEMAS = {
-  hello: HelloFrame,
-  auth: AuthFrame,
-  subscribe: SubscribeFrame,
-  unsubscribe: UnsubscribeFrame,
-  rejoin: RejoinFrame,
-  start: StartFrame,
-  cancel: CancelFrame,
-  feedback: FeedbackFrame,
-  ack: AckFrame,
-  command: CommandFrame,
-  ping: PingFrame,
-  pong: PongFrame,
-} as const satisfies Record<ClientFrame['type'], AnySchema>
-
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 /** A native codec with its own limits or a schema compiler. `dialects.agentwire` is `createAgentwireCodec()`. */
@@ -107,8 +59,8 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const userEnvelope = (type: string): AnySchema => z.extend(EventFrame, { event: z.object({ type: z.literal(type), payload: events!.schemas[type] as AnySchema }) })
   return nativeCodec(
     {
-      server: (type) => (has(SERVER_SCHEMAS, type) ? validator(once(`server ${type}`, () => SERVER_SCHEMAS[type as keyof typeof SERVER_SCHEMAS]), type) : undefined),
-      client: (type) => (has(CLIENT_SCHEMAS, type) ? validator(once(`client ${type}`, () => CLIENT_SCHEMAS[type as keyof typeof CLIENT_SCHEMAS]), type) : undefined),
+      server: (type) => (has(SERVER_FRAME_SCHEMAS, type) ? validator(once(`server ${type}`, () => SERVER_FRAME_SCHEMAS[type as keyof typeof SERVER_FRAME_SCHEMAS]), type) : undefined),
+      client: (type) => (has(CLIENT_FRAME_SCHEMAS, type) ? validator(once(`client ${type}`, () => CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS]), type) : undefined),
       // One event frame schema per event type, made on first use: the envelope plus that event.
       event: (type) => validator(once(`event ${type}`, () => z.extend(EventFrame, { event: eventSchemas[type as EventType] })), 'event'),
       user: (type) => validator(once(`user ${type}`, () => userEnvelope(type)), 'event'),
@@ -122,7 +74,7 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
 }
 
 const defaultClientSchema = (type: string): FrameValidator | undefined =>
-  has(CLIENT_SCHEMAS, type) ? (value) => validate(CLIENT_SCHEMAS[type as keyof typeof CLIENT_SCHEMAS], value, type) : undefined
+  has(CLIENT_FRAME_SCHEMAS, type) ? (value) => validate(CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS], value, type) : undefined
 
 /**
  * Gateway side: decodes one client frame. Same rules as the client's decoder, except that an

@@ -3,30 +3,11 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as z from 'zod/mini'
 import {
-  AckFrame,
-  AuthFrame,
-  CancelFrame,
-  CommandFrame,
-  ErrorFrame,
   EventFrame,
-  FeedbackFrame,
-  HelloFrame,
-  PingFrame,
-  PongFrame,
-  RefreshFrame,
-  RejoinFrame,
-  ReplyFrame,
-  ServerPingFrame,
-  ServerPongFrame,
-  StartFrame,
-  StateFrame,
   StateRestSchema,
   StateViewSchemas,
-  SubscribeFrame,
   SubscribeResultSchema,
-  UnsubscribeFrame,
   UntypedEventFrame,
-  WelcomeFrame,
   createAgentwireCodec,
   createClientCodec,
   defineEvents,
@@ -35,6 +16,7 @@ import {
   type EventType,
 } from 'agentwire/protocol'
 import { generateSpecs } from '../../scripts/spec-text'
+import { CLIENT_FRAME_SCHEMAS, SERVER_FRAME_SCHEMAS } from '../../src/protocol/frame-schemas'
 import { specCheck } from '../../src/protocol/checker'
 import { CLIENT, ENVELOPE, PAYLOADS, SERVER, STATE_REST, STATE_VIEWS, SUBSCRIBE_RESULT, UNTYPED_EVENT } from '../../src/protocol/generated/specs'
 import { parseSpec, type Spec } from '../../src/protocol/spec'
@@ -48,29 +30,13 @@ import { parseSpec, type Spec } from '../../src/protocol/spec'
 
 type Case = { name: string; spec: Spec; schema: z.ZodMiniType }
 
-const SERVER_SCHEMAS = { welcome: WelcomeFrame, reply: ReplyFrame, state: StateFrame, error: ErrorFrame, refresh: RefreshFrame, ping: ServerPingFrame, pong: ServerPongFrame }
-const CLIENT_SCHEMAS = {
-  hello: HelloFrame,
-  auth: AuthFrame,
-  subscribe: SubscribeFrame,
-  unsubscribe: UnsubscribeFrame,
-  rejoin: RejoinFrame,
-  start: StartFrame,
-  cancel: CancelFrame,
-  feedback: FeedbackFrame,
-  ack: AckFrame,
-  command: CommandFrame,
-  ping: PingFrame,
-  pong: PongFrame,
-}
-
 const eventSpec = (t: string): Spec => ['object', { ...ENVELOPE, event: ['object', { type: ['literal', [t]], payload: PAYLOADS[t as EventType] }] }]
 
 const CASES: Case[] = [
   ...(Object.keys(PAYLOADS) as EventType[]).map((t) => ({ name: `event ${t}`, spec: eventSpec(t), schema: z.extend(EventFrame, { event: eventSchemas[t] }) as z.ZodMiniType })),
   { name: 'untyped event', spec: ['object', { ...ENVELOPE, event: UNTYPED_EVENT }], schema: UntypedEventFrame },
-  ...Object.entries(SERVER_SCHEMAS).map(([k, schema]) => ({ name: `server ${k}`, spec: SERVER[k as keyof typeof SERVER], schema: schema as z.ZodMiniType })),
-  ...Object.entries(CLIENT_SCHEMAS).map(([k, schema]) => ({ name: `client ${k}`, spec: CLIENT[k as keyof typeof CLIENT], schema: schema as z.ZodMiniType })),
+  ...Object.entries(SERVER_FRAME_SCHEMAS).map(([k, schema]) => ({ name: `server ${k}`, spec: SERVER[k as keyof typeof SERVER], schema: schema as z.ZodMiniType })),
+  ...Object.entries(CLIENT_FRAME_SCHEMAS).map(([k, schema]) => ({ name: `client ${k}`, spec: CLIENT[k as keyof typeof CLIENT], schema: schema as z.ZodMiniType })),
   { name: 'subscribe result', spec: SUBSCRIBE_RESULT, schema: SubscribeResultSchema },
   { name: 'state rest', spec: STATE_REST, schema: StateRestSchema },
   ...Object.entries(StateViewSchemas).map(([k, schema]) => ({ name: `state view ${k}`, spec: STATE_VIEWS[k as keyof typeof STATE_VIEWS], schema: schema as z.ZodMiniType })),
