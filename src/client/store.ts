@@ -121,6 +121,12 @@ export function createStore(options: StoreOptions = {}): Store {
 
   /** Built-in events taken and not folded yet, as channel, event, channel, event, …: see `apply`. */
   const pending: Array<string | AgentEvent> = []
+  /**
+   * Where `settle` is in `pending`: past each event before it is folded, so a read from inside
+   * a fold's error report (which settles again) goes on from the next one instead of folding
+   * the ones before it twice.
+   */
+  let cursor = 0
 
   function changed(): void {
     version++
@@ -143,9 +149,10 @@ export function createStore(options: StoreOptions = {}): Store {
     if (pending.length === 0) return
     holders = undefined
     const before = version
-    for (let i = 0; i < pending.length; i += 2) {
-      const channel = pending[i] as string
-      const event = pending[i + 1] as AgentEvent
+    while (cursor < pending.length) {
+      const channel = pending[cursor] as string
+      const event = pending[cursor + 1] as AgentEvent
+      cursor += 2
       try {
         const own = channelDraft(channel)
         if (own !== merged) own.apply(event)
@@ -154,7 +161,7 @@ export function createStore(options: StoreOptions = {}): Store {
         onReducerError(event.type, error)
       }
     }
-    pending.length = 0
+    pending.length = cursor = 0
     if (version !== before) later()
   }
 
@@ -287,7 +294,7 @@ export function createStore(options: StoreOptions = {}): Store {
     },
     flush,
     clear() {
-      pending.length = 0
+      pending.length = cursor = 0
       holders = undefined
       channels.clear()
       reducedStates.clear()

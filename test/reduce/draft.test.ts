@@ -285,6 +285,20 @@ describe('batched folding: a draft, and the store built on it', () => {
     expect(state.agents['b']?.status).toBe('offline')
   })
 
+  it('a read from inside a fold error report folds the events after it once, not twice', () => {
+    const store = createStore({ onReducerError: () => void store.getSnapshot() })
+    const broken = {
+      type: 'agent.status',
+      get payload(): never {
+        throw new Error('no payload')
+      },
+    } as unknown as AgentEvent
+    store.apply('global', broken)
+    // Without a timestamp every notification is appended, so a second fold would show.
+    store.apply('global', ev('system.notification', { level: 'info', message: 'once' }))
+    expect(store.getSnapshot().notifications.map((n) => n.message)).toEqual(['once'])
+  })
+
   it('a store nobody listens to schedules no flush; its first listener hears about the changes after it', () => {
     const queue: Array<() => void> = []
     const store = createStore({ schedule: (flush) => void queue.push(flush) })
