@@ -159,21 +159,27 @@ export const partOf = (module) => PARTS.find(([, re]) => re.test(module))?.[0] ?
  */
 export function gzipByModule(code, map) {
   const owner = ownerOfEachByte(code, map)
+  // A package's files are one module, as in `breakdown`: cut out together.
+  const moduleOf = map.sources.map(moduleName)
   const total = gzipSync(code, { level: 9 }).length
   const out = new Map()
-  for (let s = 0; s < map.sources.length; s++) {
+  for (const module of new Set(moduleOf)) {
     const parts = []
     let start = -1
     for (let i = 0; i <= code.length; i++) {
-      const keep = i < code.length && owner[i] !== s
+      const keep = i < code.length && moduleOf[owner[i]] !== module
       if (keep && start < 0) start = i
       else if (!keep && start >= 0) (parts.push(code.slice(start, i)), (start = -1))
     }
     const rest = parts.join('')
-    if (rest.length === code.length) continue
-    out.set(map.sources[s].replace(/^.*?\bsrc\//, 'src/').replace(/^.*node_modules\/((?:@[^/]+\/)?[^/]+).*$/, '$1'), total - gzipSync(rest, { level: 9 }).length)
+    if (rest.length < code.length) out.set(module, total - gzipSync(rest, { level: 9 }).length)
   }
   return out
+}
+
+/** A module's name in the reports: our sources by path from `src/`, a package by its name. */
+function moduleName(path) {
+  return /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1] ?? path.replace(/^.*?\bsrc\//, 'src/')
 }
 
 /** For each character of `code`, the index of the source it was generated from (-1: none). */
@@ -222,8 +228,7 @@ export function breakdown(meta, gzip = new Map()) {
   const out = Object.entries(meta.outputs).find(([path]) => !path.endsWith('.map'))[1]
   const by = new Map()
   for (const [path, { bytesInOutput }] of Object.entries(out.inputs)) {
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)?.[1]
-    const key = pkg ?? path.replace(/^.*?\bsrc\//, 'src/')
+    const key = moduleName(path)
     by.set(key, (by.get(key) ?? 0) + bytesInOutput)
   }
   const total = [...by.values()].reduce((a, b) => a + b, 0)
