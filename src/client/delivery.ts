@@ -154,8 +154,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
     store.apply(channel, event)
     // The context only for a listener: none of this type or of 'event', nothing is built. (The
     // 'event' emit looks its listeners up after the type's ran, as one of those may add some.)
-    const typed = emitter.count(event.type) > 0
-    if (typed || emitter.count('event') > 0) {
+    if (emitter.count(event.type) + emitter.count('event')) {
       // Built by assignment, not by spreading conditional literals: one object per event, not three.
       const time = message.time
       const ctx: { -readonly [K in keyof EventContext]: EventContext[K] } = { channel, replayed: readyAt !== undefined && time !== undefined && time < readyAt }
@@ -164,7 +163,7 @@ export function createDelivery(core: ClientCore, connection: Connection, wire: W
         ctx.epoch = message.epoch!
       }
       if (time !== undefined) ctx.time = time
-      if (typed) emitter.emit(event.type, event, ctx)
+      emitter.emit(event.type, event, ctx)
       emitter.emit('event', event, ctx)
     }
     if (isEventType(event.type)) requests.event(event as AgentEvent)

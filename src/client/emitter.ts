@@ -5,7 +5,8 @@
  */
 export interface Emitter {
   on(type: string, listener: (...args: never[]) => void): () => void
-  emit(type: string, ...args: unknown[]): void
+  /** Calls each listener of `type` with `a` and `b` (every emit of the client passes one or two). */
+  emit(type: string, a?: unknown, b?: unknown): void
   count(type: string): number
   clear(): void
 }
@@ -33,12 +34,12 @@ export function createEmitter(onThrow: (error: unknown, type: string) => void): 
         else listeners.set(type, rest)
       }
     },
-    emit(type, ...args) {
+    emit(type, a, b) {
       const list = listeners.get(type)
       if (list === undefined) return
       for (let i = 0; i < list.length; i++) {
         try {
-          list[i]!.fn(...args)
+          list[i]!.fn(a, b)
         } catch (error) {
           onThrow(error, type)
         }

@@ -1,5 +1,6 @@
 import type * as z from 'zod/mini'
 import type { Spec, SpecCheck } from './spec'
+import { forbiddenKey } from './records'
 import { specOf } from './spec-of'
 
 /**
@@ -186,7 +187,7 @@ function recordCheck(key: Check | undefined, check: Check): Check {
   return (v, left) => {
     if (!isRecord(v) || left < 1) return undefined
     for (const k in v as Record<string, unknown>) {
-      if (forbidden(k) || (key !== undefined && key(k, 0) === undefined) || check((v as Record<string, unknown>)[k], left - 1) === undefined) return undefined
+      if (forbiddenKey(k) || (key !== undefined && key(k, 0) === undefined) || check((v as Record<string, unknown>)[k], left - 1) === undefined) return undefined
     }
     return v
   }
@@ -203,7 +204,7 @@ function objectCheck(shape: Readonly<Record<string, Spec>>): Built | null {
   const fields: Built[] = []
   for (const k of keys) {
     // zod reads a shape key through the prototype; no checker for keys a plain object inherits.
-    const field = k in Object.prototype || forbidden(k) ? null : build(shape[k]!)
+    const field = k in Object.prototype || forbiddenKey(k) ? null : build(shape[k]!)
     if (!field) return null
     fields.push(field)
   }
@@ -227,7 +228,7 @@ function objectCheck(shape: Readonly<Record<string, Spec>>): Built | null {
         i = keys.indexOf(k)
         if (i < 0) {
           // Stripped, but held to the same limits as the rest: the careful path would refuse it.
-          if (forbidden(k) || !plain(o[k], left - 1)) return undefined
+          if (forbiddenKey(k) || !plain(o[k], left - 1)) return undefined
           same = false
           continue
         }
@@ -282,14 +283,10 @@ function plain(v: unknown, left: number): boolean {
     for (let i = 0; i < v.length; i++) if (!plain(v[i], left - 1)) return false
     return true
   }
-  for (const k in v) if (forbidden(k) || !plain((v as Record<string, unknown>)[k], left - 1)) return false
+  for (const k in v) if (forbiddenKey(k) || !plain((v as Record<string, unknown>)[k], left - 1)) return false
   return true
 }
 
-/** Own keys `parseJson` removes, so a checker never lets them through. */
-function forbidden(k: string): boolean {
-  return k === '__proto__' || k === 'constructor' || k === 'prototype'
-}
 
 function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v)

@@ -5,6 +5,8 @@
  * a plain object with the same keys), and `0` equals `-0`.
  */
 
+import { hasKey } from './records'
+
 /** Nesting beyond this is treated as unequal rather than risking the stack on hostile input. */
 const MAX_DEPTH = 256
 
@@ -31,14 +33,12 @@ function equal(a: unknown, b: unknown, depth: number): boolean {
   // keys, without allocating two arrays per object (this runs for most events `reduce` folds).
   let defined = 0
   for (const key in x) {
-    if (!hasOwn.call(x, key)) continue
+    if (!hasKey(x, key)) continue
     const value = x[key]
     if (value === undefined) continue
     defined++
-    if (!hasOwn.call(y, key) || !equal(value, y[key], depth + 1)) return false
+    if (!hasKey(y, key) || !equal(value, y[key], depth + 1)) return false
   }
-  for (const key in y) if (hasOwn.call(y, key) && y[key] !== undefined) defined--
+  for (const key in y) if (hasKey(y, key) && y[key] !== undefined) defined--
   return defined === 0
 }
-
-const hasOwn = Object.prototype.hasOwnProperty

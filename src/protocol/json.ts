@@ -1,6 +1,6 @@
 import { ERROR_BAD_REQUEST, ERROR_PAYLOAD_TOO_LARGE } from './code-values'
 import { ProtocolError } from './errors'
-import { hasKey } from './records'
+import { forbiddenKey, hasKey } from './records'
 
 /**
  * Safe JSON for frames from the network: size and depth caps, and no prototype keys in what
@@ -144,11 +144,12 @@ function dropForbiddenKeys(value: unknown): void {
       for (const item of node) if (item !== null && typeof item === 'object') stack.push(item)
       continue
     }
+    // `JSON.parse` makes every key own and enumerable: `Object.keys` sees the forbidden ones too.
     const record = node as Record<string, unknown>
-    for (const key of FORBIDDEN_KEYS) if (hasKey(record, key)) delete record[key]
     for (const key of Object.keys(record)) {
       const item = record[key]
-      if (item !== null && typeof item === 'object') stack.push(item)
+      if (forbiddenKey(key)) delete record[key]
+      else if (item !== null && typeof item === 'object') stack.push(item)
     }
   }
 }

@@ -19,6 +19,14 @@ export function emptyRecord<T>(): MutableRecord<T> {
   return Object.create(null) as MutableRecord<T>
 }
 
+/**
+ * Own keys that can reach a prototype when a parsed object is merged or assigned somewhere:
+ * `parseJson` removes them and a checker never lets them through.
+ */
+export function forbiddenKey(key: string): boolean {
+  return key === '__proto__' || key === 'constructor' || key === 'prototype'
+}
+
 /** Whether `record` holds `key` as its own property (never an inherited one). */
 export function hasKey(record: Readonly<Record<string, unknown>>, key: string): boolean {
   return Object.prototype.hasOwnProperty.call(record, key)
