@@ -210,6 +210,7 @@ if (want('latency')) {
   const clientCpu = { raw: [], agentwire: [] }
   const clientLoop = { raw: [], agentwire: [] }
   const clientPerDelivery = { raw: [], agentwire: [] }
+  const clientGc = { raw: [], agentwire: [] }
   const serverCpu = { raw: [], agentwire: [] }
   const met = []
   for (let rep = 0; rep < REPS; rep++) {
@@ -222,17 +223,18 @@ if (want('latency')) {
       clientCpu[mode].push(got[mode].cpuShare * 100)
       clientLoop[mode].push(got[mode].loopDelayP99Ms)
       clientPerDelivery[mode].push(got[mode].cpuMicrosPerDelivery)
+      clientGc[mode].push(got[mode].gcMicrosPerDelivery)
       serverCpu[mode].push(got[mode].serverCpuShare * 100)
     }
     met.push(got.agentwire.p99 <= 1.5 * got.raw.p99 + 1)
     log(`latency rep ${rep + 1}: raw p50 ${fmt(got.raw.p50, 2)} p99 ${fmt(got.raw.p99, 2)} ms; agentwire p50 ${fmt(got.agentwire.p50, 2)} p99 ${fmt(got.agentwire.p99, 2)} ms`)
   }
-  results.cases.latency = { clients, ...spec, p50: { raw: summary(p50.raw), agentwire: summary(p50.agentwire) }, p99: { raw: summary(p.raw), agentwire: summary(p.agentwire) }, max: { raw: summary(max.raw), agentwire: summary(max.agentwire) }, goal: 'p99 ≤ 1.5 × raw + 1 ms', clientCpuPercent: { raw: summary(clientCpu.raw), agentwire: summary(clientCpu.agentwire) }, clientLoopDelayP99Ms: { raw: summary(clientLoop.raw), agentwire: summary(clientLoop.agentwire) }, clientCpuMicrosPerDelivery: { raw: summary(clientPerDelivery.raw), agentwire: summary(clientPerDelivery.agentwire) }, serverCpuPercent: { raw: summary(serverCpu.raw), agentwire: summary(serverCpu.agentwire) } }
+  results.cases.latency = { clients, ...spec, p50: { raw: summary(p50.raw), agentwire: summary(p50.agentwire) }, p99: { raw: summary(p.raw), agentwire: summary(p.agentwire) }, max: { raw: summary(max.raw), agentwire: summary(max.agentwire) }, goal: 'p99 ≤ 1.5 × raw + 1 ms', clientCpuPercent: { raw: summary(clientCpu.raw), agentwire: summary(clientCpu.agentwire) }, clientLoopDelayP99Ms: { raw: summary(clientLoop.raw), agentwire: summary(clientLoop.agentwire) }, clientCpuMicrosPerDelivery: { raw: summary(clientPerDelivery.raw), agentwire: summary(clientPerDelivery.agentwire) }, clientGcMicrosPerDelivery: { raw: summary(clientGc.raw), agentwire: summary(clientGc.agentwire) }, serverCpuPercent: { raw: summary(serverCpu.raw), agentwire: summary(serverCpu.agentwire) } }
   table.push([`latency ${clients} clients: raw ws`, `p50 ${row(summary(p50.raw), 2)} / p99 ${row(summary(p.raw), 2)} / max ${fmt(median(max.raw), 1)} ms`, '', ''])
   const goal = 1.5 * median(p.raw) + 1
   table.push([`latency ${clients} clients: agentwire`, `p50 ${row(summary(p50.agentwire), 2)} / p99 ${row(summary(p.agentwire), 2)} / max ${fmt(median(max.agentwire), 1)} ms`, '', `goal p99 ≤ ${fmt(goal, 2)} ms: ${median(p.agentwire) <= goal ? 'met' : 'not met'}`])
   for (const mode of ['raw', 'agentwire']) {
-    table.push([`latency ${clients} clients: where the time goes, ${mode === 'raw' ? 'raw ws' : 'agentwire'}`, `client process ${row(summary(clientCpu[mode]))} % of a core, its CPU per delivery ${row(summary(clientPerDelivery[mode]), 1)} µs (at one event per ${spec.costEveryMs} ms; at one per ${spec.everyMs} ms a whole core is ${fmt(1e6 / (clients * (1000 / spec.everyMs)), 1)} µs per delivery), its event loop lagging ${row(summary(clientLoop[mode]), 1)} ms at p99; server process ${row(summary(serverCpu[mode]))} %`, '', ''])
+    table.push([`latency ${clients} clients: where the time goes, ${mode === 'raw' ? 'raw ws' : 'agentwire'}`, `client process ${row(summary(clientCpu[mode]))} % of a core, its CPU per delivery ${row(summary(clientPerDelivery[mode]), 1)} µs (at one event per ${spec.costEveryMs} ms; at one per ${spec.everyMs} ms a whole core is ${fmt(1e6 / (clients * (1000 / spec.everyMs)), 1)} µs per delivery), its event loop lagging ${row(summary(clientLoop[mode]), 1)} ms at p99, garbage collection ${row(summary(clientGc[mode]), 2)} µs per delivery (at one per ${spec.everyMs} ms); server process ${row(summary(serverCpu[mode]))} %`, '', ''])
   }
 }
 

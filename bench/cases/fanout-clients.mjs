@@ -2,7 +2,7 @@
 // argv: kind (raw | agentwire), ports (comma-separated), n
 // kind raw: raw `ws` sockets speaking the native hello; agentwire: full agentwire Node clients.
 import { WebSocket } from 'ws'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
 import { cpuMicros, onParent, percentile, report, wallNow } from '../lib.mjs'
 
 const [kind, portsArg, nArg] = process.argv.slice(2)
@@ -15,6 +15,11 @@ let latencies = []
 let recordLatency = false
 /** While latencies are recorded: this process's CPU and event-loop delay, to tell where the tail comes from. */
 let window = null
+// Garbage collection while the window is open: its pauses are part of the client process's time.
+let gcMs = 0
+new PerformanceObserver((list) => {
+  if (window) for (const e of list.getEntries()) gcMs += e.duration
+}).observe({ entryTypes: ['gc'] })
 
 const onEvent = (stamp) => {
   if (count === 0) first = performance.now()
@@ -63,15 +68,20 @@ onParent({
     if (latency) {
       const loop = monitorEventLoopDelay({ resolution: 5 })
       loop.enable()
+      gcMs = 0
       window = { loop, cpu0: cpuMicros(), t0: performance.now() }
     }
     report({ type: 'armed' })
   },
   latencies: () => {
+    // This process's CPU and GC while events flowed, taken before the sort below (which is the
+    // measurement's own work), over the deliveries it handled. CPU per delivery is meaningful
+    // while the process keeps up; run.mjs measures it at a lower rate.
+    const cpu = window ? cpuMicros() - window.cpu0 : 0
+    const wall = window ? performance.now() - window.t0 : 0
+    const got = Math.max(1, latencies.length)
+    const process = window ? { cpuShare: cpu / (wall * 1000), cpuMicrosPerDelivery: cpu / got, gcMicrosPerDelivery: (gcMs * 1000) / got, loopDelayP99Ms: window.loop.percentile(99) / 1e6 } : {}
     const s = latencies.sort((a, b) => a - b)
-    // CPU per delivery: what this process spent while events flowed, over the deliveries it
-    // handled (meaningful while the process keeps up; run.mjs measures it at a lower rate).
-    const process = window ? { cpuShare: (cpuMicros() - window.cpu0) / ((performance.now() - window.t0) * 1000), cpuMicrosPerDelivery: (cpuMicros() - window.cpu0) / Math.max(1, s.length), loopDelayP99Ms: window.loop.percentile(99) / 1e6 } : {}
     window?.loop.disable()
     report({ type: 'latencies', count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1], ...process })
   },

@@ -86,15 +86,28 @@ export interface StoreOptions {
 
 /**
  * How many events a store nobody listens to takes before it folds them, when nothing reads it
- * sooner. A process hosting many clients (a load test, a bridge, a Node script per tenant) gives
- * each client's store one event now and then: folding each at once touches that store's objects
- * cold every time, folding them in batches touches them once per batch. A read folds at once.
+ * sooner. A client that takes a burst of events (one socket read often holds dozens) folds them
+ * together, touching the store's objects once per batch instead of once per event. A read folds
+ * at once.
  */
 export const MAX_PENDING = 32
 
+/**
+ * The settle of the one store whose events wait, if any: when another store of the same process
+ * takes an event, the waiting one folds first. So a process holds at most one store's batch
+ * unfolded. A process hosting many clients, each given one event now and then, folds each at once:
+ * holding a batch per client would keep thousands of parsed events alive across young-generation
+ * collections (measured with 1,000 clients: scavenges of 6–10 ms instead of 2 ms, and old-space
+ * growth), which costs more than the batching saves.
+ */
+let waiting: (() => void) | undefined
+
+/** Throws `error` in a microtask of its own: it reaches the runtime's usual report. */
+const rethrow = (error: unknown) => queueMicrotask(() => { throw error })
+
 export function createStore(options: StoreOptions = {}): Store {
   const schedule = options.schedule ?? ((flush: () => void) => queueMicrotask(flush))
-  const onError = options.onError ?? ((error: unknown) => queueMicrotask(() => { throw error }))
+  const onError = options.onError ?? rethrow
   const events = options.events && Object.keys(options.events.reducers).length > 0 ? options.events : undefined
   const onReducerError = options.onReducerError ?? ((_name: string, error: unknown) => onError(error))
   /** Each channel's reducer states, made on the channel's first event or snapshot. */
@@ -162,6 +175,7 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     }
     pending.length = cursor = 0
+    if (waiting === settle) waiting = undefined
     if (version !== before) later()
   }
 
@@ -244,6 +258,17 @@ export function createStore(options: StoreOptions = {}): Store {
       pending.push(channel, event as AgentEvent)
       // Someone listens: folded now, and a flush asked only when it changed something.
       if (listeners.size > 0 || pending.length >= 2 * MAX_PENDING) settle()
+      else if (waiting !== settle) {
+        // Another store's batch folds first: one batch waits per process (see `waiting`).
+        const other = waiting
+        waiting = settle
+        try {
+          other?.()
+        } catch (error) {
+          // What that store's reducer-error report threw belongs to it, not to this delivery.
+          rethrow(error)
+        }
+      }
     },
     reduced: (channel) => reducedStates.get(channel),
     replace(channel, snapshot, reduced) {
@@ -295,6 +320,7 @@ export function createStore(options: StoreOptions = {}): Store {
     flush,
     clear() {
       pending.length = cursor = 0
+      if (waiting === settle) waiting = undefined
       holders = undefined
       channels.clear()
       reducedStates.clear()

@@ -239,6 +239,9 @@ describe('batched folding: a draft, and the store built on it', () => {
         const eager = createStore({ schedule: (flush) => flush() })
         eager.subscribe(() => undefined)
         const lazy = createStore({ schedule: () => expect.unreachable('nobody listens: no flush') })
+        // A second unlistened store taking the same events in turn: each event it takes folds
+        // the first one's waiting batch (one batch waits per process), and the other way round.
+        const other = createStore({ schedule: () => expect.unreachable('nobody listens: no flush') })
         const names = new Set<string>()
         for (const [kind, ch, events] of ops) {
           names.add(ch)
@@ -246,19 +249,24 @@ describe('batched folding: a draft, and the store built on it', () => {
             const event = events as AgentEvent
             eager.apply(ch, event)
             lazy.apply(ch, event)
+            other.apply(ch, event)
           } else if (kind === 'replace') {
             const snapshot = fold(events as AgentEvent[])
             eager.replace(ch, snapshot)
             lazy.replace(ch, snapshot)
+            other.replace(ch, snapshot)
           } else if (kind === 'forget') {
             eager.forget(ch)
             lazy.forget(ch)
+            other.forget(ch)
           } else {
             expect(lazy.getSnapshot()).toEqual(eager.getSnapshot())
             expect(lazy.channelState(ch)).toEqual(eager.channelState(ch))
+            expect(other.channelState(ch)).toEqual(eager.channelState(ch))
           }
         }
         expect(lazy.getSnapshot()).toEqual(eager.getSnapshot())
+        expect(other.getSnapshot()).toEqual(eager.getSnapshot())
         for (const ch of names) expect(lazy.channelState(ch)).toEqual(eager.channelState(ch))
       }),
       runs,
@@ -283,6 +291,57 @@ describe('batched folding: a draft, and the store built on it', () => {
     expect(errors).toEqual([['agent.status', 'no payload']])
     expect(state.agents['a']?.status).toBe('busy')
     expect(state.agents['b']?.status).toBe('offline')
+  })
+
+  it('one unlistened store batch waits per process: another store taking an event folds it first', () => {
+    const errors: string[] = []
+    const broken = {
+      type: 'agent.status',
+      get payload(): never {
+        throw new Error('no payload')
+      },
+    } as unknown as AgentEvent
+    const first = createStore({ onReducerError: () => void errors.push('first') })
+    const second = createStore({ onReducerError: () => void errors.push('second') })
+    first.apply('global', ev('agent.status', { name: 'a', status: 'busy' }))
+    first.apply('global', broken)
+    // The same store again: its batch keeps waiting.
+    expect(errors).toEqual([])
+    second.apply('global', ev('agent.status', { name: 'b', status: 'busy' }))
+    expect(errors).toEqual(['first'])
+    second.apply('global', broken)
+    expect(errors).toEqual(['first'])
+    first.apply('global', ev('agent.status', { name: 'a', status: 'offline' }))
+    expect(errors).toEqual(['first', 'second'])
+    expect(first.getSnapshot().agents['a']?.status).toBe('offline')
+    expect(second.getSnapshot().agents['b']?.status).toBe('busy')
+  })
+
+  it('what a waiting store\'s error report throws when another store folds it reaches the runtime, not the other delivery', async () => {
+    const thrown: unknown[] = []
+    const onError = (error: unknown) => void thrown.push(error)
+    process.on('uncaughtException', onError)
+    try {
+      const broken = {
+        type: 'agent.status',
+        get payload(): never {
+          throw new Error('no payload')
+        },
+      } as unknown as AgentEvent
+      const first = createStore({
+        onReducerError: () => {
+          throw new Error('report failed')
+        },
+      })
+      const second = createStore()
+      first.apply('global', broken)
+      expect(() => second.apply('global', ev('agent.status', { name: 'b', status: 'busy' }))).not.toThrow()
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      expect(thrown.map((e) => (e as Error).message)).toEqual(['report failed'])
+      expect(second.getSnapshot().agents['b']?.status).toBe('busy')
+    } finally {
+      process.off('uncaughtException', onError)
+    }
   })
 
   it('a read from inside a fold error report folds the events after it once, not twice', () => {
