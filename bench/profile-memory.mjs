@@ -4,7 +4,13 @@
 // objects stay out of it), the difference per connection by node type and constructor or
 // function name, biggest first. Run after `npm run build` (it loads dist through
 // `agentwire/server`); `--raw` profiles the raw `ws` server of the memory benchmark instead.
-// node --expose-gc bench/profile-memory.mjs [--n=1000] [--top=40] [--raw] [--auth] [--chain=<type name>]
+// --alloc: also what the connections allocated while they came, collected or not (V8's sampling
+// heap profiler), per connection and by function: the garbage a connection burst leaves, which
+// sets how much young-generation and old-space memory the process keeps resident after it.
+// --idle=<ms>: the physical heap by space again after that long idle (V8's memory reducer
+// shrinks the young generation of an idle process after some seconds).
+// node --expose-gc bench/profile-memory.mjs [--n=1000] [--top=40] [--raw] [--auth] [--chain=<type name>] [--alloc] [--idle=15000]
+import { Session } from 'node:inspector/promises'
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +26,8 @@ const raw = process.argv.includes('--raw')
 // With an authenticate hook (answering anonymous): the connection then keeps its handshake.
 const auth = process.argv.includes('--auth')
 const chainOf = arg('chain', undefined)
+const alloc = process.argv.includes('--alloc')
+const idleMs = Number(arg('idle', '0'))
 if (!globalThis.gc) throw new Error('run with node --expose-gc')
 
 let port
@@ -131,6 +139,21 @@ function census(file, known) {
   return { byLabel, ids, fresh, chains }
 }
 
+/** Self bytes a sampling heap profile saw allocated, in total and by function, biggest first. */
+function allocations(profile) {
+  const by = new Map()
+  let total = 0
+  const walk = (node) => {
+    const f = node.callFrame
+    const where = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber + 1}`
+    total += node.selfSize
+    by.set(where, (by.get(where) ?? 0) + node.selfSize)
+    for (const child of node.children) walk(child)
+  }
+  walk(profile.head)
+  return { total, rows: [...by].sort((a, b) => b[1] - a[1]) }
+}
+
 /** After GC: heap used and RSS, and what each V8 space holds in physical memory (RSS beyond the heap used). */
 const memory = async () => ({
   ...(await settledMemory()),
@@ -138,11 +161,20 @@ const memory = async () => ({
 })
 const mem0 = await memory()
 const beforeFile = snapshot('before')
+const session = alloc ? new Session() : undefined
+if (session) {
+  session.connect()
+  await session.post('HeapProfiler.enable')
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+}
 const clients = spawnCase('cases/fanout-clients.mjs', ['raw', String(port), String(n)])
 try {
   await clients.next('ready', 120_000)
   for (let i = 0; i < 100 && subscriptions() < n; i++) await new Promise((r) => setTimeout(r, 50))
+  const allocated = session ? allocations((await session.post('HeapProfiler.stopSampling')).profile) : undefined
   const memN = await memory()
+  // Before the second snapshot, whose writing and reading would take more memory than this measures.
+  const idle = idleMs > 0 ? await new Promise((r) => setTimeout(r, idleMs)).then(memory) : undefined
   const afterFile = snapshot('after')
   const before = census(beforeFile)
   const after = census(afterFile, before.ids)
@@ -160,6 +192,14 @@ try {
   console.log(`heapUsed ${((memN.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((memN.rss - mem0.rss) / n / 1024).toFixed(1)} KB, external ${((memN.external - mem0.external) / n / 1024).toFixed(2)} KB per connection`)
   const spaces = Object.keys(memN.spaces).map((k) => [k, (memN.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024]).filter(([, kb]) => Math.abs(kb) >= 0.05)
   console.log(`physical heap by space: ${spaces.map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`).join(', ')} per connection`)
+  if (allocated) {
+    console.log(`allocated while connecting (sampled, collected objects included): ${(allocated.total / n / 1024).toFixed(1)} KB per connection; by function:`)
+    for (const [where, bytes] of allocated.rows.slice(0, top)) console.log(`${(bytes / n).toFixed(0).padStart(7)} B  ${where}`)
+  }
+  if (idle) {
+    const spacesIdle = Object.keys(idle.spaces).map((k) => [k, (idle.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024]).filter(([, kb]) => Math.abs(kb) >= 0.05)
+    console.log(`after ${idleMs} ms idle: heapUsed ${((idle.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((idle.rss - mem0.rss) / n / 1024).toFixed(1)} KB per connection; physical heap by space: ${spacesIdle.map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`).join(', ')}`)
+  }
   console.log(`snapshot: ${total.toFixed(0)} B per connection in the rows below (self sizes, objects per connection)`)
   for (const r of rows.slice(0, top)) console.log(`${r.bytes.toFixed(0).padStart(7)} B  ${r.count.toFixed(2).padStart(6)}  ${r.key}`)
   // The same objects by holder: what keeps them (the first strong reference in the snapshot);

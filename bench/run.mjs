@@ -124,8 +124,11 @@ if (want('sizes')) {
 }
 
 // 2b. Gateway memory per idle connection (welcomed, one channel), against a raw `ws` server in
-// the same run: after GC, (at N - at 0) / N, each measurement in fresh processes.
-async function memory(mode, n) {
+// the same run: after GC, (at N - at 0) / N, each measurement in fresh processes. Then again
+// after `idleMs` with nothing happening: V8's memory reducer shrinks an idle process's young
+// generation, which right after the connections came still holds their garbage resident.
+const IDLE_MS = 15_000
+async function memory(mode, n, idleMs) {
   const server = spawnCase('cases/fanout-server.mjs', [mode], { execArgv: ['--expose-gc'] })
   try {
     const { port } = await server.next('listening')
@@ -142,7 +145,12 @@ async function memory(mode, n) {
         if (mode === 'raw' || atN.subscriptions >= n) break
         await new Promise((r) => setTimeout(r, 100))
       }
-      return { rss: (atN.rss - at0.rss) / n, heap: (atN.heap - at0.heap) / n, external: (atN.external - at0.external) / n }
+      const got = { rss: (atN.rss - at0.rss) / n, heap: (atN.heap - at0.heap) / n, external: (atN.external - at0.external) / n }
+      if (!idleMs) return got
+      await new Promise((r) => setTimeout(r, idleMs))
+      server.send({ type: 'mem' })
+      const idle = await server.next('mem')
+      return { ...got, idle: { rss: (idle.rss - at0.rss) / n, heap: (idle.heap - at0.heap) / n } }
     } finally {
       await cl.stop()
     }
@@ -154,14 +162,16 @@ async function memory(mode, n) {
 if (want('memory')) {
   const n = quick ? 500 : 3000
   const runs = { raw: [], agentwire: [] }
-  const ratio = { rss: [], heap: [] }
+  const ratio = { rss: [], heap: [], idleRss: [] }
+  const idleMs = quick ? 0 : IDLE_MS
   for (let rep = 0; rep < REPS; rep++) {
     const got = {}
-    for (const mode of rep % 2 ? ['agentwire', 'raw'] : ['raw', 'agentwire']) got[mode] = await memory(mode, n)
+    for (const mode of rep % 2 ? ['agentwire', 'raw'] : ['raw', 'agentwire']) got[mode] = await memory(mode, n, idleMs)
     runs.raw.push(got.raw)
     runs.agentwire.push(got.agentwire)
     ratio.rss.push(got.agentwire.rss / got.raw.rss)
     ratio.heap.push(got.agentwire.heap / got.raw.heap)
+    if (idleMs) ratio.idleRss.push(got.agentwire.idle.rss / got.raw.idle.rss)
     log(`memory ${n} rep ${rep + 1}: raw ws ${fmt(got.raw.rss / 1024, 1)} KB RSS, ${fmt(got.raw.heap / 1024, 1)} KB heap; gateway ${fmt(got.agentwire.rss / 1024, 1)} KB RSS, ${fmt(got.agentwire.heap / 1024, 1)} KB heap per connection`)
   }
   const kb = (xs, k) => summary(xs.map((x) => x[k] / 1024))
@@ -170,10 +180,15 @@ if (want('memory')) {
     kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: kb(runs[m], 'rss'), heap: kb(runs[m], 'heap'), external: kb(runs[m], 'external') }])),
     ratioToRaw: { rss: summary(ratio.rss), heap: summary(ratio.heap) },
     goal: 'RSS and heap per connection ≤ 1.5 × raw ws',
+    ...(idleMs ? { afterIdle: { ms: idleMs, kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: summary(runs[m].map((x) => x.idle.rss / 1024)), heap: summary(runs[m].map((x) => x.idle.heap / 1024)) }])), ratioToRaw: { rss: summary(ratio.idleRss) } } } : {}),
   }
   table.push([`memory ${n} idle conns: raw ws server`, `RSS ${row(kb(runs.raw, 'rss'), 1)} KB, heap ${row(kb(runs.raw, 'heap'), 1)} KB per connection`, '1.00', ''])
   const ok = median(ratio.rss) <= 1.5 && median(ratio.heap) <= 1.5
   table.push([`memory ${n} idle conns: gateway (welcomed, one channel)`, `RSS ${row(kb(runs.agentwire, 'rss'), 1)} KB, heap ${row(kb(runs.agentwire, 'heap'), 1)} KB per connection`, `RSS ${row(summary(ratio.rss), 2)}, heap ${row(summary(ratio.heap), 2)}`, `goal ≤ 1.5× raw: ${ok ? 'met' : 'not met'}`])
+  if (idleMs) {
+    const idleKb = (m) => summary(runs[m].map((x) => x.idle.rss / 1024))
+    table.push([`memory ${n} idle conns, ${idleMs / 1000} s later`, `RSS: raw ws ${row(idleKb('raw'), 1)} KB, gateway ${row(idleKb('agentwire'), 1)} KB per connection`, `RSS ${row(summary(ratio.idleRss), 2)}`, 'the same processes once V8 has shrunk their young generation (bench/profile-memory.mjs --alloc: what the connections allocated)'])
+  }
 }
 
 // 3. Gateway fan-out
