@@ -96,9 +96,10 @@ export const MAX_PENDING = 32
  * The settle of the one store whose events wait, if any: when another store of the same process
  * takes an event, the waiting one folds first. So a process holds at most one store's batch
  * unfolded. A process hosting many clients, each given one event now and then, folds each at once:
- * holding a batch per client would keep thousands of parsed events alive across young-generation
+ * a batch per client would keep tens of thousands of parsed events alive across young-generation
  * collections (measured with 1,000 clients: scavenges of 6–10 ms instead of 2 ms, and old-space
- * growth), which costs more than the batching saves.
+ * growth), and memory that grows with the number of clients. Folding at once costs that process
+ * a little more CPU per delivery (README, Benchmarks: latency).
  */
 let waiting: (() => void) | undefined
 

@@ -287,7 +287,6 @@ function plain(v: unknown, left: number): boolean {
   return true
 }
 
-
 function isObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }

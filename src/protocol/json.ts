@@ -1,6 +1,6 @@
 import { ERROR_BAD_REQUEST, ERROR_PAYLOAD_TOO_LARGE } from './code-values'
 import { ProtocolError } from './errors'
-import { forbiddenKey, hasKey } from './records'
+import { FORBIDDEN_KEYS, forbiddenKey, hasKey } from './records'
 
 /**
  * Safe JSON for frames from the network: size and depth caps, and no prototype keys in what
@@ -28,9 +28,6 @@ export const DEFAULT_MAX_JSON_LENGTH = 1_048_576
 export const DEFAULT_MAX_JSON_DEPTH = 64
 
 export type JsonResult = { ok: true; value: unknown } | { ok: false; error: ProtocolError }
-
-/** Own keys that can reach a prototype when a parsed object is merged or assigned somewhere. */
-const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'] as const
 
 /**
  * Parses one frame's text. Returns the value with every `__proto__`, `constructor` and

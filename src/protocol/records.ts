@@ -23,6 +23,9 @@ export function emptyRecord<T>(): MutableRecord<T> {
  * Own keys that can reach a prototype when a parsed object is merged or assigned somewhere:
  * `parseJson` removes them and a checker never lets them through.
  */
+export const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'] as const
+
+/** Whether `key` is one of {@link FORBIDDEN_KEYS} (three comparisons: this runs for every key a checker sees). */
 export function forbiddenKey(key: string): boolean {
   return key === '__proto__' || key === 'constructor' || key === 'prototype'
 }
