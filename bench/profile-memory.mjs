@@ -160,6 +160,13 @@ const memory = async () => ({
   spaces: Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name.replace(/_space$/, ''), s.physical_space_size])),
 })
 const mem0 = await memory()
+/** What each V8 space gained in physical memory since `mem0`, per connection. */
+const bySpace = (m) =>
+  Object.keys(m.spaces)
+    .map((k) => [k, (m.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024])
+    .filter(([, kb]) => Math.abs(kb) >= 0.05)
+    .map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`)
+    .join(', ')
 const beforeFile = snapshot('before')
 const session = alloc ? new Session() : undefined
 if (session) {
@@ -190,15 +197,13 @@ try {
   console.log(`${raw ? 'raw ws server' : `gateway${auth ? ' with authenticate' : ''}`}, ${n} idle connections${raw ? '' : ' (welcomed, one channel)'}`)
   // RSS includes what writing the first snapshot took: the benchmark's figure is the one to quote.
   console.log(`heapUsed ${((memN.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((memN.rss - mem0.rss) / n / 1024).toFixed(1)} KB, external ${((memN.external - mem0.external) / n / 1024).toFixed(2)} KB per connection`)
-  const spaces = Object.keys(memN.spaces).map((k) => [k, (memN.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024]).filter(([, kb]) => Math.abs(kb) >= 0.05)
-  console.log(`physical heap by space: ${spaces.map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`).join(', ')} per connection`)
+  console.log(`physical heap by space: ${bySpace(memN)} per connection`)
   if (allocated) {
     console.log(`allocated while connecting (sampled, collected objects included): ${(allocated.total / n / 1024).toFixed(1)} KB per connection; by function:`)
     for (const [where, bytes] of allocated.rows.slice(0, top)) console.log(`${(bytes / n).toFixed(0).padStart(7)} B  ${where}`)
   }
   if (idle) {
-    const spacesIdle = Object.keys(idle.spaces).map((k) => [k, (idle.spaces[k] - (mem0.spaces[k] ?? 0)) / n / 1024]).filter(([, kb]) => Math.abs(kb) >= 0.05)
-    console.log(`after ${idleMs} ms idle: heapUsed ${((idle.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((idle.rss - mem0.rss) / n / 1024).toFixed(1)} KB per connection; physical heap by space: ${spacesIdle.map(([k, kb]) => `${k} ${kb.toFixed(2)} KB`).join(', ')}`)
+    console.log(`after ${idleMs} ms idle: heapUsed ${((idle.heap - mem0.heap) / n / 1024).toFixed(2)} KB, rss ${((idle.rss - mem0.rss) / n / 1024).toFixed(1)} KB per connection; physical heap by space: ${bySpace(idle)}`)
   }
   console.log(`snapshot: ${total.toFixed(0)} B per connection in the rows below (self sizes, objects per connection)`)
   for (const r of rows.slice(0, top)) console.log(`${r.bytes.toFixed(0).padStart(7)} B  ${r.count.toFixed(2).padStart(6)}  ${r.key}`)

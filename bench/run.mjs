@@ -175,19 +175,19 @@ if (want('memory')) {
     log(`memory ${n} rep ${rep + 1}: raw ws ${fmt(got.raw.rss / 1024, 1)} KB RSS, ${fmt(got.raw.heap / 1024, 1)} KB heap; gateway ${fmt(got.agentwire.rss / 1024, 1)} KB RSS, ${fmt(got.agentwire.heap / 1024, 1)} KB heap per connection`)
   }
   const kb = (xs, k) => summary(xs.map((x) => x[k] / 1024))
+  const idleOf = (m) => runs[m].map((x) => x.idle)
   results.cases.memory = {
     connections: n,
     kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: kb(runs[m], 'rss'), heap: kb(runs[m], 'heap'), external: kb(runs[m], 'external') }])),
     ratioToRaw: { rss: summary(ratio.rss), heap: summary(ratio.heap) },
     goal: 'RSS and heap per connection ≤ 1.5 × raw ws',
-    ...(idleMs ? { afterIdle: { ms: idleMs, kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: summary(runs[m].map((x) => x.idle.rss / 1024)), heap: summary(runs[m].map((x) => x.idle.heap / 1024)) }])), ratioToRaw: { rss: summary(ratio.idleRss) } } } : {}),
+    ...(idleMs ? { afterIdle: { ms: idleMs, kbPerConnection: Object.fromEntries(['raw', 'agentwire'].map((m) => [m, { rss: kb(idleOf(m), 'rss'), heap: kb(idleOf(m), 'heap') }])), ratioToRaw: { rss: summary(ratio.idleRss) } } } : {}),
   }
   table.push([`memory ${n} idle conns: raw ws server`, `RSS ${row(kb(runs.raw, 'rss'), 1)} KB, heap ${row(kb(runs.raw, 'heap'), 1)} KB per connection`, '1.00', ''])
   const ok = median(ratio.rss) <= 1.5 && median(ratio.heap) <= 1.5
   table.push([`memory ${n} idle conns: gateway (welcomed, one channel)`, `RSS ${row(kb(runs.agentwire, 'rss'), 1)} KB, heap ${row(kb(runs.agentwire, 'heap'), 1)} KB per connection`, `RSS ${row(summary(ratio.rss), 2)}, heap ${row(summary(ratio.heap), 2)}`, `goal ≤ 1.5× raw: ${ok ? 'met' : 'not met'}`])
   if (idleMs) {
-    const idleKb = (m) => summary(runs[m].map((x) => x.idle.rss / 1024))
-    table.push([`memory ${n} idle conns, ${idleMs / 1000} s later`, `RSS: raw ws ${row(idleKb('raw'), 1)} KB, gateway ${row(idleKb('agentwire'), 1)} KB per connection`, `RSS ${row(summary(ratio.idleRss), 2)}`, 'the same processes once V8 has shrunk their young generation (bench/profile-memory.mjs --alloc: what the connections allocated)'])
+    table.push([`memory ${n} idle conns, ${idleMs / 1000} s later`, `RSS: raw ws ${row(kb(idleOf('raw'), 'rss'), 1)} KB, gateway ${row(kb(idleOf('agentwire'), 'rss'), 1)} KB per connection`, `RSS ${row(summary(ratio.idleRss), 2)}`, 'the same processes once V8 has shrunk their young generation (bench/profile-memory.mjs --alloc: what the connections allocated)'])
   }
 }
 
