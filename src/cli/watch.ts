@@ -7,6 +7,7 @@ import { createScreen } from './screen'
 import { displayUrl, eventLine } from './lines'
 import { EXIT_CONNECT, EXIT_OK, usageError as commandUsageError, WATCH_HELP } from './usage'
 import { renderView } from './view'
+import { hasKey } from '../protocol/records'
 
 export const DEFAULT_WATCH_CHANNELS = ['agent:*', 'task:*', 'request:*', 'global', 'knowledge', 'metrics']
 
@@ -42,7 +43,7 @@ export async function watch(args: string[]): Promise<number> {
   const retries = values.retries === undefined ? 5 : Number(values.retries)
   if (!/^\d+$/.test(values.retries ?? '5') || !Number.isSafeInteger(retries)) return usageError(`--retries expects a whole number, got "${values.retries}"`)
   const dialect = values.dialect
-  if (dialect !== undefined && !Object.prototype.hasOwnProperty.call(dialects, dialect)) {
+  if (dialect !== undefined && !hasKey(dialects, dialect)) {
     return usageError(`--dialect: unknown dialect "${dialect.replace(/[^\x20-\x7e]/g, '?').slice(0, 40)}"; expected one of ${Object.keys(dialects).join(', ')}`)
   }
   const token = values.token ?? process.env['AGENTWIRE_TOKEN'] ?? undefined

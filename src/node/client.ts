@@ -2,6 +2,7 @@ import WebSocket from 'ws'
 import { createClient, type Client, type ClientOptions } from 'agentwire'
 import { AgentwireError, ClientClosedError, dialects, ErrorCode, TimeoutError, type Codec, type Registered } from 'agentwire/protocol'
 import { eventStream, type ChannelEvent, type EventStreamOptions } from './events'
+import { hasKey } from '../protocol/records'
 
 export interface NodeClientOptions extends Omit<ClientOptions, 'dialect'> {
   /**
@@ -65,7 +66,7 @@ export function createNodeClient<E = Registered['events'], C = Registered['comma
 /** A dialect name as its codec; a codec (or nothing) as it is. */
 function codecOf(dialect: string | Codec | undefined): Codec | undefined {
   if (typeof dialect !== 'string') return dialect
-  const codec = Object.prototype.hasOwnProperty.call(dialects, dialect) ? dialects[dialect] : undefined
+  const codec = hasKey(dialects, dialect) ? dialects[dialect] : undefined
   if (!codec) throw new TypeError(`agentwire: unknown dialect "${dialect}". Use one of ${Object.keys(dialects).join(', ')}, or pass your own Codec.`)
   return codec
 }

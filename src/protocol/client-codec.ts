@@ -4,6 +4,7 @@ import { CLIENT, ENVELOPE, PAYLOADS, SERVER, SUBSCRIBE_RESULT, UNTYPED_EVENT } f
 import type { SubscribeResult } from './frames'
 import { nativeCodec, type FrameValidator, type NativeCodecOptions } from './native-codec'
 import { parseSpec, validateSpec, type Spec, type ZodLike } from './spec'
+import { hasKey } from './records'
 
 /**
  * The native codec as `createClient` uses it: the frames, checks and errors of
@@ -14,7 +15,6 @@ import { parseSpec, validateSpec, type Spec, type ZodLike } from './spec'
  */
 export function createClientCodec(options: NativeCodecOptions = {}): Codec<string> {
   const events = options.events
-  const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
   const validators = new Map<string, FrameValidator>()
   const once = (key: string, make: () => FrameValidator): FrameValidator => {
     let v = validators.get(key)
@@ -29,14 +29,14 @@ export function createClientCodec(options: NativeCodecOptions = {}): Codec<strin
   const userSchema = (type: string) => events!.schemas[type] as unknown as ZodLike
   return nativeCodec(
     {
-      server: (type) => (has(SERVER, type) ? once(`server ${type}`, () => validator(SERVER[type as keyof typeof SERVER], type)) : undefined),
-      client: (type) => (has(CLIENT, type) ? once(`client ${type}`, () => validator(CLIENT[type as keyof typeof CLIENT], type)) : undefined),
+      server: (type) => (hasKey(SERVER, type) ? once(`server ${type}`, () => validator(SERVER[type as keyof typeof SERVER], type)) : undefined),
+      client: (type) => (hasKey(CLIENT, type) ? once(`client ${type}`, () => validator(CLIENT[type as keyof typeof CLIENT], type)) : undefined),
       event: (type) => once(`event ${type}`, () => validator(builtIn(type), 'event')),
       // zod decides the application's payload; the spec, everything around it.
       user: (type) => once(`user ${type}`, () => validator(frameOf(type, ['zod', userSchema(type)]), 'event')),
       untyped: (value) => validateSpec(untyped, value, 'event'),
       check: (type) => {
-        if (has(PAYLOADS, type)) return specCheck(builtIn(type)) ?? null
+        if (hasKey(PAYLOADS, type)) return specCheck(builtIn(type)) ?? null
         // The definitions carry `specOf`, so a bundle without them carries none of it.
         const payload = events!.specOf(type)
         return (payload && specCheck(frameOf(type, payload))) ?? null

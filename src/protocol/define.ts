@@ -6,6 +6,7 @@ import { isEventType } from './event-types'
 import type { Spec } from './spec'
 import { specOf } from './spec-of'
 import { validate, type Validated } from './validate'
+import { hasKey } from './records'
 
 /**
  * The open protocol: event types, reducers and commands of the application's own, declared
@@ -147,7 +148,7 @@ function build<S extends Schemas>(schemas: S, list: ReadonlyArray<readonly [stri
     specOf: (type: string) => (isUserEventType(set, type) ? specOf(schemas[type]!) : undefined),
     reducer(name: string, definition: ReducerDefinition<unknown, never>) {
       if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME) throw new TypeError('agentwire: reducer(name, …) needs a name of 1–128 characters')
-      if (Object.prototype.hasOwnProperty.call(reducers, name)) throw new TypeError(`agentwire: a reducer named "${name}" is already defined`)
+      if (hasKey(reducers, name)) throw new TypeError(`agentwire: a reducer named "${name}" is already defined`)
       if (definition === null || typeof definition !== 'object' || typeof definition.reduce !== 'function') {
         throw new TypeError(`agentwire: reducer("${name}", { initial, reduce }) needs a reduce function`)
       }
@@ -206,7 +207,7 @@ export function defineCommands<const C extends CommandSpecs>(specs: C): CommandD
     }
     own[name] = spec!
   }
-  const schemasOf = (name: string) => (Object.prototype.hasOwnProperty.call(own, name) ? commandSchemas(own[name]!) : undefined)
+  const schemasOf = (name: string) => (hasKey(own, name) ? commandSchemas(own[name]!) : undefined)
   return Object.freeze({
     kind: 'agentwire.commands' as const,
     specs: Object.freeze(own) as unknown as C,
@@ -232,7 +233,7 @@ export function commandSchemas(spec: CommandSpec): { payload: AnySchema; result?
 
 /** Whether `type` names one of the set's event types (own property: `constructor` is no type). */
 export function isUserEventType(events: AnyEventDefinitions | undefined, type: unknown): boolean {
-  return events !== undefined && typeof type === 'string' && Object.prototype.hasOwnProperty.call(events.schemas, type)
+  return events !== undefined && typeof type === 'string' && hasKey(events.schemas, type)
 }
 
 /**
@@ -252,7 +253,7 @@ export function applyReducers(
   const context: ReduceContext = { channel }
   for (const name in events.reducers) {
     const r = events.reducers[name] as ReducerDefinition<unknown, unknown>
-    const before = states !== undefined && Object.prototype.hasOwnProperty.call(states, name) ? states[name] : r.initial
+    const before = states !== undefined && hasKey(states, name) ? states[name] : r.initial
     let after: unknown
     try {
       after = r.reduce(before, event, context)
@@ -260,7 +261,7 @@ export function applyReducers(
       onError?.(name, error)
       continue
     }
-    if (after === before && states !== undefined && Object.prototype.hasOwnProperty.call(states, name)) continue
+    if (after === before && states !== undefined && hasKey(states, name)) continue
     if (out === undefined) out = Object.assign(Object.create(null) as Record<string, unknown>, states)
     out[name] = after
   }
@@ -270,14 +271,15 @@ export function applyReducers(
 /** The reducer states a `state` frame carried, kept for the names this set defines (others dropped). */
 export function readReduced(events: AnyEventDefinitions | undefined, value: unknown): Readonly<Record<string, unknown>> | undefined {
   if (events === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) return undefined
+  const record = value as Record<string, unknown>
   const out = Object.create(null) as Record<string, unknown>
-  for (const name in events.reducers) if (Object.prototype.hasOwnProperty.call(value, name)) out[name] = (value as Record<string, unknown>)[name]
+  for (const name in events.reducers) if (hasKey(record, name)) out[name] = record[name]
   return out
 }
 
 /** A reducer's state on a channel: what was folded, else its `initial`. */
 export function reducedState(events: AnyEventDefinitions | undefined, states: Readonly<Record<string, unknown>> | undefined, name: string): unknown {
-  if (states !== undefined && Object.prototype.hasOwnProperty.call(states, name)) return states[name]
+  if (states !== undefined && hasKey(states, name)) return states[name]
   const r = events?.reducers[name] as ReducerDefinition<unknown, unknown> | undefined
   return r?.initial
 }

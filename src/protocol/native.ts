@@ -8,6 +8,7 @@ import { compileCheck } from './checker'
 import { parseJson, type JsonLimits } from './json'
 import { checkClientFrame, nativeCodec, type ClientFrameResult, type FrameValidator } from './native-codec'
 import { validate } from './validate'
+import { hasKey } from './records'
 
 // Public through this entry: a CSP-safe fast check for a user's own zod/mini schemas too.
 export { compileChecker, type Checker } from './checker'
@@ -42,7 +43,6 @@ export interface AgentwireCodecOptions {
   events?: AnyEventDefinitions
 }
 
-const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 /** A native codec with its own limits or a schema compiler. `dialects.agentwire` is `createAgentwireCodec()`. */
 export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec<string> {
@@ -59,22 +59,22 @@ export function createAgentwireCodec(options: AgentwireCodecOptions = {}): Codec
   const userEnvelope = (type: string): AnySchema => z.extend(EventFrame, { event: z.object({ type: z.literal(type), payload: events!.schemas[type] as AnySchema }) })
   return nativeCodec(
     {
-      server: (type) => (has(SERVER_FRAME_SCHEMAS, type) ? validator(once(`server ${type}`, () => SERVER_FRAME_SCHEMAS[type as keyof typeof SERVER_FRAME_SCHEMAS]), type) : undefined),
-      client: (type) => (has(CLIENT_FRAME_SCHEMAS, type) ? validator(once(`client ${type}`, () => CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS]), type) : undefined),
+      server: (type) => (hasKey(SERVER_FRAME_SCHEMAS, type) ? validator(once(`server ${type}`, () => SERVER_FRAME_SCHEMAS[type as keyof typeof SERVER_FRAME_SCHEMAS]), type) : undefined),
+      client: (type) => (hasKey(CLIENT_FRAME_SCHEMAS, type) ? validator(once(`client ${type}`, () => CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS]), type) : undefined),
       // One event frame schema per event type, made on first use: the envelope plus that event.
       event: (type) => validator(once(`event ${type}`, () => z.extend(EventFrame, { event: eventSchemas[type as EventType] })), 'event'),
       user: (type) => validator(once(`user ${type}`, () => userEnvelope(type)), 'event'),
       untyped: (value) => validate(UntypedEventFrame, value, 'event'),
       // The checker is built from the schema as it is, uncompiled; the application's types take
       // the same fast path, where their schema allows a checker.
-      check: (type) => compileCheck(has(eventSchemas, type) ? z.extend(EventFrame, { event: eventSchemas[type as EventType] }) : userEnvelope(type)) ?? null,
+      check: (type) => compileCheck(hasKey(eventSchemas, type) ? z.extend(EventFrame, { event: eventSchemas[type as EventType] }) : userEnvelope(type)) ?? null,
     },
     options,
   )
 }
 
 const defaultClientSchema = (type: string): FrameValidator | undefined =>
-  has(CLIENT_FRAME_SCHEMAS, type) ? (value) => validate(CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS], value, type) : undefined
+  hasKey(CLIENT_FRAME_SCHEMAS, type) ? (value) => validate(CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS], value, type) : undefined
 
 /**
  * Gateway side: decodes one client frame. Same rules as the client's decoder, except that an

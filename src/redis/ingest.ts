@@ -4,6 +4,7 @@ import type { AgentEvent } from 'agentwire/protocol'
 import type { Broker } from 'agentwire/server'
 import { brokerError } from './broker-error'
 import { closeClient, connectionOptions, type RedisClient, type RedisReconnectOptions } from './connection'
+import { hasKey } from '../protocol/records'
 
 /**
  * Ingest of the seed backends' Redis Pub/Sub channels, as those backends publish them:
@@ -124,7 +125,7 @@ export async function ingestSeedChannels(broker: Broker, options: IngestOptions)
  * `routing` and `webgui` codecs use on those backends' WebSockets. Never throws.
  */
 export function decodeSeedMessage(redisChannel: string, text: string): SeedDecodeResult {
-  const result = Object.prototype.hasOwnProperty.call(ROUTING_CHANNELS, redisChannel)
+  const result = hasKey(ROUTING_CHANNELS, redisChannel)
     ? decodeRoutingRedis(redisChannel, text)
     : redisChannel.startsWith('webgui:')
       ? decodeWebguiRedis(redisChannel, text)

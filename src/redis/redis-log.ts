@@ -3,6 +3,7 @@ import { initialState } from 'agentwire/protocol'
 import type { AgentEvent, AgentwireState } from 'agentwire/protocol'
 import type { StoredEvent } from 'agentwire/server'
 import type { RedisClient } from './connection'
+import { hasKey } from '../protocol/records'
 
 /**
  * The positioned log in Redis that `redisBroker` and `createPublisher` share: key layout, the
@@ -268,7 +269,7 @@ export function parseState(text: string): AgentwireState {
   const parsed = JSON.parse(text) as Record<string, unknown>
   const out: Record<string, unknown> = { ...initial }
   for (const key of Object.keys(initial) as Array<keyof AgentwireState>) {
-    if (!Object.prototype.hasOwnProperty.call(parsed, key)) continue
+    if (!hasKey(parsed, key)) continue
     const value = parsed[key]
     const template = initial[key]
     if (template !== null && typeof template === 'object' && !Array.isArray(template) && Object.getPrototypeOf(template) === null && value !== null && typeof value === 'object') {

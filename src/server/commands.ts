@@ -2,6 +2,7 @@ import { AgentwireError, ErrorCode, commandSchemas, encodeServerFrame, printable
 import type { AnyCommandDefinitions, CommandSpec, ReplyMessage } from 'agentwire/protocol'
 import type { ServerClock } from './clock'
 import type { AuthorizeAction, CommandContext, CommandFrame, GatewayLogger, GatewayPublish, Principal } from './options'
+import { hasKey } from '../protocol/records'
 
 /**
  * Runs `start`, `cancel`, `feedback` and `ack` for every connection: ownership of requests,
@@ -46,7 +47,7 @@ export function createCommandRunner(options: CommandRunnerOptions): CommandRunne
 
   /** The application's command, its name known and its payload valid, or the typed error why not. */
   function checkCommand(command: Extract<CommandFrame, { type: 'command' }>): Extract<CommandFrame, { type: 'command' }> {
-    if (!Object.prototype.hasOwnProperty.call(specs, command.name)) {
+    if (!hasKey(specs, command.name)) {
       throw new AgentwireError(
         ErrorCode.UnknownCommand,
         `unknown command "${printable(command.name)}": ${commandNames.length ? `expected one of ${commandNames.join(', ')}` : 'this gateway defines no commands (createGateway({ commands }))'}`,

@@ -2,6 +2,7 @@ import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
 import type { EventType, PayloadOf } from '../events'
 import { agentStatus, defined, errorFrame, eventOn, firstNum, idOf, isObj, message, num, numbersIn, rec, splitChannel, stamp, text, textCodec, unsupportedCommand, untyped, type Obj } from './shared'
+import { hasKey } from '../records'
 
 /**
  * The forge backend (seed `forge`): FastAPI endpoints `/ws/agents`, `/ws/tasks`,
@@ -39,7 +40,7 @@ export function forgeEndpointsFor(channels: readonly string[]): ForgeEndpoint[] 
   for (const channel of channels) {
     if (channel === '*') return [...FORGE_ENDPOINTS]
     const [family] = splitChannel(channel)
-    const endpoint = Object.prototype.hasOwnProperty.call(ENDPOINT_OF, family) ? ENDPOINT_OF[family] : undefined
+    const endpoint = hasKey(ENDPOINT_OF, family) ? ENDPOINT_OF[family] : undefined
     if (endpoint !== undefined) wanted.add(endpoint)
   }
   return FORGE_ENDPOINTS.filter((e) => wanted.has(e))
@@ -129,7 +130,7 @@ function decodeForge(type: string, value: Obj): DecodeResult {
     case 'agent_metrics':
     case 'custom_metrics': {
       const word = type.endsWith('_metrics') && type !== 'custom_metrics' ? type.slice(0, type.indexOf('_')) : text(data.metric_type) ?? text(data.scope) ?? (type === 'custom_metrics' ? 'custom' : 'system')
-      const scope = Object.prototype.hasOwnProperty.call(SCOPES, word) ? SCOPES[word]! : word
+      const scope = hasKey(SCOPES, word) ? SCOPES[word]! : word
       const source = isObj(data.metrics) ? data.metrics : isObj(data.values) ? data.values : data
       return on('metrics.snapshot', {
         scope,

@@ -6,6 +6,7 @@ import { parseJson } from '../json'
 import { printable } from '../validate'
 import { agentStatus, errorFrame, eventOn, idOf, isObj, message, readSocketIo, rec, splitChannel, stamp, text, unsupported, unsupportedCommand, untyped, type Obj } from './shared'
 import { isSocketIoAck, type SocketIoAck } from './socketio'
+import { hasKey } from '../records'
 
 /**
  * The rooms backend (seed `rooms`): a Socket.IO server with room subscriptions and CRUD events.
@@ -53,7 +54,6 @@ const CRUD: Readonly<Record<string, readonly [EventType, string, string | undefi
 /** Every server event name this codec maps to a canonical event. */
 export const ROOMS_SERVER_EVENTS = [...Object.keys(CRUD), 'agent:statusChanged', 'system:notification', 'error'] as const
 
-const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
 
 function decodeRooms(name: string, body: unknown): DecodeResult {
   // A server may emit its payload as JSON text rather than an object.
@@ -64,7 +64,7 @@ function decodeRooms(name: string, body: unknown): DecodeResult {
   }
   const p: Obj = isObj(payload) ? payload : {}
   const actor = { userId: idOf(p.userId, p.user_id), timestamp: stamp(p.timestamp) }
-  const crud = has(CRUD, name) ? CRUD[name] : undefined
+  const crud = hasKey(CRUD, name) ? CRUD[name] : undefined
   if (crud !== undefined) {
     const [type, idField, recordField, family] = crud
     const record = recordField === undefined ? undefined : rec(p[recordField])

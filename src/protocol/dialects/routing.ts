@@ -2,6 +2,7 @@ import type { Capabilities, Codec, DecodeResult, EncodeResult } from '../codec'
 import type { ClientFrame } from '../frames'
 import { parseJson } from '../json'
 import { agentStatus, defined, epoch, eventOn, idOf, isObj, num, stamp, strings, textCodec, unknown, untyped, unsupportedCommand, type Obj } from './shared'
+import { hasKey } from '../records'
 
 /**
  * The routing backend (seed `routing`): a plain WebSocket server that broadcasts every
@@ -68,7 +69,7 @@ function decodeRouting(type: string, value: Obj): DecodeResult {
  * `{ type, payload }` frame, or a bare payload (the channel says which kind it is).
  */
 export function decodeRoutingRedis(redisChannel: string, text: string): DecodeResult {
-  const kind = Object.prototype.hasOwnProperty.call(ROUTING_REDIS_CHANNELS, redisChannel) ? ROUTING_REDIS_CHANNELS[redisChannel] : undefined
+  const kind = hasKey(ROUTING_REDIS_CHANNELS, redisChannel) ? ROUTING_REDIS_CHANNELS[redisChannel] : undefined
   if (kind === undefined) return unknown(`redis:${redisChannel}`)
   const parsed = parseJson(text)
   if (!parsed.ok) return parsed

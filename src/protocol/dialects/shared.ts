@@ -6,6 +6,7 @@ import { eventSchemas, type AgentEvent, type AgentStatusValue, type EventType, t
 import type { ClientFrame, EventMessage } from '../frames'
 import { parseJson, sanitizeValue } from '../json'
 import { kindOf, printable } from '../validate'
+import { hasKey } from '../records'
 
 /** What the seed dialects share: reading frames safely, and building validated canonical events. */
 
@@ -243,7 +244,7 @@ export function agentStatus(value: unknown): AgentStatusValue | undefined {
   const word = text(value)
   if (word === undefined) return undefined
   const key = word.toLowerCase()
-  return Object.prototype.hasOwnProperty.call(AGENT_STATUS_SYNONYMS, key) ? AGENT_STATUS_SYNONYMS[key]! : word.slice(0, 128)
+  return hasKey(AGENT_STATUS_SYNONYMS, key) ? AGENT_STATUS_SYNONYMS[key]! : word.slice(0, 128)
 }
 
 /** Splits a canonical channel into family and id (`agent:planner` → `['agent', 'planner']`). */
