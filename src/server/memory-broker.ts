@@ -21,6 +21,19 @@ export interface MemoryBrokerOptions {
 }
 
 export const DEFAULT_RETENTION_SIZE = 1000
+
+/**
+ * The state of a channel with no events, shared by every such channel and snapshot: `reduce`
+ * copies what it changes, so nothing writes into it (frozen to make sure). A thousand clients
+ * joining a quiet channel then get one state, not a thousand, and one serialized form of it
+ * (`stateFrame` remembers the last state it serialized).
+ */
+const EMPTY_STATE: AgentwireState = freezeState(initialState())
+
+function freezeState(state: AgentwireState): AgentwireState {
+  for (const part of Object.values(state)) if (part !== null && typeof part === 'object') Object.freeze(part)
+  return Object.freeze(state)
+}
 export const DEFAULT_RETENTION_MAX_AGE_MS = 120_000
 
 /** One channel's log: a ring of the newest events and the state folded from all of them. */
@@ -58,7 +71,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
   function logOf(channel: string): ChannelLog {
     let log = logs.get(channel)
     if (!log) {
-      log = { seq: 0, born: ++births, ring: [], start: 0, state: initialState() }
+      log = { seq: 0, born: ++births, ring: [], start: 0, state: EMPTY_STATE }
       logs.set(channel, log)
     }
     return log
@@ -144,7 +157,7 @@ export function memoryBroker(options: MemoryBrokerOptions = {}): Broker {
     snapshot(channel: string): Promise<ChannelSnapshot> {
       const log = logs.get(channel)
       const reduced = log?.reduced
-      return Promise.resolve({ channel, epoch, seq: log?.seq ?? 0, state: log?.state ?? initialState(), ...(reduced ? { reduced } : {}) })
+      return Promise.resolve({ channel, epoch, seq: log?.seq ?? 0, state: log?.state ?? EMPTY_STATE, ...(reduced ? { reduced } : {}) })
     },
 
     channels(pattern: string): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { AgentwireError, ErrorCode, channelMatches, parseChannel, serializeState } from 'agentwire/protocol'
-import type { ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
+import type { AgentwireState, SerializedState, ServerFrame, SubscribeItem, SubscribeResult } from 'agentwire/protocol'
 import type { Broker, ChannelSnapshot, Head, StoredEvent } from './broker'
 import type { Fanout, FanoutReceiver } from './fanout'
 import { eventFrameText } from './fanout'
@@ -326,6 +326,19 @@ export class ConnectionSubscriptions implements Subscriptions {
   }
 }
 
+/**
+ * Each state's wire form, made once: a broker that keeps a channel's state as an object
+ * (the memory broker) hands every client joining that channel the same one, and a burst of
+ * joins (a fleet of dashboards, a reconnect storm) serializes it once instead of per client.
+ */
+const serialized = new WeakMap<AgentwireState, SerializedState>()
+
+function wireState(state: AgentwireState): SerializedState {
+  let out = serialized.get(state)
+  if (out === undefined) serialized.set(state, (out = serializeState(state)))
+  return out
+}
+
 function stateFrame(snapshot: ChannelSnapshot, reason: StateReason, requestId?: string): ServerFrame {
   return {
     type: 'state',
@@ -335,7 +348,7 @@ function stateFrame(snapshot: ChannelSnapshot, reason: StateReason, requestId?: 
     reason,
     ...(requestId === undefined ? {} : { requestId }),
     // The wire form keeps ids such as `__proto__`, which the safe JSON reader drops from keys.
-    state: serializeState(snapshot.state) as unknown as Record<string, unknown>,
+    state: wireState(snapshot.state) as unknown as Record<string, unknown>,
     ...(snapshot.reduced ? { reduced: snapshot.reduced as Record<string, unknown> } : {}),
   }
 }

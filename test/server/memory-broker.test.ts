@@ -91,6 +91,17 @@ describe('memory broker', () => {
     expect(await broker.channels('task:x')).toEqual([])
   })
 
+  it('gives every quiet channel one frozen empty state, which a first event copies rather than changes', async () => {
+    const broker = memoryBroker()
+    const quiet = await broker.snapshot('agent:a')
+    expect((await broker.snapshot('agent:b')).state).toBe(quiet.state)
+    expect(Object.isFrozen(quiet.state) && Object.isFrozen(quiet.state.agents) && Object.isFrozen(quiet.state.notifications)).toBe(true)
+    await broker.publish('agent:a', ev('a'))
+    expect((await broker.snapshot('agent:a')).state.agents['a']).toMatchObject({ status: 'busy' })
+    expect(quiet.state.agents).toEqual({})
+    expect((await broker.snapshot('agent:b')).state).toBe(quiet.state)
+  })
+
   it('fans out synchronously, in order, to exact and pattern subscribers until disposed', async () => {
     const broker = memoryBroker()
     const exact: number[] = []
