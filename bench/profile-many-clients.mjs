@@ -3,12 +3,20 @@
 // transport each, subscribed to `global`, one `metrics.snapshot` handler), fed one event frame
 // per client per round, round-robin, so each delivery finds that client's objects cold as in
 // the 1,000-client process. Prints the CPU per delivery, median and 10th percentile over the rounds.
+// Then the bytes allocated per delivery beside those of `JSON.parse` of the same frames alone:
+// the growth of the heap over 10 rounds each, run in a child with a young generation too big to
+// be collected meanwhile (it says so if a collection ran anyway).
 // node bench/profile-many-clients.mjs [clients=1000] [rounds=600]
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { PerformanceObserver } from 'node:perf_hooks'
 import { createClient } from 'agentwire'
 import { memoryTransport } from './lib.mjs'
 
-const N = Number(process.argv[2] ?? 1000)
-const rounds = Number(process.argv[3] ?? 600)
+const ALLOC = process.argv.includes('--alloc-child')
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'))
+const N = Number(args[0] ?? 1000)
+const rounds = ALLOC ? 25 : Number(args[1] ?? 600)
 const cpu = () => {
   const u = process.cpuUsage()
   return u.user + u.system
@@ -25,6 +33,33 @@ for (let i = 0; i < N; i++) {
 await new Promise((r) => setTimeout(r, 50))
 const handlers = feeds.map((f) => f())
 const frame = (i) => `{"type":"event","channel":"global","epoch":"e1","seq":${i + 1},"time":${Date.now()},"event":{"type":"metrics.snapshot","payload":{"scope":"custom","name":"bench","values":{"i":${i},"t":${Date.now()}}}}}`
+if (ALLOC) {
+  // Frames made first, so the strings are not counted; the rounds parsed alone have positions of
+  // their own, so the client's positions stay without a gap.
+  const texts = (from, count) => Array.from({ length: count }, (_, r) => { const t = frame(from + r); return handlers.map(() => `${t} `.trimEnd()) })
+  const warm = texts(0, 5)
+  const delivered = texts(5, 10)
+  const parsed = texts(1000, 10)
+  for (const round of warm) handlers.forEach((h, i) => h.onFrame(round[i]))
+  let collections = 0
+  let from = Infinity
+  new PerformanceObserver((list) => void (collections += list.getEntries().filter((e) => e.startTime >= from).length)).observe({ entryTypes: ['gc'] })
+  globalThis.gc()
+  await new Promise((r) => setImmediate(r))
+  from = performance.now()
+  let sink = 0
+  const heap = () => process.memoryUsage().heapUsed
+  const h0 = heap()
+  for (const round of parsed) for (const text of round) sink += JSON.parse(text).seq
+  const h1 = heap()
+  for (const round of delivered) handlers.forEach((h, i) => h.onFrame(round[i]))
+  const h2 = heap()
+  await new Promise((r) => setTimeout(r, 20))
+  if (count !== N * 15 || sink === 0) throw new Error(`delivered ${count} of ${N * 15}`)
+  const per = (bytes) => Math.round(bytes / (10 * N))
+  console.log(`allocated per delivery: ${per(h2 - h1)} B; JSON.parse of the frame alone: ${per(h1 - h0)} B${collections ? ` (${collections} collections ran: not exact)` : ''}`)
+  process.exit(0)
+}
 const perDelivery = []
 for (let r = 0; r < rounds; r++) {
   const text = frame(r)
@@ -37,4 +72,6 @@ for (let r = 0; r < rounds; r++) {
 if (count !== N * rounds) throw new Error(`delivered ${count} of ${N * rounds}`)
 perDelivery.sort((a, b) => a - b)
 console.log(`${N} clients, ${rounds} rounds: ${perDelivery[rounds >> 1].toFixed(2)} µs CPU per delivery (median), ${perDelivery[Math.floor(rounds / 10)].toFixed(2)} (p10)`)
+const child = spawnSync(process.execPath, ['--expose-gc', '--min-semi-space-size=256', '--max-semi-space-size=256', fileURLToPath(import.meta.url), String(N), '--alloc-child'], { encoding: 'utf8' })
+process.stdout.write(child.stdout + child.stderr)
 process.exit(0)

@@ -188,6 +188,27 @@ describe('delivery', () => {
     client.close()
   })
 
+  it("a handler's context has exactly the fields the frame gave: position and time, position alone, or neither", async () => {
+    const native = dialects.agentwire
+    const noPositions: Codec = { ...native, name: 'no-positions', capabilities: { ...native.capabilities, positions: false, resume: false } }
+    for (const [dialect, want] of [
+      [native, [{ channel: 'agent:a', replayed: false, seq: 1, epoch: 'e1', time: 5 }, { channel: 'agent:a', replayed: false, seq: 2, epoch: 'e1' }]],
+      [noPositions, [{ channel: 'agent:a', replayed: false, time: 5 }, { channel: 'agent:a', replayed: false }]],
+    ] as const) {
+      const { gateway, client } = setup({ dialect })
+      client.subscribe('agent:a')
+      const contexts: unknown[] = []
+      client.on('agent.status', (_e, ctx) => contexts.push({ ...ctx }))
+      await settle()
+      gateway.current!.send({ type: 'event', channel: 'agent:a', epoch: 'e1', seq: 1, time: 5, event: agentStatus('a') })
+      gateway.current!.send({ type: 'event', channel: 'agent:a', epoch: 'e1', seq: 2, event: agentStatus('a') })
+      await settle()
+      expect(contexts).toStrictEqual(want)
+      expect(contexts.map((c) => Object.keys(c as object))).toStrictEqual(want.map((c) => Object.keys(c)))
+      client.close()
+    }
+  })
+
   it('misuse throws at once with what to do instead', () => {
     const saved = (globalThis as { WebSocket?: unknown }).WebSocket
     ;(globalThis as { WebSocket?: unknown }).WebSocket = undefined

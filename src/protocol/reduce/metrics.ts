@@ -8,8 +8,8 @@ import type { EntityReducer } from './entity'
 export const metrics = {
   'metrics.snapshot': (w, p) => {
     const key = p.name === undefined ? p.scope : `${p.scope}:${p.name}`
-    const next: Mutable<MetricsView> = { scope: p.scope, values: p.values }
-    if (p.name !== undefined) next.name = p.name
+    // A named snapshot as one literal: a field added later would take a second allocation.
+    const next: Mutable<MetricsView> = p.name === undefined ? { scope: p.scope, values: p.values } : { scope: p.scope, values: p.values, name: p.name }
     if (p.timestamp !== undefined) next.timestamp = p.timestamp
     const prev = getKey(w.state.metrics, key)
     if (prev && deepEqual(prev, next)) return
