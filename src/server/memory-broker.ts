@@ -26,7 +26,7 @@ export const DEFAULT_RETENTION_SIZE = 1000
  * The state of a channel with no events, shared by every such channel and snapshot: `reduce`
  * copies what it changes, so nothing writes into it (frozen to make sure). A thousand clients
  * joining a quiet channel then get one state, not a thousand, and one serialized form of it
- * (`stateFrame` remembers the last state it serialized).
+ * (the gateway serializes each state object once: `wireState` in subscriptions.ts).
  */
 const EMPTY_STATE: AgentwireState = freezeState(initialState())
 
