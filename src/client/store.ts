@@ -148,9 +148,11 @@ export function createStore(options: StoreOptions = {}): Store {
    */
   let cursor = 0
 
+  /** No event waits any more: the slots cleared, and this store no longer the process's waiting one. */
   function empty(): void {
     pending.fill(undefined, 0, held)
     held = cursor = 0
+    if (waiting === settle) waiting = undefined
   }
 
   function changed(): void {
@@ -187,7 +189,6 @@ export function createStore(options: StoreOptions = {}): Store {
       }
     }
     empty()
-    if (waiting === settle) waiting = undefined
     if (version !== before) later()
   }
 
@@ -333,7 +334,6 @@ export function createStore(options: StoreOptions = {}): Store {
     flush,
     clear() {
       empty()
-      if (waiting === settle) waiting = undefined
       holders = undefined
       channels.clear()
       reducedStates.clear()
